@@ -1,0 +1,66 @@
+"""The ``revisit`` command. Commands live in one module per domain (``revisit.cli.data``, …);
+this module owns the Typer app, the settings and the translation of library errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.engine import Engine
+
+from revisit.errors import RevisitError
+from revisit.settings import Settings
+from revisit.store import open_engine
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="revisit",
+    help="Bring car owners back to the service shop: import, cohorts, campaigns, reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """revisit — who to contact today, about what, through which channel, and did it work."""
+    ctx.obj = Settings()
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Settings) else Settings()
+
+
+def engine_of(ctx: typer.Context) -> Engine:
+    """The database engine for this invocation, migrated on first use."""
+    return open_engine(settings_of(ctx).database_url)
+
+
+def handles_errors(fn: F) -> F:
+    """Turn library errors into a red message and an exit code instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RevisitError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(exc.exit_code) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _register() -> None:
+    from revisit.cli import data  # noqa: F401  (commands register themselves on `app`)
+
+
+_register()

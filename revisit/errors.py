@@ -1,0 +1,26 @@
+"""The library's exception classes. The CLI turns them into messages and exit codes,
+flows into failed states; the library itself never prints or exits."""
+
+from __future__ import annotations
+
+
+class RevisitError(Exception):
+    """Base class: the message says what was wrong, where, and what to do."""
+
+    exit_code = 2
+
+
+class ImportFileError(RevisitError):
+    """A whole input file cannot be read (unknown kind, missing required column, bad encoding)."""
+
+
+class ConfigError(RevisitError):
+    """A campaign file, template or setting is invalid."""
+
+
+class TemplateError(RevisitError):
+    """A template failed to render for a member of a campaign."""
+
+
+class ProviderError(RevisitError):
+    """The message provider refused or failed a request."""

@@ -1,0 +1,45 @@
+"""One settings object, built at the entry point (CLI, flow, web app) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_STORE_ID = "default"
+
+
+class Settings(BaseSettings):
+    """Everything revisit reads from the environment (prefix ``REVISIT_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="REVISIT_", extra="ignore")
+
+    database_url: str = "sqlite:///revisit.db"
+    default_region: str = "CN"
+    default_timezone: str = DEFAULT_TIMEZONE
+    campaigns_dir: Path = Path("campaigns")
+    templates_dir: Path = Path("templates")
+    output_dir: Path = Path("out")
+
+    twilio_account_sid: str | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID")
+    )
+    twilio_auth_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN")
+    )
+    twilio_from: str | None = Field(default=None, validation_alias=AliasChoices("TWILIO_FROM"))
+    twilio_messaging_service_sid: str | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_MESSAGING_SERVICE_SID")
+    )
+    twilio_base_url: str = "https://api.twilio.com"
+    staff_webhook_url: str | None = None
+
+    @property
+    def has_twilio(self) -> bool:
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_from or self.twilio_messaging_service_sid)
+        )
