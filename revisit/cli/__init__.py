@@ -60,7 +60,8 @@ def handles_errors(fn: F) -> F:
 
 
 def _register() -> None:
-    from revisit.cli import data  # noqa: F401  (commands register themselves on `app`)
+    # Each module registers its commands on `app` when imported.
+    from revisit.cli import campaigns, data, demo, dev  # noqa: F401
 
 
 _register()

@@ -1,0 +1,3 @@
+"""Commands of the `revisit` CLI (registered on `revisit.cli.app`)."""
+
+from __future__ import annotations
