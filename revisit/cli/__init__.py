@@ -53,7 +53,7 @@ def handles_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except RevisitError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from exc
 
     return wrapper  # type: ignore[return-value]

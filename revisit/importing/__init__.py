@@ -1,0 +1,110 @@
+"""Importing a DMS export: ``import_paths`` loads a folder or files into the database.
+
+Files load in dependency order (stores, customers, vehicles, visits, policies, upsell items),
+each in batches; see :mod:`revisit.importing.loader` for what happens to a bad row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from revisit.errors import ImportFileError
+from revisit.importing.formats import KINDS, FileKind, guess_kind
+from revisit.importing.loader import FileLoader, FileReport, Problem, ProblemSink
+from revisit.importing.reading import Table, expand_paths, open_table
+from revisit.phones import PhoneParser
+
+__all__ = ["FileReport", "ImportReport", "Problem", "import_paths"]
+
+
+@dataclass
+class ImportReport:
+    files: list[FileReport] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.warnings for f in self.files)
+
+    @property
+    def rows(self) -> int:
+        return sum(f.read for f in self.files)
+
+    def failed(self, *, strict: bool = False) -> bool:
+        """Whether the import should exit non-zero: a rejected row or an unreadable file
+        (or, when strict, any warning)."""
+        return bool(self.rejected or self.file_errors or (strict and self.warnings))
+
+
+class ImportProgress:
+    """What a caller can watch: a file starts (with its size), bytes advance."""
+
+    def start(self, path: Path, size: int) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+
+def import_paths(
+    engine: Engine,
+    paths: Sequence[Path],
+    *,
+    region: str = "CN",
+    on_problem: ProblemSink | None = None,
+    progress: ImportProgress | None = None,
+) -> ImportReport:
+    """Import every export file in ``paths`` (files or folders) and report what happened."""
+    report = ImportReport()
+    sink: Callable[[Problem], None] = on_problem or (lambda _p: None)
+    phones = PhoneParser(region)
+    tables = _open_in_order(expand_paths(list(paths)), report)
+    with engine.connect() as conn:
+        known_stores = set(conn.exec_driver_sql("SELECT store_id FROM stores").scalars())
+        conn.commit()
+        for kind, table in tables:
+            try:
+                loader = FileLoader(
+                    conn=conn, kind=kind, table=table, phones=phones,
+                    known_stores=known_stores, on_problem=sink,
+                )  # fmt: skip
+                unknown = loader.unknown_columns()
+                if unknown:
+                    report.notes.append(f"{table.path}:1: ignored columns: {', '.join(unknown)}")
+                if progress:
+                    progress.start(table.path, table.size)
+                report.files.append(loader.load(progress.advance if progress else None))
+            except ImportFileError as exc:
+                conn.rollback()
+                report.file_errors.append(str(exc))
+            finally:
+                table.close()
+    return report
+
+
+def _open_in_order(paths: list[Path], report: ImportReport) -> list[tuple[FileKind, Table]]:
+    opened: list[tuple[FileKind, Table]] = []
+    for path in paths:
+        try:
+            table = open_table(path)
+        except ImportFileError as exc:
+            report.file_errors.append(str(exc))
+            continue
+        kind = guess_kind(path.stem, table.header)
+        if kind is None:
+            table.close()
+            names = ", ".join(k.name for k in KINDS)
+            report.file_errors.append(
+                f"{path}:1: cannot tell which data this is; name it after one of: {names}"
+            )
+            continue
+        opened.append((kind, table))
+    opened.sort(key=lambda kt: KINDS.index(kt[0]))
+    return opened

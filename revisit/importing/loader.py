@@ -1,0 +1,253 @@
+"""Loading one export file: parse each row, check its references, upsert in batches.
+
+Rows go to the database thousands at a time through the driver's ``executemany`` with an
+``INSERT … ON CONFLICT DO UPDATE`` keyed by the file's id, so importing the same file twice
+changes nothing. A bad row never stops the file: it is rejected or loaded without the bad
+field, and either way reported as ``file:line: field: reason``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from revisit.errors import ImportFileError
+from revisit.importing.formats import CUSTOMERS, FileKind, Reference, header_map
+from revisit.importing.reading import Table
+from revisit.phones import PhoneError, PhoneParser
+from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
+
+BATCH_ROWS = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str
+    line: int
+    field: str
+    reason: str
+    rejected: bool  # the row was not loaded; otherwise it loaded without this field
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.reason}"
+
+
+@dataclass
+class FileReport:
+    path: str
+    kind: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+    warnings: int = 0
+
+
+ProblemSink = Callable[[Problem], None]
+Progress = Callable[[int], None]
+
+
+class FileLoader:
+    """Loads one open :class:`Table` of a known kind over one connection."""
+
+    def __init__(
+        self,
+        *,
+        conn: Connection,
+        kind: FileKind,
+        table: Table,
+        phones: PhoneParser,
+        known_stores: set[str],
+        on_problem: ProblemSink,
+    ) -> None:
+        self.conn, self.kind, self.table = conn, kind, table
+        self.phones, self.known_stores, self.on_problem = phones, known_stores, on_problem
+        self.path = str(table.path)
+        self.report = FileReport(self.path, kind.name)
+        self.positions = header_map(kind, table.header)
+        missing = [c for c in kind.required if c.name not in self.positions]
+        if missing:
+            names = ", ".join(f"{c.name} (or {' / '.join(c.aliases)})" for c in missing)
+            raise ImportFileError(f"{self.path}:1: missing required column {names}")
+        self.db_columns = kind.db_columns()
+        self.width = len(table.header)
+        self.sql = _upsert_sql(conn, kind, self._updated_columns())
+
+    def unknown_columns(self) -> list[str]:
+        used = set(self.positions.values())
+        return [h for i, h in enumerate(self.table.header) if i not in used and h.strip()]
+
+    def _updated_columns(self) -> list[str]:
+        present = [c.name for c in self.kind.columns if c.name in self.positions]
+        if self.kind is CUSTOMERS:
+            if "phone" in self.positions:
+                present += ["phone_raw", "phone_type", "phone_invalid"]
+            if "birthday" in self.positions:
+                present.append("birthday_md")
+        return [c for c in present if c != self.kind.key]
+
+    def load(self, progress: Progress | None = None) -> FileReport:
+        before = self._count()
+        batch: list[tuple[int, dict[str, Any]]] = []
+        for line, cells in self.table.rows:
+            self.report.read += 1
+            row = self._parse(line, cells)
+            if row is not None:
+                batch.append((line, row))
+            if len(batch) >= BATCH_ROWS:
+                self._flush(batch)
+                batch = []
+                if progress:
+                    progress(self.table.position())
+        self._flush(batch)
+        if progress:
+            progress(self.table.size)
+        inserted = self._count() - before
+        loaded = self.report.read - self.report.rejected
+        self.report.inserted, self.report.updated = inserted, loaded - inserted
+        return self.report
+
+    # --- one row ----------------------------------------------------------------------------
+
+    def _problem(self, line: int, field: str, reason: str, *, rejected: bool) -> None:
+        if rejected:
+            self.report.rejected += 1
+        else:
+            self.report.warnings += 1
+        self.on_problem(Problem(self.path, line, field, reason, rejected))
+
+    def _parse(self, line: int, cells: list[str]) -> dict[str, Any] | None:
+        if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
+            reason = f"{len(cells)} fields but the header has {self.width} (a stray delimiter?)"
+            self._problem(line, "row", reason, rejected=True)
+            return None
+        row: dict[str, Any] = {}
+        warnings: list[tuple[str, str]] = []
+        for col in self.kind.columns:
+            pos = self.positions.get(col.name)
+            text = cells[pos].strip() if pos is not None and pos < len(cells) else ""
+            if not text:
+                if col.required and not col.warn_only:
+                    self._problem(line, col.name, "missing", rejected=True)
+                    return None
+                row[col.name] = None if col.warn_only else col.default
+                continue
+            try:
+                row[col.name] = col.parse(text)
+            except ValueError as exc:
+                if col.required and not col.warn_only:
+                    self._problem(line, col.name, str(exc), rejected=True)
+                    return None
+                warnings.append((col.name, str(exc)))
+                row[col.name] = col.default
+        if self.kind is CUSTOMERS:
+            self._customer_fields(row, warnings)
+        for field, reason in warnings:
+            self._problem(line, field, reason, rejected=False)
+        return row
+
+    def _customer_fields(self, row: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
+        raw = row["phone"]
+        row["phone_raw"], row["phone"], row["phone_type"] = raw, None, None
+        row["phone_invalid"] = False
+        try:
+            phone = self.phones.parse(raw or "")
+            row["phone"], row["phone_type"] = phone.e164, phone.kind
+        except PhoneError as exc:
+            warnings.append(("phone", f"{exc}; loaded without a phone"))
+        birthday = row["birthday"]
+        row["birthday_md"] = birthday[5:] if birthday else None
+        store = row["store_id"] or DEFAULT_STORE_ID
+        row["store_id"] = store
+        if store not in self.known_stores:
+            self._create_store(store)
+            warnings.append(("store_id", f"unknown store {store!r}: created with defaults"))
+        if any(f == "consent_sms" for f, _ in warnings):
+            row["consent_sms"] = False  # consent we cannot read is no consent
+
+    def _create_store(self, store_id: str) -> None:
+        self.conn.exec_driver_sql(
+            _placeholders(
+                self.conn,
+                "INSERT INTO stores (store_id, name, timezone) VALUES (?, ?, ?) "
+                "ON CONFLICT (store_id) DO NOTHING",
+            ),
+            (store_id, store_id, DEFAULT_TIMEZONE),
+        )
+        self.known_stores.add(store_id)
+
+    # --- one batch --------------------------------------------------------------------------
+
+    def _flush(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        for ref in self.kind.references:
+            batch = self._check_reference(ref, batch)
+        if batch:
+            cols = self.db_columns
+            self.conn.exec_driver_sql(self.sql, [tuple(row[c] for c in cols) for _, row in batch])
+        self.conn.commit()
+
+    def _check_reference(
+        self, ref: Reference, batch: list[tuple[int, dict[str, Any]]]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        wanted = sorted({row[ref.column] for _, row in batch})
+        if not wanted:
+            return batch
+        found = _existing(self.conn, ref, wanted)
+        kept = []
+        for line, row in batch:
+            value = row[ref.column]
+            if value not in found:
+                self._problem(line, ref.column, f"unknown {ref.noun} {value!r}", rejected=True)
+            elif ref.agree and found[value] != row[ref.agree[0]]:
+                here, there = ref.agree
+                reason = (
+                    f"{ref.noun} {value!r} belongs to {there} {found[value]!r}, not {row[here]!r}"
+                )
+                self._problem(line, here, reason, rejected=True)
+            else:
+                kept.append((line, row))
+        return kept
+
+    def _count(self) -> int:
+        return int(
+            self.conn.exec_driver_sql(f'SELECT count(*) FROM "{self.kind.name}"').scalar_one()
+        )
+
+
+def _existing(conn: Connection, ref: Reference, keys: Sequence[str]) -> dict[str, Any]:
+    """Which of ``keys`` exist in the referenced table (with the column that must agree)."""
+    other = f', "{ref.agree[1]}"' if ref.agree else ""
+    found: dict[str, Any] = {}
+    for start in range(0, len(keys), BATCH_ROWS):
+        chunk = keys[start : start + BATCH_ROWS]
+        marks = ", ".join("?" * len(chunk))
+        sql = f'SELECT "{ref.key}"{other} FROM "{ref.table}" WHERE "{ref.key}" IN ({marks})'
+        for row in conn.exec_driver_sql(_placeholders(conn, sql), tuple(chunk)):
+            found[row[0]] = row[1] if ref.agree else True
+    return found
+
+
+def _upsert_sql(conn: Connection, kind: FileKind, updated: list[str]) -> str:
+    cols = kind.db_columns()
+    names = ", ".join(f'"{c}"' for c in cols)
+    marks = ", ".join("?" * len(cols))
+    sets = [f'"{c}" = excluded."{c}"' for c in updated]
+    if "phone_invalid" in updated:
+        same = "IS" if conn.dialect.name == "sqlite" else "IS NOT DISTINCT FROM"
+        sets[updated.index("phone_invalid")] = (
+            f'"phone_invalid" = CASE WHEN "{kind.name}"."phone" {same} excluded."phone" '
+            f'THEN "{kind.name}"."phone_invalid" ELSE excluded."phone_invalid" END'
+        )
+    action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
+    sql = (
+        f'INSERT INTO "{kind.name}" ({names}) VALUES ({marks}) ON CONFLICT ("{kind.key}") {action}'
+    )
+    return _placeholders(conn, sql)
+
+
+def _placeholders(conn: Connection, sql: str) -> str:
+    """Write ``?`` placeholders in the driver's own style (psycopg uses ``%s``)."""
+    return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")

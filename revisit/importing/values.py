@@ -1,0 +1,151 @@
+"""Parsers for the values of a DMS export. Each takes the cell's text and returns the value
+to store, or raises ``ValueError`` whose message is the reason shown to the user."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_NUMBER_NOISE = re.compile(r"[,\s¥￥元]|km$|公里$|KM$", re.IGNORECASE)
+_PROVINCE_PREFIXES = {
+    *(str(n) for n in range(11, 16)), *(str(n) for n in range(21, 24)),
+    *(str(n) for n in range(31, 38)), *(str(n) for n in range(41, 47)),
+    *(str(n) for n in range(50, 55)), *(str(n) for n in range(61, 66)), "71", "81", "82",
+}  # fmt: skip
+
+TRUE_WORDS = {"true", "1", "yes", "y", "t", "是", "有", "同意", "已续保", "已续"}
+FALSE_WORDS = {"false", "0", "no", "n", "f", "否", "无", "不同意", "未续保", "未续"}
+
+
+def parse_date(text: str) -> str:
+    """A calendar date in the usual export spellings, returned as ISO ``YYYY-MM-DD``."""
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            value = dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"not a date ({text!r})") from None
+        return _plausible(value, text)
+    m = _DATE.match(text) or _COMPACT_DATE.match(text)
+    if not m:
+        raise ValueError(f"not a date ({text!r}); write YYYY-MM-DD")
+    try:
+        value = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        raise ValueError(f"not a date ({text!r})") from None
+    return _plausible(value, text)
+
+
+def _plausible(value: dt.date, text: str) -> str:
+    if not 1900 <= value.year <= 2200:
+        raise ValueError(f"implausible date ({text!r})")
+    return value.isoformat()
+
+
+def parse_mileage(text: str) -> int:
+    try:
+        value = float(_NUMBER_NOISE.sub("", text))
+    except ValueError:
+        raise ValueError(f"not a number of km ({text!r})") from None
+    if value < 0:
+        raise ValueError(f"negative mileage ({text!r})")
+    if value > 3_000_000:
+        raise ValueError(f"implausible mileage ({text!r})")
+    return int(value)
+
+
+def parse_money(text: str) -> float:
+    try:
+        value = float(_NUMBER_NOISE.sub("", text))
+    except ValueError:
+        raise ValueError(f"not an amount ({text!r})") from None
+    if value < 0:
+        raise ValueError(f"negative amount ({text!r})")
+    return round(value, 2)
+
+
+def parse_bool(text: str) -> bool:
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"not yes/no ({text!r})")
+
+
+def choice(mapping: dict[str, str]) -> Callable[[str], str]:
+    """A parser accepting the keys of ``mapping`` (case-insensitive) and returning the value."""
+    table = {k.lower(): v for k, v in mapping.items()}
+    allowed = ", ".join(sorted(set(mapping.values())))
+
+    def parse(text: str) -> str:
+        try:
+            return table[text.strip().lower()]
+        except KeyError:
+            raise ValueError(f"unknown value {text!r} (expected one of {allowed})") from None
+
+    return parse
+
+
+def parse_timezone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone ({text!r})") from None
+    return text
+
+
+def parse_region(text: str) -> str:
+    """A region name (free text) or a six-digit administrative division code (GB/T 2260)."""
+    if text.isdigit():
+        if len(text) != 6 or text[:2] not in _PROVINCE_PREFIXES:
+            raise ValueError(f"unknown region code ({text!r})")
+        return text
+    if len(text) > 64:
+        raise ValueError("region too long (over 64 characters)")
+    return text
+
+
+def parse_text(text: str) -> str:
+    return text
+
+
+def parse_id(text: str) -> str:
+    if len(text) > 64:
+        raise ValueError(f"id too long ({text[:20]!r}…)")
+    return text
+
+
+VISIT_TYPES = choice(
+    {
+        "first_service": "first_service", "首保": "first_service", "首次保养": "first_service",
+        "maintenance": "maintenance", "保养": "maintenance", "定保": "maintenance",
+        "常规保养": "maintenance", "定期保养": "maintenance",
+        "repair": "repair", "维修": "repair", "机修": "repair", "一般维修": "repair",
+        "bodywork": "bodywork", "钣喷": "bodywork", "钣金": "bodywork", "喷漆": "bodywork",
+        "事故车": "bodywork",
+        "warranty": "warranty", "保修": "warranty", "索赔": "warranty", "三包": "warranty",
+        "other": "other", "其他": "other", "其它": "other",
+    }
+)  # fmt: skip
+VEHICLE_STATUS = choice(
+    {
+        "active": "active", "在用": "active", "正常": "active",
+        "sold": "sold", "已售": "sold", "已卖": "sold", "转卖": "sold",
+        "scrapped": "scrapped", "报废": "scrapped", "已报废": "scrapped",
+    }
+)  # fmt: skip
+GRADE = choice({"A": "A", "B": "B", "C": "C", "A类": "A", "B类": "B", "C类": "C"})
+UPSELL_STATUS = choice(
+    {
+        "accepted": "accepted", "接受": "accepted", "已接受": "accepted", "同意": "accepted",
+        "已做": "accepted", "declined": "declined", "拒绝": "declined", "未接受": "declined",
+        "已拒绝": "declined", "未做": "declined",
+    }
+)  # fmt: skip
+LANGUAGE = choice(
+    {"zh": "zh", "en": "en", "中文": "zh", "英文": "en", "zh-cn": "zh", "en-us": "en"}
+)

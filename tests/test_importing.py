@@ -1,0 +1,308 @@
+"""Importing a DMS export: bad rows and fields, idempotency, encodings, aliases, Excel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from revisit.cli import app
+from revisit.importing import ImportReport, Problem, import_paths
+
+CUSTOMERS = """\
+customer_id,name,phone,birthday,region,store_id,consent_sms,language
+C1,张伟,13912345678,1985-03-12,鲤城区,,true,zh
+C2,李娜,+86 138-0000-1234,1990/02/30,丰泽区,QZ2,yes,zh
+C3,王芳,12345,,999999,,1,en
+,无名,13900001111,,,,,
+C5,Tom,0595-22881234,1992-02-29,,,maybe,fr
+"""
+VEHICLES = """\
+vin,customer_id,plate,model,purchase_date,status
+V1,C1,闽C12345,Sedan,2020-05-01,active
+V2,C2,闽C22222,SUV,2021-13-01,
+V3,C9,闽C33333,SUV,2021-01-01,
+V4,C3,,,2019-07-07,gone
+V5,C5,,,2019-07-07,sold
+"""
+VISITS = """\
+visit_id,vin,date,mileage_km,type,amount,advisor,team
+R1,V1,2020-08-01,3000,first_service,0,陈明,A组
+R2,V1,2021-02-01,-5,maintenance,680,陈明,A组
+R3,V2,2021-02-01,100,maintenance,680,陈明,A组
+R4,V4,2021-02-01,100,washing,680,陈明,A组
+R5,V4,2021-02-01,"12,000",维修,¥1280,陈明,A组
+"""
+UPSELL = """\
+item_id,visit_id,vin,item,grade,status,amount,due_date
+U1,R1,V1,刹车片,B,declined,420,2021-01-01
+U2,R5,V1,轮胎,A,declined,900,
+U3,R9,V4,雨刮,C,accepted,80,
+U4,R5,V4,蓄电池,D,accepted,600,
+"""
+POLICIES = """\
+policy_id,vin,expiry_date,insurer,renewed
+P1,V1,2026-05-01,平安,false
+P2,V3,2026-05-01,人保,false
+"""
+
+# Every rejected row and field warning of the export above, as file:line: field.
+EXPECTED = {
+    ("customers.csv", 3, "birthday", False),
+    ("customers.csv", 3, "store_id", False),
+    ("customers.csv", 4, "region", False),
+    ("customers.csv", 4, "phone", False),
+    ("customers.csv", 5, "customer_id", True),
+    ("customers.csv", 6, "consent_sms", False),
+    ("customers.csv", 6, "language", False),
+    ("vehicles.csv", 3, "purchase_date", True),
+    ("vehicles.csv", 4, "customer_id", True),
+    ("vehicles.csv", 5, "status", False),
+    ("visits.csv", 3, "mileage_km", False),
+    ("visits.csv", 4, "vin", True),
+    ("visits.csv", 5, "type", True),
+    ("upsell_items.csv", 3, "vin", True),
+    ("upsell_items.csv", 4, "visit_id", True),
+    ("upsell_items.csv", 5, "grade", True),
+    ("policies.csv", 3, "vin", True),
+}
+
+
+def write_export(folder: Path, encoding: str = "utf-8", **files: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "customers": CUSTOMERS, "vehicles": VEHICLES, "visits": VISITS,
+        "upsell_items": UPSELL, "policies": POLICIES,
+    }  # fmt: skip
+    contents.update(files)
+    for name, body in contents.items():
+        (folder / f"{name}.csv").write_bytes(body.encode(encoding))
+    return folder
+
+
+def rows(engine: Engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    tables = ("stores", "customers", "vehicles", "visits", "policies", "upsell_items")
+    return {t: rows(engine, f"SELECT count(*) FROM {t}")[0][0] for t in tables}
+
+
+def run_import(engine: Engine, *paths: Path) -> tuple[ImportReport, list[Problem]]:
+    problems: list[Problem] = []
+    report = import_paths(engine, list(paths), on_problem=problems.append)
+    return report, problems
+
+
+def test_bad_rows_and_fields_are_named_and_good_rows_load(engine: Engine, tmp_path: Path) -> None:
+    report, problems = run_import(engine, write_export(tmp_path / "x"))
+    seen = {(Path(p.path).name, p.line, p.field, p.rejected) for p in problems}
+    assert seen == EXPECTED
+    assert report.failed()
+    assert rows(engine, "SELECT customer_id FROM customers ORDER BY 1") == [
+        ("C1",), ("C2",), ("C3",), ("C5",),
+    ]  # fmt: skip
+    assert rows(engine, "SELECT vin FROM vehicles ORDER BY 1") == [("V1",), ("V4",), ("V5",)]
+    assert rows(engine, "SELECT visit_id, mileage_km, type FROM visits ORDER BY 1") == [
+        ("R1", 3000, "first_service"), ("R2", None, "maintenance"), ("R5", 12000, "repair"),
+    ]  # fmt: skip
+    # The customer with a malformed phone is loaded, without a phone.
+    assert rows(engine, "SELECT phone, phone_raw FROM customers WHERE customer_id = 'C3'") == [
+        (None, "12345")
+    ]
+    assert rows(engine, "SELECT phone, phone_type FROM customers WHERE customer_id = 'C5'") == [
+        ("+8659522881234", "landline")
+    ]
+    # Unreadable consent is no consent; an unknown store is created with defaults.
+    assert rows(engine, "SELECT consent_sms FROM customers WHERE customer_id = 'C5'") == [(False,)]
+    assert rows(engine, "SELECT store_id, timezone FROM stores WHERE store_id = 'QZ2'") == [
+        ("QZ2", "Asia/Shanghai")
+    ]
+    assert rows(engine, "SELECT birthday_md FROM customers WHERE customer_id = 'C5'") == [
+        ("02-29",)
+    ]
+    assert rows(engine, "SELECT status FROM vehicles WHERE vin = 'V4'") == [("active",)]
+
+
+def test_problem_text_is_file_line_field_reason(engine: Engine, tmp_path: Path) -> None:
+    _, problems = run_import(engine, write_export(tmp_path / "x"))
+    texts = {str(p) for p in problems}
+    folder = tmp_path / "x"
+    assert f"{folder / 'visits.csv'}:3: mileage_km: negative mileage ('-5')" in texts
+    assert f"{folder / 'vehicles.csv'}:4: customer_id: unknown customer 'C9'" in texts
+    assert (
+        f"{folder / 'upsell_items.csv'}:3: vin: visit 'R5' belongs to vin 'V4', not 'V1'" in texts
+    )
+
+
+def test_importing_twice_changes_no_counts(engine: Engine, tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "x")
+    run_import(engine, folder)
+    first = counts(engine)
+    report, _ = run_import(engine, folder)
+    assert counts(engine) == first
+    assert all(f.inserted == 0 for f in report.files)
+    assert sum(f.updated for f in report.files) == sum(first.values()) - first["stores"]
+
+
+def _dump(engine: Engine) -> dict[str, list[tuple]]:
+    return {
+        t: rows(engine, f"SELECT * FROM {t} ORDER BY 1")
+        for t in ("stores", "customers", "vehicles", "visits", "policies", "upsell_items")
+    }
+
+
+CHINESE_HEADERS = {
+    "customers": "客户编号,客户姓名,手机号,生日,地区,门店编号,短信授权,语言",
+    "vehicles": "车架号/VIN,客户编号,车牌号,车型,购车日期,状态",
+    "visits": "工单号,车架号,进厂日期,里程,维修类型,金额,服务顾问,班组",
+    "upsell_items": "项目编号,工单号,车架号,增修项目,等级,状态,金额,建议日期",
+    "policies": "保单号,车架号,到期日期,保险公司,已续保",
+}
+
+
+def _with_chinese_headers() -> dict[str, str]:
+    originals = {
+        "customers": CUSTOMERS, "vehicles": VEHICLES, "visits": VISITS,
+        "upsell_items": UPSELL, "policies": POLICIES,
+    }  # fmt: skip
+    return {
+        name: CHINESE_HEADERS[name] + "\n" + body.split("\n", 1)[1]
+        for name, body in originals.items()
+    }
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig", "utf-16"])
+def test_encodings_and_chinese_headers_load_like_utf8(
+    db_url: str, tmp_path: Path, encoding: str
+) -> None:
+    from revisit.store import create_db_engine
+
+    twin = write_export(tmp_path / "utf8")
+    chinese = write_export(tmp_path / encoding, encoding, **_with_chinese_headers())
+    engine = create_db_engine(db_url)
+    run_import(engine, twin)
+    expected = _dump(engine)
+    engine.dispose()
+    _reset(db_url)
+    engine = create_db_engine(db_url)
+    _, problems = run_import(engine, chinese)
+    assert _dump(engine) == expected
+    assert {(Path(p.path).name, p.line, p.field) for p in problems} == {
+        (f, line, field) for f, line, field, _ in EXPECTED
+    }
+    engine.dispose()
+
+
+def _reset(db_url: str) -> None:
+    from revisit.store import create_db_engine
+
+    engine = create_db_engine(db_url)
+    with engine.begin() as conn:
+        for t in ("upsell_items", "policies", "visits", "vehicles", "customers"):
+            conn.execute(text(f"DELETE FROM {t}"))
+        conn.execute(text("DELETE FROM stores WHERE store_id <> 'default'"))
+    engine.dispose()
+
+
+def test_xlsx_loads_like_csv(engine: Engine, tmp_path: Path) -> None:
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["客户编号", "客户姓名", "手机号", "生日"])
+    sheet.append(["C1", "张伟", 13912345678, dt.datetime(1985, 3, 12)])
+    sheet.append(["C2", "李娜", "139 0000 1234", "1990-07-01"])
+    sheet.append([None, None, None, None])
+    sheet.append(["C3", "王芳", "abc", "not a day"])
+    book.save(tmp_path / "客户.xlsx")
+    _, problems = run_import(engine, tmp_path / "客户.xlsx")
+    assert rows(
+        engine, "SELECT customer_id, phone, CAST(birthday AS TEXT) FROM customers ORDER BY 1"
+    ) == [
+        ("C1", "+8613912345678", "1985-03-12"),
+        ("C2", "+8613900001234", "1990-07-01"),
+        ("C3", None, None),
+    ]
+    assert {(p.line, p.field) for p in problems} == {(5, "phone"), (5, "birthday")}
+
+
+def test_reimport_updates_only_the_columns_present(engine: Engine, tmp_path: Path) -> None:
+    run_import(engine, write_export(tmp_path / "x"))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE customers SET phone_invalid = true WHERE customer_id = 'C1'"))
+    slim = tmp_path / "slim"
+    slim.mkdir()
+    (slim / "customers.csv").write_text(
+        "customer_id,name,phone\nC1,张伟伟,13912345678\nC2,李娜,13900009999\n", encoding="utf-8"
+    )
+    run_import(engine, slim / "customers.csv")
+    got = rows(
+        engine,
+        "SELECT customer_id, name, language, region, phone_invalid FROM customers "
+        "WHERE customer_id IN ('C1', 'C2') ORDER BY 1",
+    )
+    # C1 keeps its language and region, and its phone stays marked invalid (same number);
+    # C2's new number is a fresh start.
+    assert got == [("C1", "张伟伟", "zh", "鲤城区", True), ("C2", "李娜", "zh", "丰泽区", False)]
+
+
+def test_physical_lines_count_multiline_fields(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        'customer_id,name,phone,region\nC1,"张\n伟",13912345678,x\n\nC2,李娜,bad,999\n',
+        encoding="utf-8",
+    )
+    _, problems = run_import(engine, path)
+    assert {(p.line, p.field) for p in problems} == {(5, "phone"), (5, "region")}
+
+
+def test_missing_required_column_fails_that_file_only(engine: Engine, tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "x", visits="visit_id,vin,mileage_km,type\nR1,V1,10,repair\n")
+    report, _ = run_import(engine, folder)
+    assert report.failed()
+    assert any("visits.csv:1: missing required column date" in e for e in report.file_errors)
+    assert counts(engine)["vehicles"] == 3
+
+
+def test_stray_delimiter_rejects_the_row(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customer_id,name,phone\nC1,张伟,13912345678,\nC2,李,娜,13912345679\n", encoding="utf-8"
+    )
+    _, problems = run_import(engine, path)
+    assert [(p.line, p.field, p.rejected) for p in problems] == [(3, "row", True)]
+    assert rows(engine, "SELECT customer_id FROM customers") == [("C1",)]
+
+
+def test_file_kind_is_guessed_from_header(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "export_2026_11.csv"
+    path.write_text("客户编号,客户姓名,手机号\nC1,张伟,13912345678\n", encoding="utf-8")
+    report, _ = run_import(engine, path)
+    assert [f.kind for f in report.files] == ["customers"]
+
+
+def test_cli_import_exit_codes_and_output(db_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"REVISIT_DATABASE_URL": db_url}
+    bad = runner.invoke(app, ["import", str(write_export(tmp_path / "bad"))], env=env)
+    assert bad.exit_code == 1, bad.output
+    assert f"{tmp_path / 'bad' / 'visits.csv'}:3: mileage_km: negative mileage" in bad.output
+    assert "rejected" in bad.output and "warnings" in bad.output
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "customers.csv").write_text("customer_id,name,phone\nC9,周,12\n", encoding="utf-8")
+    ok = runner.invoke(app, ["import", str(good)], env=env)
+    assert ok.exit_code == 0, ok.output  # a warning alone does not fail the import
+    strict = runner.invoke(app, ["import", "--strict", str(good)], env=env)
+    assert strict.exit_code == 1
+    missing = runner.invoke(app, ["import", str(tmp_path / "nope")], env=env)
+    assert missing.exit_code == 2 and "no such file or folder" in missing.output
