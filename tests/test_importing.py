@@ -306,3 +306,14 @@ def test_cli_import_exit_codes_and_output(db_url: str, tmp_path: Path) -> None:
     assert strict.exit_code == 1
     missing = runner.invoke(app, ["import", str(tmp_path / "nope")], env=env)
     assert missing.exit_code == 2 and "no such file or folder" in missing.output
+
+
+def test_undecodable_line_keeps_the_rows_before_it(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    good = "".join(f"C{i},客户{i},139{i:08d}\n" for i in range(12_000))
+    # A UTF-16 file whose tail is cut mid-character: the rows before it still load.
+    path.write_bytes(("customer_id,name,phone\n" + good).encode("utf-16") + b"\x00")
+    report, _ = run_import(engine, path)
+    assert report.failed()
+    assert report.file_errors and "customers.csv:" in report.file_errors[0]
+    assert rows(engine, "SELECT count(*) FROM customers") == [(12_000,)]

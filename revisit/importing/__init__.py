@@ -6,17 +6,18 @@ each in batches; see :mod:`revisit.importing.loader` for what happens to a bad r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from revisit.errors import ImportFileError
 from revisit.importing.formats import KINDS, FileKind, guess_kind
 from revisit.importing.loader import FileLoader, FileReport, Problem, ProblemSink
 from revisit.importing.reading import Table, expand_paths, open_table
 from revisit.phones import PhoneParser
+from revisit.store import is_sqlite
 
 __all__ = ["FileReport", "ImportReport", "Problem", "import_paths"]
 
@@ -63,30 +64,53 @@ def import_paths(
 ) -> ImportReport:
     """Import every export file in ``paths`` (files or folders) and report what happened."""
     report = ImportReport()
-    sink: Callable[[Problem], None] = on_problem or (lambda _p: None)
+    sink: ProblemSink = on_problem or (lambda _p: None)
     phones = PhoneParser(region)
     tables = _open_in_order(expand_paths(list(paths)), report)
     with engine.connect() as conn:
-        known_stores = set(conn.exec_driver_sql("SELECT store_id FROM stores").scalars())
-        conn.commit()
-        for kind, table in tables:
-            try:
-                loader = FileLoader(
-                    conn=conn, kind=kind, table=table, phones=phones,
-                    known_stores=known_stores, on_problem=sink,
-                )  # fmt: skip
-                unknown = loader.unknown_columns()
-                if unknown:
-                    report.notes.append(f"{table.path}:1: ignored columns: {', '.join(unknown)}")
-                if progress:
-                    progress.start(table.path, table.size)
-                report.files.append(loader.load(progress.advance if progress else None))
-            except ImportFileError as exc:
+        if is_sqlite(engine):
+            # References are checked batch by batch before the insert (and rejected rows
+            # reported); SQLite need not check them again row by row.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        try:
+            _load_all(conn, tables, phones, sink, progress, report)
+        finally:
+            if is_sqlite(engine):
                 conn.rollback()
-                report.file_errors.append(str(exc))
-            finally:
-                table.close()
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
     return report
+
+
+def _load_all(
+    conn: Connection,
+    tables: list[tuple[FileKind, Table]],
+    phones: PhoneParser,
+    sink: ProblemSink,
+    progress: ImportProgress | None,
+    report: ImportReport,
+) -> None:
+    known_stores = set(conn.exec_driver_sql("SELECT store_id FROM stores").scalars())
+    conn.commit()
+    for kind, table in tables:
+        try:
+            loader = FileLoader(
+                conn=conn, kind=kind, table=table, phones=phones,
+                known_stores=known_stores, on_problem=sink,
+            )  # fmt: skip
+            unknown = loader.unknown_columns()
+            if unknown:
+                report.notes.append(f"{table.path}:1: ignored columns: {', '.join(unknown)}")
+            if progress:
+                progress.start(table.path, table.size)
+            done = loader.load(progress.advance if progress else None)
+            report.files.append(done)
+            if done.error:
+                report.file_errors.append(done.error)
+        except ImportFileError as exc:
+            conn.rollback()
+            report.file_errors.append(str(exc))
+        finally:
+            table.close()
 
 
 def _open_in_order(paths: list[Path], report: ImportReport) -> list[tuple[FileKind, Table]]:

@@ -21,6 +21,7 @@ from revisit.phones import PhoneError, PhoneParser
 from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
 
 BATCH_ROWS = 5000
+COMMIT_EVERY = 10  # batches per transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class FileReport:
     updated: int = 0
     rejected: int = 0
     warnings: int = 0
+    error: str | None = None  # the file could not be read to its end
 
 
 ProblemSink = Callable[[Problem], None]
@@ -67,12 +69,17 @@ class FileLoader:
         self.phones, self.known_stores, self.on_problem = phones, known_stores, on_problem
         self.path = str(table.path)
         self.report = FileReport(self.path, kind.name)
+        self.new_stores: set[str] = set()
         self.positions = header_map(kind, table.header)
         missing = [c for c in kind.required if c.name not in self.positions]
         if missing:
             names = ", ".join(f"{c.name} (or {' / '.join(c.aliases)})" for c in missing)
             raise ImportFileError(f"{self.path}:1: missing required column {names}")
         self.db_columns = kind.db_columns()
+        self.index = {name: i for i, name in enumerate(self.db_columns)}
+        self.plan = [
+            (c, self.positions.get(c.name), c.required and not c.warn_only) for c in kind.columns
+        ]
         self.width = len(table.header)
         self.sql = _upsert_sql(conn, kind, self._updated_columns())
 
@@ -91,18 +98,25 @@ class FileLoader:
 
     def load(self, progress: Progress | None = None) -> FileReport:
         before = self._count()
-        batch: list[tuple[int, dict[str, Any]]] = []
-        for line, cells in self.table.rows:
-            self.report.read += 1
-            row = self._parse(line, cells)
-            if row is not None:
-                batch.append((line, row))
-            if len(batch) >= BATCH_ROWS:
-                self._flush(batch)
-                batch = []
-                if progress:
-                    progress(self.table.position())
+        batch: list[tuple[int, list[Any]]] = []
+        flushed = 0
+        try:
+            for line, cells in self.table.rows:
+                self.report.read += 1
+                row = self._parse(line, cells)
+                if row is not None:
+                    batch.append((line, row))
+                if len(batch) >= BATCH_ROWS:
+                    self._flush(batch)
+                    batch, flushed = [], flushed + 1
+                    if flushed % COMMIT_EVERY == 0:
+                        self.conn.commit()
+                    if progress:
+                        progress(self.table.position())
+        except ImportFileError as exc:
+            self.report.error = str(exc)  # the rows before the bad spot still load
         self._flush(batch)
+        self.conn.commit()
         if progress:
             progress(self.table.size)
         inserted = self._count() - before
@@ -119,54 +133,58 @@ class FileLoader:
             self.report.warnings += 1
         self.on_problem(Problem(self.path, line, field, reason, rejected))
 
-    def _parse(self, line: int, cells: list[str]) -> dict[str, Any] | None:
+    def _parse(self, line: int, cells: list[str]) -> list[Any] | None:
+        """The row's values in ``db_columns`` order, or None when the row is rejected."""
         if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
             reason = f"{len(cells)} fields but the header has {self.width} (a stray delimiter?)"
             self._problem(line, "row", reason, rejected=True)
             return None
-        row: dict[str, Any] = {}
+        values: list[Any] = []
         warnings: list[tuple[str, str]] = []
-        for col in self.kind.columns:
-            pos = self.positions.get(col.name)
-            text = cells[pos].strip() if pos is not None and pos < len(cells) else ""
+        n = len(cells)
+        for col, pos, strict in self.plan:
+            text = cells[pos].strip() if pos is not None and pos < n else ""
             if not text:
-                if col.required and not col.warn_only:
+                if strict:
                     self._problem(line, col.name, "missing", rejected=True)
                     return None
-                row[col.name] = None if col.warn_only else col.default
+                values.append(None if col.warn_only else col.default)
                 continue
             try:
-                row[col.name] = col.parse(text)
+                values.append(col.parse(text))
             except ValueError as exc:
-                if col.required and not col.warn_only:
+                if strict:
                     self._problem(line, col.name, str(exc), rejected=True)
                     return None
                 warnings.append((col.name, str(exc)))
-                row[col.name] = col.default
+                values.append(col.default)
         if self.kind is CUSTOMERS:
-            self._customer_fields(row, warnings)
+            self._customer_fields(values, warnings)
         for field, reason in warnings:
             self._problem(line, field, reason, rejected=False)
-        return row
+        return values
 
-    def _customer_fields(self, row: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
-        raw = row["phone"]
-        row["phone_raw"], row["phone"], row["phone_type"] = raw, None, None
-        row["phone_invalid"] = False
+    def _customer_fields(self, values: list[Any], warnings: list[tuple[str, str]]) -> None:
+        """Fill the derived columns (phone_raw, phone_type, phone_invalid, birthday_md)."""
+        at = self.index
+        raw = values[at["phone"]]
+        phone_type = None
         try:
             phone = self.phones.parse(raw or "")
-            row["phone"], row["phone_type"] = phone.e164, phone.kind
+            values[at["phone"]], phone_type = phone.e164, phone.kind
         except PhoneError as exc:
+            values[at["phone"]] = None
             warnings.append(("phone", f"{exc}; loaded without a phone"))
-        birthday = row["birthday"]
-        row["birthday_md"] = birthday[5:] if birthday else None
-        store = row["store_id"] or DEFAULT_STORE_ID
-        row["store_id"] = store
+        birthday = values[at["birthday"]]
+        values.extend((raw, phone_type, False, birthday[5:] if birthday else None))
+        store = values[at["store_id"]] or DEFAULT_STORE_ID
+        values[at["store_id"]] = store
         if store not in self.known_stores:
-            self._create_store(store)
+            self.known_stores.add(store)
+            self.new_stores.add(store)
             warnings.append(("store_id", f"unknown store {store!r}: created with defaults"))
         if any(f == "consent_sms" for f, _ in warnings):
-            row["consent_sms"] = False  # consent we cannot read is no consent
+            values[at["consent_sms"]] = False  # consent we cannot read is no consent
 
     def _create_store(self, store_id: str) -> None:
         self.conn.exec_driver_sql(
@@ -177,34 +195,36 @@ class FileLoader:
             ),
             (store_id, store_id, DEFAULT_TIMEZONE),
         )
-        self.known_stores.add(store_id)
 
     # --- one batch --------------------------------------------------------------------------
 
-    def _flush(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+    def _flush(self, batch: list[tuple[int, list[Any]]]) -> None:
         for ref in self.kind.references:
             batch = self._check_reference(ref, batch)
+        while self.new_stores:
+            self._create_store(self.new_stores.pop())
         if batch:
-            cols = self.db_columns
-            self.conn.exec_driver_sql(self.sql, [tuple(row[c] for c in cols) for _, row in batch])
-        self.conn.commit()
+            self.conn.exec_driver_sql(self.sql, [tuple(row) for _, row in batch])
 
     def _check_reference(
-        self, ref: Reference, batch: list[tuple[int, dict[str, Any]]]
-    ) -> list[tuple[int, dict[str, Any]]]:
-        wanted = sorted({row[ref.column] for _, row in batch})
+        self, ref: Reference, batch: list[tuple[int, list[Any]]]
+    ) -> list[tuple[int, list[Any]]]:
+        at = self.index[ref.column]
+        wanted = sorted({row[at] for _, row in batch})
         if not wanted:
             return batch
         found = _existing(self.conn, ref, wanted)
         kept = []
+        agree_at = self.index[ref.agree[0]] if ref.agree else 0
         for line, row in batch:
-            value = row[ref.column]
+            value = row[at]
             if value not in found:
                 self._problem(line, ref.column, f"unknown {ref.noun} {value!r}", rejected=True)
-            elif ref.agree and found[value] != row[ref.agree[0]]:
+            elif ref.agree and found[value] != row[agree_at]:
                 here, there = ref.agree
                 reason = (
-                    f"{ref.noun} {value!r} belongs to {there} {found[value]!r}, not {row[here]!r}"
+                    f"{ref.noun} {value!r} belongs to {there} {found[value]!r}, "
+                    f"not {row[agree_at]!r}"
                 )
                 self._problem(line, here, reason, rejected=True)
             else:

@@ -28,12 +28,17 @@ class Table:
     rows: Iterator[tuple[int, list[str]]]
     size: int
     _raw: BinaryIO | None = None
+    _text: io.TextIOWrapper | None = None  # held so it is not collected (and closed) early
 
     def position(self) -> int:
         """Bytes read so far (for progress bars); the whole size once done for xlsx."""
-        return self._raw.tell() if self._raw is not None else 0
+        if self._raw is None or self._raw.closed:
+            return self.size
+        return self._raw.tell()
 
     def close(self) -> None:
+        if self._text is not None:
+            self._text.close()
         if self._raw is not None:
             self._raw.close()
 
@@ -91,7 +96,7 @@ def _open_csv(path: Path) -> Table:
             where = f"{path}:{consumed + 2}"
             raise ImportFileError(f"{where}: cannot read the file: {exc}") from exc
 
-    return Table(path, header, rows(), path.stat().st_size, raw)
+    return Table(path, header, rows(), path.stat().st_size, raw, text)
 
 
 def _open_xlsx(path: Path) -> Table:

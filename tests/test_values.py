@@ -1,0 +1,140 @@
+"""Parsing the values of a DMS export: dates, numbers, yes/no, phones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from revisit.importing import values as v
+from revisit.phones import LANDLINE, MOBILE, PhoneError, PhoneParser, mask_phone
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("2024-02-29", "2024-02-29"),
+        ("2024/2/9", "2024-02-09"),
+        ("2024.02.09", "2024-02-09"),
+        ("20240209", "2024-02-09"),
+        ("2024年2月9日", "2024-02-09"),
+        ("2024-02-09 10:30:00", "2024-02-09"),
+        ("2024-02-09T10:30", "2024-02-09"),
+    ],
+)
+def test_dates_in_export_spellings(text: str, iso: str) -> None:
+    assert v.parse_date(text) == iso
+
+
+@pytest.mark.parametrize("text", ["2023-02-29", "2024-13-01", "02/09/2024", "soon", "1850-01-01"])
+def test_bad_dates_say_why(text: str) -> None:
+    with pytest.raises(ValueError, match="date"):
+        v.parse_date(text)
+
+
+@given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2200, 12, 31)))
+def test_every_spelling_of_a_date_parses_to_it(day: dt.date) -> None:
+    spellings = [
+        day.isoformat(),
+        f"{day.year}/{day.month}/{day.day}",
+        f"{day.year}.{day.month:02d}.{day.day:02d}",
+        f"{day.year}{day.month:02d}{day.day:02d}",
+        f"{day.year}年{day.month}月{day.day}日",
+    ]
+    assert {v.parse_date(s) for s in spellings} == {day.isoformat()}
+
+
+@pytest.mark.parametrize(
+    ("text", "km"), [("12000", 12000), ("12,000", 12000), ("12000km", 12000), ("8.5", 8)]
+)
+def test_mileage(text: str, km: int) -> None:
+    assert v.parse_mileage(text) == km
+
+
+@pytest.mark.parametrize(("text", "reason"), [("-5", "negative"), ("far", "not a number")])
+def test_bad_mileage(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        v.parse_mileage(text)
+
+
+@pytest.mark.parametrize(("text", "amount"), [("¥1,280", 1280.0), ("680.5元", 680.5)])
+def test_money(text: str, amount: float) -> None:
+    assert v.parse_money(text) == amount
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("true", True), ("是", True), ("Y", True), ("0", False), ("否", False)]
+)
+def test_yes_no(text: str, value: bool) -> None:
+    assert v.parse_bool(text) is value
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"), [("首保", "first_service"), ("定保", "maintenance"), ("钣喷", "bodywork")]
+)
+def test_visit_type_aliases(text: str, kind: str) -> None:
+    assert v.VISIT_TYPES(text) == kind
+
+
+@pytest.mark.parametrize(("text", "ok"), [("350502", True), ("鲤城区", True), ("999999", False)])
+def test_region_codes(text: str, ok: bool) -> None:
+    if ok:
+        assert v.parse_region(text) == text
+    else:
+        with pytest.raises(ValueError, match="unknown region code"):
+            v.parse_region(text)
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164", "kind"),
+    [
+        ("13912345678", "+8613912345678", MOBILE),
+        ("139 1234 5678", "+8613912345678", MOBILE),
+        ("+86 139-1234-5678", "+8613912345678", MOBILE),
+        ("008613912345678", "+8613912345678", MOBILE),
+        ("8613912345678", "+8613912345678", MOBILE),
+        ("13912345678.0", "+8613912345678", MOBILE),
+        ("0595-22881234", "+8659522881234", LANDLINE),
+        ("(0595) 2288 1234", "+8659522881234", LANDLINE),
+        ("+1 415 555 2671", "+14155552671", MOBILE),
+    ],
+)
+def test_phones_normalise_to_e164(raw: str, e164: str, kind: str) -> None:
+    phone = PhoneParser("CN").parse(raw)
+    assert (phone.e164, phone.kind) == (e164, kind)
+
+
+@pytest.mark.parametrize("raw", ["", "12345", "abc", "12012345678", "1391234567x"])
+def test_bad_phones_are_refused(raw: str) -> None:
+    with pytest.raises(PhoneError):
+        PhoneParser("CN").parse(raw)
+
+
+def test_prefix_verdicts_name_the_number_at_hand() -> None:
+    parser = PhoneParser("CN")
+    for raw in ("12012345678", "12099999999"):
+        with pytest.raises(PhoneError, match=raw):
+            parser.parse(raw)
+
+
+_SHARED = PhoneParser("CN")  # one parser across examples, so its prefix verdicts are reused
+
+
+@given(st.from_regex(r"1[0-9]{10}", fullmatch=True))
+def test_cached_verdict_equals_full_parse(number: str) -> None:
+    def verdict(parse: Callable[[str], object]) -> object:
+        try:
+            return parse(number)
+        except PhoneError:
+            return None
+
+    assert verdict(_SHARED.parse) == verdict(PhoneParser("CN")._full_parse)
+
+
+def test_mask_phone() -> None:
+    assert mask_phone("+8613912345678") == "+86 139****5678"
+    assert mask_phone("+14155552671") == "+141****2671"
+    assert mask_phone(None) == ""
