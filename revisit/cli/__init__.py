@@ -4,6 +4,7 @@ this module owns the Typer app, the settings and the translation of library erro
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,8 +16,9 @@ from revisit.errors import RevisitError
 from revisit.settings import Settings
 from revisit.store import open_engine
 
-console = Console()
-err_console = Console(stderr=True)
+# Wide enough for the report tables when the output goes to a file or a pipe.
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 app = typer.Typer(
     name="revisit",
@@ -61,7 +63,7 @@ def handles_errors(fn: F) -> F:
 
 def _register() -> None:
     # Each module registers its commands on `app` when imported.
-    from revisit.cli import campaigns, data, demo, dev  # noqa: F401
+    from revisit.cli import campaigns, data, demo, dev, reports  # noqa: F401
 
 
 _register()

@@ -1,0 +1,362 @@
+"""Batch loading of render contexts: everything the templates of a campaign need for a few
+thousand members, fetched in a handful of set-based queries (IN lists in chunks).
+
+The context of one customer (every key is always present; values may be ``None``):
+
+- ``customer``: customer_id, name, phone (E.164), phone_masked, language, region, birthday
+- ``language``: the customer's language, or the default when the customer has none
+- ``vehicles``: the member's vehicles (for a customer-level cohort such as birthday, the
+  customer's active vehicles), each with vin, plate, model, purchase_date, status,
+  car_age_years, last_visit_date, last_visit_type, last_mileage_km, due_date
+- ``store``: store_id, name, phone, address, sms_sender, timezone
+- ``campaign``: name, cohort, channel, marketing
+- ``as_of``: the campaign date; ``due_date``: the earliest due date of the vehicles
+- ``upsell_items``: item_id, item, grade, amount, due_date, visit_date, vin
+- ``policies``: policy_id, vin, insurer, expiry_date
+- ``history``: the latest visits (newest first): visit_id, vin, date, type, mileage_km,
+  amount, advisor
+- ``last_advisor``: the advisor of the latest visit that names one
+- ``details``: the cohort's own fields for this member, as given
+- ``opt_out_hint``: "回复TD退订" / "Reply STOP to opt out" for marketing texts, else ""
+
+Due dates come from the member's details (``due_date`` for all its vehicles, or
+``due_dates`` by VIN); when a cohort gives none, a simple estimate is used: purchase + 90
+days (first service), latest first-service/maintenance visit + 180 days (maintenance), the
+policy expiry (insurance), the item's due date or visit + 90 days (declined B).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from revisit.rendering.filters import mask_phone
+from revisit.rendering.members import MemberRef, merge_members
+from revisit.store import Customer, Policy, Store, UpsellItem, Vehicle, Visit
+
+CHUNK = 500
+HISTORY_PER_VEHICLE = 5
+HISTORY_PER_CUSTOMER = 5
+UPSELL_PER_CUSTOMER = 5
+OPT_OUT_HINTS = {"zh": "回复TD退订", "en": "Reply STOP to opt out"}
+
+T = TypeVar("T")
+
+
+def opt_out_hint(lang: str, *, marketing: bool = True) -> str:
+    return OPT_OUT_HINTS.get(lang, OPT_OUT_HINTS["zh"]) if marketing else ""
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _load_vehicles(
+    session: Session, members: dict[str, MemberRef], as_of: dt.date
+) -> dict[str, list[Vehicle]]:
+    vins = sorted({v for m in members.values() for v in m.vins})
+    whole = sorted(cid for cid, m in members.items() if not m.vins)
+    rows: list[Vehicle] = []
+    for chunk in _chunks(vins):
+        rows += session.exec(select(Vehicle).where(col(Vehicle.vin).in_(chunk))).all()
+    for chunk in _chunks(whole):
+        rows += session.exec(
+            select(Vehicle).where(
+                col(Vehicle.customer_id).in_(chunk),
+                Vehicle.status == "active",
+                Vehicle.purchase_date <= as_of,
+            )
+        ).all()
+    by_customer: dict[str, list[Vehicle]] = defaultdict(list)
+    for v in sorted(rows, key=lambda v: (v.purchase_date, v.vin)):
+        by_customer[v.customer_id].append(v)
+    return by_customer
+
+
+def _load_history(session: Session, vins: list[str], as_of: dt.date) -> dict[str, list[Visit]]:
+    """The latest visits of every VIN, newest first, in one windowed query per chunk."""
+    rank = (
+        func.row_number()
+        .over(partition_by=Visit.vin, order_by=(col(Visit.date).desc(), col(Visit.visit_id).desc()))
+        .label("rn")
+    )
+    by_vin: dict[str, list[Visit]] = defaultdict(list)
+    for chunk in _chunks(vins):
+        ranked = (
+            select(Visit.visit_id, rank)
+            .where(col(Visit.vin).in_(chunk), Visit.date <= as_of)
+            .subquery()
+        )
+        rows = session.exec(
+            select(Visit)
+            .join(ranked, col(Visit.visit_id) == ranked.c.visit_id)
+            .where(ranked.c.rn <= HISTORY_PER_VEHICLE)
+            .order_by(col(Visit.vin), col(Visit.date).desc(), col(Visit.visit_id).desc())
+        ).all()
+        for visit in rows:
+            by_vin[visit.vin].append(visit)
+    return by_vin
+
+
+def _load_upsell(
+    session: Session, vins: list[str], item_ids: list[str], *, grade: str | None, as_of: dt.date
+) -> list[tuple[UpsellItem, dt.date]]:
+    base = select(UpsellItem, col(Visit.date)).join(
+        Visit, col(Visit.visit_id) == col(UpsellItem.visit_id)
+    )
+    rows: list[tuple[UpsellItem, dt.date]] = []
+    for chunk in _chunks(item_ids):
+        rows += session.exec(base.where(col(UpsellItem.item_id).in_(chunk))).all()
+    declined = [col(UpsellItem.status) == "declined", col(Visit.date) <= as_of]
+    if grade is not None:
+        declined.append(col(UpsellItem.grade) == grade)
+    for chunk in _chunks(vins):
+        rows += session.exec(base.where(col(UpsellItem.vin).in_(chunk), *declined)).all()
+    unique = {item.item_id: (item, visit_date) for item, visit_date in rows}
+    return sorted(unique.values(), key=lambda r: (r[1], r[0].item_id), reverse=True)
+
+
+def _load_policies(
+    session: Session, vins: list[str], policy_ids: list[str], as_of: dt.date
+) -> list[Policy]:
+    rows: list[Policy] = []
+    for chunk in _chunks(policy_ids):
+        rows += session.exec(select(Policy).where(col(Policy.policy_id).in_(chunk))).all()
+    for chunk in _chunks(vins):
+        rows += session.exec(
+            select(Policy).where(
+                col(Policy.vin).in_(chunk),
+                col(Policy.renewed).is_(False),
+                Policy.expiry_date >= as_of,
+            )
+        ).all()
+    unique = {p.policy_id: p for p in rows}
+    return sorted(unique.values(), key=lambda p: (p.expiry_date, p.policy_id))
+
+
+def _default_due(
+    cohort: str, vehicle: Vehicle, visits: list[Visit], items: list[dict], policies: list[dict]
+) -> dt.date | None:
+    if cohort == "first_service_due":
+        return vehicle.purchase_date + dt.timedelta(days=90)
+    if cohort == "maintenance_due":
+        anchors = [v.date for v in visits if v.type in ("first_service", "maintenance")]
+        return max(anchors) + dt.timedelta(days=180) if anchors else None
+    if cohort == "insurance_renewal":
+        expiries = [p["expiry_date"] for p in policies if p["vin"] == vehicle.vin]
+        return min(expiries, default=None)
+    if cohort == "declined_b":
+        dues = [i["due_date"] for i in items if i["vin"] == vehicle.vin and i["due_date"]]
+        return min(dues, default=None)
+    return None
+
+
+def _vehicle_context(
+    vehicle: Vehicle, visits: list[Visit], due: dt.date | None, as_of: dt.date
+) -> dict[str, Any]:
+    mileages = [v.mileage_km for v in visits if v.mileage_km is not None]
+    age_days = (as_of - vehicle.purchase_date).days
+    return {
+        "vin": vehicle.vin,
+        "plate": vehicle.plate,
+        "model": vehicle.model,
+        "purchase_date": vehicle.purchase_date,
+        "status": vehicle.status,
+        "car_age_years": max(age_days, 0) // 365,
+        "last_visit_date": visits[0].date if visits else None,
+        "last_visit_type": visits[0].type if visits else None,
+        "last_mileage_km": mileages[0] if mileages else None,
+        "due_date": due,
+    }
+
+
+def _visit_context(v: Visit) -> dict[str, Any]:
+    return {
+        "visit_id": v.visit_id,
+        "vin": v.vin,
+        "date": v.date,
+        "type": v.type,
+        "mileage_km": v.mileage_km,
+        "amount": v.amount,
+        "advisor": v.advisor,
+    }
+
+
+def _item_context(item: UpsellItem, visit_date: dt.date) -> dict[str, Any]:
+    due = item.due_date
+    if due is None and item.grade == "B":  # a grade B item is due 90 days after its visit
+        due = visit_date + dt.timedelta(days=90)
+    return {
+        "item_id": item.item_id,
+        "vin": item.vin,
+        "item": item.item,
+        "grade": item.grade,
+        "status": item.status,
+        "amount": item.amount,
+        "due_date": due,
+        "visit_date": visit_date,
+    }
+
+
+def _policy_context(p: Policy) -> dict[str, Any]:
+    return {
+        "policy_id": p.policy_id,
+        "vin": p.vin,
+        "insurer": p.insurer,
+        "expiry_date": p.expiry_date,
+    }
+
+
+def _customer_context(c: Customer, language: str) -> dict[str, Any]:
+    return {
+        "customer_id": c.customer_id,
+        "name": c.name,
+        "phone": c.phone,
+        "phone_masked": mask_phone(c.phone),
+        "language": language,
+        "region": c.region,
+        "birthday": c.birthday,
+    }
+
+
+def _store_context(s: Store) -> dict[str, Any]:
+    return {
+        "store_id": s.store_id,
+        "name": s.name,
+        "phone": s.phone,
+        "address": s.address,
+        "sms_sender": s.sms_sender,
+        "timezone": s.timezone,
+    }
+
+
+def _by_id(session: Session, model: Any, key: Any, ids: Sequence[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        for row in session.exec(select(model).where(col(key).in_(chunk))).all():
+            found[getattr(row, key.key)] = row
+    return found
+
+
+def _owner_maps(
+    merged: dict[str, MemberRef], vehicles: dict[str, list[Vehicle]]
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """VIN → customer, and the customer of every requested item and policy id."""
+    vin_owner = {v.vin: cid for cid, vs in vehicles.items() for v in vs}
+    for cid, m in merged.items():
+        vin_owner.update({vin: cid for vin in m.vins})
+    item_owner = {i: cid for cid, m in merged.items() for i in m.details["item_ids"]}
+    policy_owner = {p: cid for cid, m in merged.items() for p in m.details["policy_ids"]}
+    return vin_owner, item_owner, policy_owner
+
+
+def _load_related(
+    session: Session,
+    merged: dict[str, MemberRef],
+    vehicles: dict[str, list[Vehicle]],
+    *,
+    cohort: str,
+    as_of: dt.date,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+    """Upsell items and policies by customer: the ones the members name, else the declined
+    items (of the cohort's grade) and the open policies of the members' vehicles."""
+    vin_owner, item_owner, policy_owner = _owner_maps(merged, vehicles)
+    grade = cohort.removeprefix("declined_").upper() if cohort.startswith("declined_") else None
+    free_vins = sorted(v for v, cid in vin_owner.items() if not merged[cid].details["item_ids"])
+    items: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item, visit_date in _load_upsell(
+        session, free_vins, sorted(item_owner), grade=grade, as_of=as_of
+    ):
+        cid = item_owner.get(item.item_id) or vin_owner[item.vin]
+        if len(items[cid]) < UPSELL_PER_CUSTOMER:
+            items[cid].append(_item_context(item, visit_date))
+    free_vins = sorted(v for v, cid in vin_owner.items() if not merged[cid].details["policy_ids"])
+    policies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for policy in _load_policies(session, free_vins, sorted(policy_owner), as_of):
+        cid = policy_owner.get(policy.policy_id) or vin_owner[policy.vin]
+        policies[cid].append(_policy_context(policy))
+    return items, policies
+
+
+def load_contexts(
+    session: Session,
+    *,
+    campaign_name: str,
+    cohort: str,
+    channel: str,
+    as_of: dt.date,
+    members: Sequence[MemberRef],
+    language_default: str = "zh",
+    marketing: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """The render context of every member's customer, keyed by customer id (see the module
+    docstring). Members of one customer are merged. Raises LookupError for an unknown
+    customer or VIN: a member always names imported rows."""
+    merged = merge_members(members)
+    customers = _by_id(session, Customer, Customer.customer_id, list(merged))
+    missing = sorted(set(merged) - set(customers))
+    if missing:
+        raise LookupError(f"{campaign_name}: unknown customer ids: {', '.join(missing[:10])}")
+    stores = _by_id(session, Store, Store.store_id, [c.store_id for c in customers.values()])
+    vehicles = _load_vehicles(session, merged, as_of)
+    vins = sorted({v.vin for vs in vehicles.values() for v in vs})
+    unknown = sorted({v for m in merged.values() for v in m.vins} - set(vins))
+    if unknown:
+        raise LookupError(f"{campaign_name}: unknown VINs: {', '.join(unknown[:10])}")
+    history = _load_history(session, vins, as_of)
+    items, policies = _load_related(session, merged, vehicles, cohort=cohort, as_of=as_of)
+    campaign = {"name": campaign_name, "cohort": cohort, "channel": channel, "marketing": marketing}
+    contexts: dict[str, dict[str, Any]] = {}
+    for cid in sorted(merged):
+        customer = customers[cid]
+        language = customer.language or language_default
+        contexts[cid] = {
+            "customer": _customer_context(customer, language),
+            "language": language,
+            "store": _store_context(stores[customer.store_id]),
+            "campaign": campaign,
+            "as_of": as_of,
+            "upsell_items": items[cid],
+            "policies": policies[cid],
+            "details": merged[cid].details,
+            "opt_out_hint": opt_out_hint(language, marketing=marketing),
+        }
+        _add_vehicles(contexts[cid], vehicles[cid], history, merged[cid], cohort, as_of)
+    return contexts
+
+
+def _add_vehicles(
+    ctx: dict[str, Any],
+    vehicles: list[Vehicle],
+    history: dict[str, list[Visit]],
+    member: MemberRef,
+    cohort: str,
+    as_of: dt.date,
+) -> None:
+    """Vehicles (in the member's order), their due dates, and the customer's recent visits."""
+    order = {vin: i for i, vin in enumerate(member.vins)}
+    vehicles = sorted(vehicles, key=lambda v: (order.get(v.vin, len(order)), v.vin))
+    due_dates: dict[str, dt.date | None] = member.details["due_dates"]
+    rows = []
+    for v in vehicles:
+        visits = history.get(v.vin, [])
+        due = due_dates.get(v.vin) or member.details.get("due_date")
+        if due is None:
+            due = _default_due(cohort, v, visits, ctx["upsell_items"], ctx["policies"])
+        rows.append(_vehicle_context(v, visits, due, as_of))
+    ctx["vehicles"] = rows
+    dues = [r["due_date"] for r in rows if r["due_date"] is not None]
+    ctx["due_date"] = min(dues, default=member.details.get("due_date"))
+    visits = sorted(
+        (visit for v in vehicles for visit in history.get(v.vin, [])),
+        key=lambda visit: (visit.date, visit.visit_id),
+        reverse=True,
+    )
+    ctx["history"] = [_visit_context(v) for v in visits[:HISTORY_PER_CUSTOMER]]
+    ctx["last_advisor"] = next((v.advisor for v in visits if v.advisor), None)
