@@ -1,3 +1,67 @@
-"""Commands of the `revisit` CLI (registered on `revisit.cli.app`)."""
+"""``revisit demo-data``: write the CSV export of a synthetic dealer group."""
 
 from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from revisit.cli import app, console, handles_errors
+from revisit.demo import write_demo_dealership
+from revisit.demo_catalog import STORES
+
+
+@app.command("demo-data")
+@handles_errors
+def demo_data(
+    outdir: Path = typer.Argument(
+        ...,
+        help="Folder to write stores.csv, customers.csv, vehicles.csv, visits.csv, "
+        "policies.csv and upsell_items.csv into (created if missing; files are overwritten).",
+        file_okay=False,
+    ),
+    vehicles: int = typer.Option(
+        20_000, "--vehicles", min=1, help="Number of vehicles in the dealer group."
+    ),
+    seed: int = typer.Option(
+        7, "--seed", help="Random seed: the same seed, size and date give identical files."
+    ),
+    as_of: dt.datetime | None = typer.Option(
+        None,
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="The export date (YYYY-MM-DD): no purchase or visit after it, and every cohort "
+        "has members on it. Default: today in the stores' time zone (Asia/Shanghai).",
+    ),
+) -> None:
+    """Write a synthetic dealer group's DMS export (CSV) for demos and benchmarks.
+
+    Three stores in Quanzhou, their customers, vehicles, repair orders, insurance policies and
+    upsell items, ready for `revisit import`, with members in every cohort on the export date.
+    """
+    day = as_of.date() if as_of is not None else dt.datetime.now(ZoneInfo(STORES[0][2])).date()
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("vehicles", total=vehicles)
+        summary = write_demo_dealership(
+            outdir,
+            vehicles=vehicles,
+            seed=seed,
+            as_of=day,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+    table = Table(title=f"Demo dealer group as of {day.isoformat()}", caption=str(outdir))
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for name, rows in summary.rows_by_file().items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
