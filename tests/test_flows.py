@@ -1,0 +1,65 @@
+"""Every deployment in prefect.yaml resolves to a flow, and each flow runs end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect import Flow
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+
+
+def load_entrypoint(entrypoint: str) -> object:
+    path, name = entrypoint.split(":")
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=lambda d: d["name"])
+def test_deployment_entrypoint_is_a_flow(deployment: dict) -> None:
+    flow = load_entrypoint(deployment["entrypoint"])
+    assert isinstance(flow, Flow)
+    accepted = set(inspect.signature(flow.fn).parameters)
+    assert set(deployment.get("parameters", {})) <= accepted
+    for schedule in deployment.get("schedules", []):
+        assert schedule["timezone"] == "Asia/Shanghai"
+
+
+@pytest.fixture(scope="module")
+def prefect_harness() -> Iterator[None]:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+def test_import_dms_flow_loads_and_fails_on_rejected_rows(
+    prefect_harness: None, db_url: str, tmp_path: Path
+) -> None:
+    from flows.import_dms import RejectedRows, import_dms
+    from revisit.store import create_db_engine
+
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,name,phone\nC1,张伟,13912345678\n,缺编号,13912345679\n", encoding="utf-8"
+    )
+    with pytest.raises(RejectedRows, match="1 rejected rows"):
+        import_dms(paths=[str(tmp_path)], database_url=db_url)
+    engine = create_db_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT customer_id FROM customers").scalars().all() == ["C1"]
+    engine.dispose()
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,name,phone\nC2,李娜,13912345670\n", encoding="utf-8"
+    )
+    assert import_dms(paths=[str(tmp_path)], database_url=db_url)["rows"] == 1
