@@ -74,9 +74,12 @@ EXPECTED = {
 def write_export(folder: Path, encoding: str = "utf-8", **files: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     contents = {
-        "customers": CUSTOMERS, "vehicles": VEHICLES, "visits": VISITS,
-        "upsell_items": UPSELL, "policies": POLICIES,
-    }  # fmt: skip
+        "customers": CUSTOMERS,
+        "vehicles": VEHICLES,
+        "visits": VISITS,
+        "upsell_items": UPSELL,
+        "policies": POLICIES,
+    }
     contents.update(files)
     for name, body in contents.items():
         (folder / f"{name}.csv").write_bytes(body.encode(encoding))
@@ -105,12 +108,17 @@ def test_bad_rows_and_fields_are_named_and_good_rows_load(engine: Engine, tmp_pa
     assert seen == EXPECTED
     assert report.failed()
     assert rows(engine, "SELECT customer_id FROM customers ORDER BY 1") == [
-        ("C1",), ("C2",), ("C3",), ("C5",),
-    ]  # fmt: skip
+        ("C1",),
+        ("C2",),
+        ("C3",),
+        ("C5",),
+    ]
     assert rows(engine, "SELECT vin FROM vehicles ORDER BY 1") == [("V1",), ("V4",), ("V5",)]
     assert rows(engine, "SELECT visit_id, mileage_km, type FROM visits ORDER BY 1") == [
-        ("R1", 3000, "first_service"), ("R2", None, "maintenance"), ("R5", 12000, "repair"),
-    ]  # fmt: skip
+        ("R1", 3000, "first_service"),
+        ("R2", None, "maintenance"),
+        ("R5", 12000, "repair"),
+    ]
     # The customer with a malformed phone is loaded, without a phone.
     assert rows(engine, "SELECT phone, phone_raw FROM customers WHERE customer_id = 'C3'") == [
         (None, "12345")
@@ -168,9 +176,12 @@ CHINESE_HEADERS = {
 
 def _with_chinese_headers() -> dict[str, str]:
     originals = {
-        "customers": CUSTOMERS, "vehicles": VEHICLES, "visits": VISITS,
-        "upsell_items": UPSELL, "policies": POLICIES,
-    }  # fmt: skip
+        "customers": CUSTOMERS,
+        "vehicles": VEHICLES,
+        "visits": VISITS,
+        "upsell_items": UPSELL,
+        "policies": POLICIES,
+    }
     return {
         name: CHINESE_HEADERS[name] + "\n" + body.split("\n", 1)[1]
         for name, body in originals.items()
@@ -317,3 +328,23 @@ def test_undecodable_line_keeps_the_rows_before_it(engine: Engine, tmp_path: Pat
     assert report.failed()
     assert report.file_errors and "customers.csv:" in report.file_errors[0]
     assert rows(engine, "SELECT count(*) FROM customers") == [(12_000,)]
+
+
+def test_every_batch_is_committed(db_url: str, tmp_path: Path) -> None:
+    """Regression: on PostgreSQL the rows after the last periodic commit were rolled back
+    when a file had no reference to check (the writer's COPY ran outside SQLAlchemy's
+    transaction, so the final commit did nothing)."""
+    from revisit.store import create_db_engine
+
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customer_id,name,phone\n" + "".join(f"C{i},客户{i},139{i:08d}\n" for i in range(23)),
+        encoding="utf-8",
+    )
+    engine = create_db_engine(db_url)
+    report = import_paths(engine, [path], batch_rows=2)
+    engine.dispose()
+    assert report.files[0].inserted == 23
+    fresh = create_db_engine(db_url)
+    assert rows(fresh, "SELECT count(*) FROM customers") == [(23,)]
+    fresh.dispose()

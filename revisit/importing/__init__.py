@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from revisit.errors import ImportFileError
 from revisit.importing.formats import KINDS, FileKind, guess_kind
-from revisit.importing.loader import FileLoader, FileReport, Problem, ProblemSink
+from revisit.importing.loader import BATCH_ROWS, FileLoader, FileReport, Problem, ProblemSink
 from revisit.importing.reading import Table, expand_paths, open_table
 from revisit.phones import PhoneParser
 from revisit.store import is_sqlite
@@ -61,8 +61,12 @@ def import_paths(
     region: str = "CN",
     on_problem: ProblemSink | None = None,
     progress: ImportProgress | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> ImportReport:
-    """Import every export file in ``paths`` (files or folders) and report what happened."""
+    """Import every export file in ``paths`` (files or folders) and report what happened.
+
+    Rows are written ``batch_rows`` at a time and committed every few batches.
+    """
     report = ImportReport()
     sink: ProblemSink = on_problem or (lambda _p: None)
     phones = PhoneParser(region)
@@ -73,7 +77,7 @@ def import_paths(
             # reported); SQLite need not check them again row by row.
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
         try:
-            _load_all(conn, tables, phones, sink, progress, report)
+            _load_all(conn, tables, phones, sink, progress, report, batch_rows)
         finally:
             if is_sqlite(engine):
                 conn.rollback()
@@ -88,6 +92,7 @@ def _load_all(
     sink: ProblemSink,
     progress: ImportProgress | None,
     report: ImportReport,
+    batch_rows: int,
 ) -> None:
     known_stores = set(conn.exec_driver_sql("SELECT store_id FROM stores").scalars())
     conn.commit()
@@ -95,7 +100,7 @@ def _load_all(
         try:
             loader = FileLoader(
                 conn=conn, kind=kind, table=table, phones=phones,
-                known_stores=known_stores, on_problem=sink,
+                known_stores=known_stores, on_problem=sink, batch_rows=batch_rows,
             )  # fmt: skip
             unknown = loader.unknown_columns()
             if unknown:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from revisit.errors import ImportFileError
 from revisit.importing.formats import CUSTOMERS, FileKind, Reference, header_map
 from revisit.importing.reading import Table
+from revisit.importing.writing import open_writer, placeholders
 from revisit.phones import PhoneError, PhoneParser
 from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
 
@@ -64,8 +65,11 @@ class FileLoader:
         phones: PhoneParser,
         known_stores: set[str],
         on_problem: ProblemSink,
+        batch_rows: int = BATCH_ROWS,
+        commit_every: int = COMMIT_EVERY,
     ) -> None:
         self.conn, self.kind, self.table = conn, kind, table
+        self.batch_rows, self.commit_every = batch_rows, commit_every
         self.phones, self.known_stores, self.on_problem = phones, known_stores, on_problem
         self.path = str(table.path)
         self.report = FileReport(self.path, kind.name)
@@ -81,7 +85,7 @@ class FileLoader:
             (c, self.positions.get(c.name), c.required and not c.warn_only) for c in kind.columns
         ]
         self.width = len(table.header)
-        self.sql = _upsert_sql(conn, kind, self._updated_columns())
+        self.writer = open_writer(conn, kind, self._updated_columns())
 
     def unknown_columns(self) -> list[str]:
         used = set(self.positions.values())
@@ -106,10 +110,10 @@ class FileLoader:
                 row = self._parse(line, cells)
                 if row is not None:
                     batch.append((line, row))
-                if len(batch) >= BATCH_ROWS:
+                if len(batch) >= self.batch_rows:
                     self._flush(batch)
                     batch, flushed = [], flushed + 1
-                    if flushed % COMMIT_EVERY == 0:
+                    if flushed % self.commit_every == 0:
                         self.conn.commit()
                     if progress:
                         progress(self.table.position())
@@ -188,7 +192,7 @@ class FileLoader:
 
     def _create_store(self, store_id: str) -> None:
         self.conn.exec_driver_sql(
-            _placeholders(
+            placeholders(
                 self.conn,
                 "INSERT INTO stores (store_id, name, timezone) VALUES (?, ?, ?) "
                 "ON CONFLICT (store_id) DO NOTHING",
@@ -204,7 +208,7 @@ class FileLoader:
         while self.new_stores:
             self._create_store(self.new_stores.pop())
         if batch:
-            self.conn.exec_driver_sql(self.sql, [tuple(row) for _, row in batch])
+            self.writer.write([row for _, row in batch])
 
     def _check_reference(
         self, ref: Reference, batch: list[tuple[int, list[Any]]]
@@ -245,29 +249,6 @@ def _existing(conn: Connection, ref: Reference, keys: Sequence[str]) -> dict[str
         chunk = keys[start : start + BATCH_ROWS]
         marks = ", ".join("?" * len(chunk))
         sql = f'SELECT "{ref.key}"{other} FROM "{ref.table}" WHERE "{ref.key}" IN ({marks})'
-        for row in conn.exec_driver_sql(_placeholders(conn, sql), tuple(chunk)):
+        for row in conn.exec_driver_sql(placeholders(conn, sql), tuple(chunk)):
             found[row[0]] = row[1] if ref.agree else True
     return found
-
-
-def _upsert_sql(conn: Connection, kind: FileKind, updated: list[str]) -> str:
-    cols = kind.db_columns()
-    names = ", ".join(f'"{c}"' for c in cols)
-    marks = ", ".join("?" * len(cols))
-    sets = [f'"{c}" = excluded."{c}"' for c in updated]
-    if "phone_invalid" in updated:
-        same = "IS" if conn.dialect.name == "sqlite" else "IS NOT DISTINCT FROM"
-        sets[updated.index("phone_invalid")] = (
-            f'"phone_invalid" = CASE WHEN "{kind.name}"."phone" {same} excluded."phone" '
-            f'THEN "{kind.name}"."phone_invalid" ELSE excluded."phone_invalid" END'
-        )
-    action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
-    sql = (
-        f'INSERT INTO "{kind.name}" ({names}) VALUES ({marks}) ON CONFLICT ("{kind.key}") {action}'
-    )
-    return _placeholders(conn, sql)
-
-
-def _placeholders(conn: Connection, sql: str) -> str:
-    """Write ``?`` placeholders in the driver's own style (psycopg uses ``%s``)."""
-    return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
