@@ -196,6 +196,12 @@ class Contact(SQLModel, table=True):
     sent_at: dt.datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # The dispatch worker holding the row, and until when nobody else may touch it
+    # (an in-flight send, or an unknown outcome settling before reconciliation).
+    claimed_by: str | None = None
+    lease_until: dt.datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class Message(SQLModel, table=True):

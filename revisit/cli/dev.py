@@ -1,3 +1,102 @@
-"""Commands of the `revisit` CLI (registered on `revisit.cli.app`)."""
+"""``revisit dev …``: tools for local development — a fake Twilio and a dispatch worker."""
 
 from __future__ import annotations
+
+import json
+
+import typer
+
+from revisit.cli import app, console, handles_errors, settings_of
+
+dev_app = typer.Typer(help="Development tools: a fake Twilio, a dispatch worker.")
+app.add_typer(dev_app, name="dev")
+
+
+def _error_numbers(values: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in values:
+        phone, _, code = item.partition("=")
+        if not code.isdigit():
+            raise typer.BadParameter(f"{item!r}: expected PHONE=CODE, e.g. +8613900000001=21610")
+        out[phone] = int(code)
+    return out
+
+
+@dev_app.command("fake-twilio")
+def fake_twilio(
+    port: int = typer.Option(8099, "--port", help="Port to listen on (loopback)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    latency_ms: float = typer.Option(0.0, "--latency-ms", help="Delay before each answer."),
+    fail_rate: float = typer.Option(0.0, "--fail-rate", help="Share of creates answered 500."),
+    fail_after_create_rate: float = typer.Option(
+        0.0, "--fail-after-create-rate", help="Share answered 500 although the message was made."
+    ),
+    timeout_rate: float = typer.Option(
+        0.0, "--timeout-rate", help="Share of creates that are made and then never answered."
+    ),
+    hang_seconds: float = typer.Option(30.0, "--hang-seconds", help="How long those hang."),
+    cap_per_second: float | None = typer.Option(
+        None, "--cap-per-second", help="Accept at most this many messages a second; 429 beyond."
+    ),
+    error_number: list[str] = typer.Option(
+        [], "--error-number", help="PHONE=CODE: answer CODE (21610, 21211, 21614) for PHONE."
+    ),
+    account_sid: str = typer.Option("AC" + "f" * 32, "--account-sid", help="Accepted SID."),
+    auth_token: str = typer.Option("fake-auth-token", "--auth-token", help="Accepted token."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for the injected failures."),
+) -> None:
+    """Serve a fake Twilio Messages API (create, fetch, list) with error injection."""
+    import uvicorn
+
+    from revisit.fake_twilio import FakeConfig, FakeTwilio
+
+    config = FakeConfig(
+        account_sid=account_sid,
+        auth_token=auth_token,
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        fail_after_create_rate=fail_after_create_rate,
+        timeout_rate=timeout_rate,
+        hang_seconds=hang_seconds,
+        cap_per_second=cap_per_second,
+        error_numbers=_error_numbers(error_number),
+        seed=seed,
+    )
+    console.print(
+        f"fake Twilio on http://{host}:{port} — export REVISIT_TWILIO_BASE_URL=http://{host}:{port}"
+        f" TWILIO_ACCOUNT_SID={account_sid} TWILIO_AUTH_TOKEN=… TWILIO_FROM=+15005550006",
+        highlight=False,
+    )
+    uvicorn.run(FakeTwilio(config).app(), host=host, port=port, log_level="warning", backlog=2048)
+
+
+@dev_app.command("dispatch-run")
+@handles_errors
+def dispatch_run_command(
+    ctx: typer.Context,
+    run_id: int = typer.Option(..., "--run-id", help="The campaign run whose outbox to send."),
+    rate: float = typer.Option(10.0, "--rate", min=0.01, help="Messages per second."),
+    concurrency: int = typer.Option(10, "--concurrency", min=1, help="Requests in flight."),
+    window: str | None = typer.Option(
+        None, "--window", help="Send only within this local window, e.g. 09:00-20:00."
+    ),
+    lease_seconds: float = typer.Option(
+        30.0, "--lease-seconds", help="How long a crashed worker's contacts wait."
+    ),
+    settle_seconds: float = typer.Option(
+        30.0, "--settle-seconds", help="How long an unknown outcome waits before reconciling."
+    ),
+) -> None:
+    """Send a run's pending SMS contacts now (Twilio if configured, else the console)."""
+    from revisit.dispatch_worker import run_worker
+
+    summary = run_worker(
+        settings_of(ctx),
+        run_id=run_id,
+        rate=rate,
+        concurrency=concurrency,
+        window=window,
+        lease_seconds=lease_seconds,
+        settle_seconds=settle_seconds,
+    )
+    console.print_json(json.dumps(summary.as_dict(), ensure_ascii=False))

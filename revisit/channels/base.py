@@ -1,0 +1,134 @@
+"""The SMS channel interface: what the dispatcher hands a provider, and what comes back.
+
+A channel sends one message per call and never raises for a provider's answer: every
+answer is classified into a :class:`SendResult`, so the dispatcher decides what is safe
+(resend, reconcile, record a permanent failure or stop the run). ``find_sent`` lets the
+dispatcher ask the provider whether a message whose outcome is unknown did go out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+# Provider error codes with a meaning for the customer rather than for the run.
+OPTED_OUT_CODES = frozenset({21610})  # the recipient replied STOP: do not contact
+INVALID_PHONE_CODES = frozenset({21211, 21614})  # not a valid (mobile) number
+AUTH_CODES = frozenset({20003})  # authentication failed
+THROTTLED_CODES = frozenset({20429})  # too many requests: never processed
+
+
+class Outcome(StrEnum):
+    SENT = "sent"  # the provider accepted the message
+    RETRY_LATER = "retry_later"  # the provider did not process it: safe to send again
+    UNKNOWN = "unknown"  # it may have gone: reconcile before any resend
+    PERMANENT = "permanent"  # refused for good (see error_code)
+    AUTH_FAILED = "auth_failed"  # the credentials are wrong: stop the run
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingSms:
+    contact_id: int
+    to: str  # E.164
+    body: str
+    idempotency_key: str  # stable per contact, a hint for providers that honour one
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    outcome: Outcome
+    sid: str | None = None
+    segments: int = 1
+    provider_status: str | None = None
+    error_code: str | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds, when the provider said so
+
+    @property
+    def opted_out(self) -> bool:
+        return self.outcome is Outcome.PERMANENT and _int(self.error_code) in OPTED_OUT_CODES
+
+    @property
+    def invalid_phone(self) -> bool:
+        return self.outcome is Outcome.PERMANENT and _int(self.error_code) in INVALID_PHONE_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderMessage:
+    """A message as the provider lists it (for reconciliation)."""
+
+    sid: str
+    to: str
+    body: str
+    status: str
+    created_at: dt.datetime | None
+    sent_at: dt.datetime | None = None
+    segments: int = 1
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """An SMS provider. ``send`` classifies instead of raising; ``find_sent`` may raise
+    :class:`revisit.errors.ProviderError` when the provider cannot be asked."""
+
+    name: str
+
+    async def send(self, sms: OutgoingSms) -> SendResult: ...
+
+    async def find_sent(
+        self, *, to: str, since: dt.datetime, body: str
+    ) -> list[ProviderMessage]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def classify_error(
+    *, http_status: int | None, code: int | None, message: str = "", retry_after: float | None
+) -> SendResult:
+    """Map a provider error answer (HTTP status and provider code) to a :class:`SendResult`.
+
+    ``http_status`` is None when no answer came back after the request was sent (a read
+    timeout or a dropped connection): the message may have gone, so the outcome is unknown.
+    """
+    code_text = str(code) if code is not None else (str(http_status) if http_status else None)
+    if http_status == 429 or code in THROTTLED_CODES:
+        return SendResult(
+            Outcome.RETRY_LATER, error_code=code_text, error=message, retry_after=retry_after
+        )
+    if http_status == 401 or code in AUTH_CODES:
+        return SendResult(Outcome.AUTH_FAILED, error_code=code_text, error=message)
+    if http_status is None or http_status >= 500:
+        return SendResult(Outcome.UNKNOWN, error_code=code_text, error=message)
+    return SendResult(Outcome.PERMANENT, error_code=code_text, error=message)
+
+
+def normalise_body(text: str) -> str:
+    """The body as compared during reconciliation: NFKC, whitespace runs collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def matching(
+    messages: Iterable[ProviderMessage], *, to: str, since: dt.datetime, body: str
+) -> list[ProviderMessage]:
+    """The messages to ``to`` with ``body`` created at or after ``since`` (to the second)."""
+    floor = since.replace(microsecond=0)
+    want = normalise_body(body)
+    found = []
+    for m in messages:
+        when = m.created_at or m.sent_at
+        if m.to != to or when is None or when < floor:
+            continue
+        if normalise_body(m.body) == want:
+            found.append(m)
+    return found
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,153 @@
+"""Outbox rows and a dispatch helper for the channel and dispatch tests.
+
+Runs and contacts are written directly (status pending, phone, body): selecting and
+rendering them is the campaign side's business, not the dispatcher's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from revisit.channels.base import Channel
+from revisit.dispatch import DispatchSummary, dispatch_run
+from revisit.settings import DEFAULT_STORE_ID
+from revisit.store import Campaign, CampaignRun, Contact, Customer, Message
+
+_runs = itertools.count(1)
+
+
+def phone(i: int, run: int = 0) -> str:
+    return f"+86139{run:02d}{i:06d}"
+
+
+def make_run(
+    engine: Engine,
+    n: int,
+    *,
+    body: Callable[[int], str] | None = None,
+    phones: Callable[[int], str | None] | None = None,
+    as_of: dt.date = dt.date(2025, 3, 1),
+) -> int:
+    """A campaign run with ``n`` pending SMS contacts, one customer each; returns its id."""
+    k = next(_runs)
+    campaign = f"maintenance_due_{k}"
+    body = body or (lambda i: f"【服务站】尊敬的客户{i}，您的爱车保养已到期，欢迎预约。")
+    phones = phones or (lambda i: phone(i, k))
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Campaign.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "name": campaign,
+                    "cohort": "maintenance_due",
+                    "channel": "sms",
+                    "priority": 1,
+                    "definition": {},
+                    "updated_at": dt.datetime.now(dt.UTC),
+                }
+            ],
+        )
+        run_id = conn.execute(
+            insert(CampaignRun.__table__)  # type: ignore[attr-defined]
+            .values(
+                campaign=campaign,
+                as_of=as_of,
+                status="planned",
+                dry_run=False,
+                started_at=dt.datetime.now(dt.UTC),
+                counts={},
+            )
+            .returning(CampaignRun.__table__.c.id)  # type: ignore[attr-defined]
+        ).scalar_one()
+        ids = [f"K{k:03d}C{i:06d}" for i in range(n)]
+        conn.execute(
+            insert(Customer.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "customer_id": cid,
+                    "name": f"客户{i}",
+                    "phone": phones(i),
+                    "phone_type": "mobile",
+                    "phone_invalid": False,
+                    "store_id": DEFAULT_STORE_ID,
+                    "consent_sms": True,
+                    "language": "zh",
+                }
+                for i, cid in enumerate(ids)
+            ],
+        )
+        conn.execute(
+            insert(Contact.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "run_id": run_id,
+                    "campaign": campaign,
+                    "as_of": as_of,
+                    "customer_id": cid,
+                    "vins": [],
+                    "channel": "sms",
+                    "priority": 1,
+                    "status": "pending",
+                    "phone": phones(i),
+                    "body": body(i),
+                    "attempts": 0,
+                    "created_at": dt.datetime.now(dt.UTC),
+                }
+                for i, cid in enumerate(ids)
+            ],
+        )
+    return int(run_id)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def dispatch(engine: Engine, channel_factory: Callable[[], Channel], **kw: Any) -> DispatchSummary:
+    """Run :func:`dispatch_run` to the end in a fresh event loop (closing the channel)."""
+    kw.setdefault("now", utcnow)
+    kw.setdefault("rate", 500.0)
+    kw.setdefault("concurrency", 20)
+    kw.setdefault("lease_seconds", 2.0)
+    kw.setdefault("settle_seconds", 0.3)
+
+    async def go() -> DispatchSummary:
+        channel = channel_factory()
+        try:
+            return await dispatch_run(engine, channel=channel, **kw)
+        finally:
+            await channel.aclose()
+
+    return asyncio.run(go())
+
+
+def contact_statuses(engine: Engine, run_id: int) -> dict[str, str]:
+    """Phone → contact status for the run."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(col(Contact.phone), col(Contact.status)).where(Contact.run_id == run_id)
+        ).all()
+    return {str(p): str(s) for p, s in rows}
+
+
+def message_sids(engine: Engine, run_id: int) -> dict[str, str]:
+    """Phone → provider sid of the run's recorded messages (one per contact at most)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(col(Message.to_phone), col(Message.provider_sid))
+            .join(Contact, col(Contact.id) == col(Message.contact_id))
+            .where(Contact.run_id == run_id)
+        ).all()
+    out: dict[str, str] = {}
+    for to, sid in rows:
+        assert to not in out, f"two Message rows for {to}"
+        out[str(to)] = str(sid)
+    return out
