@@ -1,0 +1,289 @@
+"""The cohort definitions: one set-based query per cohort, with its SPEC defaults.
+
+A builder takes ``(as_of, params, dialect)`` and returns a SELECT whose ``vin`` (or, for a
+customer-level cohort, ``member_id``) names the member, plus the cohort's own fields
+(``due_date``, ``visit_id``, …) or raw values a finisher turns into them. Boundary dates
+are computed here in Python and bound as parameters; :mod:`revisit.cohorts` joins the
+result to vehicles, customers and the do-not-contact list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Date, Integer, and_, case, exists, false, func, null, or_, select, union_all
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.sql import ColumnElement, Select
+from sqlmodel import SQLModel
+
+import revisit.store  # noqa: F401  (registers the tables)
+from revisit.dates import (
+    add_days,
+    add_months,
+    birthday_keys,
+    epoch_days,
+    sql_dated_key,
+    sql_epoch_days,
+    sql_key_days,
+    sql_key_value,
+)
+
+VISITS = SQLModel.metadata.tables["visits"]
+VEHICLES = SQLModel.metadata.tables["vehicles"]
+CUSTOMERS = SQLModel.metadata.tables["customers"]
+POLICIES = SQLModel.metadata.tables["policies"]
+UPSELL = SQLModel.metadata.tables["upsell_items"]
+
+SERVICE_TYPES = ("first_service", "maintenance")
+
+Builder = Callable[[dt.date, Mapping[str, Any], str], Select[Any]]
+# (member, the query's extra columns by name, params): fills the member's own fields
+Finisher = Callable[[Any, Mapping[str, Any], Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class CohortDef:
+    name: str
+    description: str
+    defaults: Mapping[str, Any]
+    build: Builder
+    finish: Finisher | None = None
+    customer_level: bool = False
+    pick: str | None = None  # for several rows per vehicle: "min:<field>" or "max:<field>"
+    wide_grouping: bool = False  # a hash of full visit rows per vehicle: needs work memory
+
+
+# --- the cohort queries --------------------------------------------------------------------
+
+
+def _no_visit_until(as_of: dt.date) -> ColumnElement[bool]:
+    return ~exists().where(VISITS.c.vin == VEHICLES.c.vin, VISITS.c.date <= as_of)
+
+
+def _first_service_bounds(as_of: dt.date, p: Mapping[str, Any]) -> tuple[dt.date, dt.date]:
+    """Purchase dates whose first-service window [due − before, due + after] holds as_of."""
+    lo = add_days(as_of, -(p["due_days"] + p["after_days"]))
+    hi = add_days(as_of, -(p["due_days"] - p["before_days"]))
+    return lo, hi
+
+
+def _first_service_due(as_of: dt.date, p: Mapping[str, Any], _d: str) -> Select[Any]:
+    lo, hi = _first_service_bounds(as_of, p)
+    return select(VEHICLES.c.vin, VEHICLES.c.purchase_date.label("base")).where(
+        VEHICLES.c.purchase_date.between(lo, hi), _no_visit_until(as_of)
+    )
+
+
+def _finish_first_service(m: Any, extra: Mapping[str, Any], p: Mapping[str, Any]) -> None:
+    m.due_date = add_days(extra["base"], p["due_days"])
+
+
+def _maintenance_due(as_of: dt.date, p: Mapping[str, Any], dialect: str) -> Select[Any]:
+    """One grouped pass over visits computing every per-vehicle aggregate; the mileage
+    that goes with a date rides in a dated key, so min/max pick both in the same pass."""
+    v = VISITS.c
+    service = v.type.in_(SERVICE_TYPES)
+    has_km = v.mileage_km.is_not(None)
+    key = sql_dated_key(v.date, v.mileage_km, dialect)
+    last_any = func.max(v.date)
+    last_service = func.max(case((service, v.date)))
+    lowest_l = add_days(as_of, -(p["after_days"] + p["interval_days"]))
+    g = select(
+        v.vin,
+        last_service.label("l"),
+        func.max(case((service & has_km, key))).label("l_key"),
+        func.min(case((has_km, key))).label("first_key"),
+        func.max(case((has_km, key))).label("last_key"),
+    ).where(v.date <= as_of)
+    if dialect == "sqlite":
+        # Read full rows only for vehicles seen since the earliest L that can be due,
+        # found on the (vin, date) index alone: SQLite fetches rows in index order.
+        recent = select(v.vin).where(v.date <= as_of).group_by(v.vin)
+        g = g.where(v.vin.in_(recent.having(last_any >= lowest_l)))
+    else:
+        g = g.having(last_any >= lowest_l)
+    sub = g.group_by(v.vin).having(last_any == last_service).subquery()
+    offset = _maintenance_offset(sub, p, dialect)
+    s = select(sub.c.vin, sub.c.l.label("last_visit_date"), offset.label("offset")).subquery()
+    due = sql_epoch_days(s.c.last_visit_date, dialect) + s.c.offset
+    lo = epoch_days(add_days(as_of, -p["after_days"]))
+    hi = epoch_days(add_days(as_of, p["before_days"]))
+    return select(s.c.vin, s.c.last_visit_date, s.c.offset).where(due.between(lo, hi))
+
+
+def _maintenance_offset(g: Any, p: Mapping[str, Any], dialect: str) -> ColumnElement[int]:
+    """Days from L to due: 180, or floor(10,000 km / k) when the mileage estimate applies
+    (L has a mileage; first and last readings ≥ 30 days apart with rising mileage)."""
+    span = sql_key_days(g.c.last_key, dialect) - sql_key_days(g.c.first_key, dialect)
+    driven = sql_key_value(g.c.last_key, dialect) - sql_key_value(g.c.first_key, dialect)
+    by_km = (p["interval_km"] * span).op("/", return_type=Integer)(func.nullif(driven, 0))
+    usable = and_(
+        sql_key_days(g.c.l_key, dialect) == sql_epoch_days(g.c.l, dialect),
+        span >= p["min_span_days"],
+        driven > 0,
+    )
+    return case((and_(usable, by_km < p["interval_days"]), by_km), else_=p["interval_days"])
+
+
+def _finish_maintenance(m: Any, extra: Mapping[str, Any], _p: Mapping[str, Any]) -> None:
+    m.due_date = add_days(m.last_visit_date, int(extra["offset"]))
+
+
+def _insurance_renewal(as_of: dt.date, p: Mapping[str, Any], _d: str) -> Select[Any]:
+    c = POLICIES.c
+    return select(c.vin, c.policy_id, c.expiry_date).where(
+        c.renewed == false(), c.expiry_date.between(as_of, add_days(as_of, p["horizon_days"]))
+    )
+
+
+def _lapsed(as_of: dt.date, p: Mapping[str, Any], _d: str) -> Select[Any]:
+    """R = latest visit up to as_of, or the purchase date when there is none: vehicles seen
+    in the window, plus vehicles never seen and bought in it."""
+    hi = add_months(as_of, -p["min_months"])
+    lo = add_months(as_of, -p["max_months"]) if p.get("max_months") else None
+    last = func.max(VISITS.c.date)
+    seen = select(VISITS.c.vin, last.label("last_visit_date")).where(VISITS.c.date <= as_of)
+    seen = seen.group_by(VISITS.c.vin).having(last <= hi)
+    purchase: ColumnElement[dt.date] = VEHICLES.c.purchase_date
+    if lo is None:
+        # Most of the fleet matches: scan vehicles rather than walk the purchase-date index
+        # into random row reads (SQLite has no statistics to tell unless ANALYZE ran).
+        purchase = func.coalesce(purchase, purchase)
+    unseen = select(VEHICLES.c.vin, sql_cast(null(), Date)).where(
+        purchase <= hi, _no_visit_until(as_of)
+    )
+    if lo is not None:
+        seen = seen.having(last > lo)
+        unseen = unseen.where(VEHICLES.c.purchase_date > lo)
+    if p.get("exclude_first_service_due"):
+        fs_lo, fs_hi = _first_service_bounds(as_of, COHORTS["first_service_due"].defaults)
+        unseen = unseen.where(~VEHICLES.c.purchase_date.between(fs_lo, fs_hi))
+    u = union_all(seen, unseen).subquery()
+    return select(u.c.vin, u.c.last_visit_date)
+
+
+def _declined(grade: str) -> Builder:
+    def build(as_of: dt.date, p: Mapping[str, Any], _d: str) -> Select[Any]:
+        u, vi = UPSELL.c, VISITS.c
+        later = VISITS.alias("later")
+        no_later = ~exists().where(
+            later.c.vin == u.vin, later.c.date > vi.date, later.c.date <= as_of
+        )
+        window: ColumnElement[bool]
+        if grade == "A":
+            window = vi.date.between(add_days(as_of, -p["from_days"]), add_days(as_of, -1))
+        elif grade == "B":
+            end = add_days(as_of, p["horizon_days"])
+            window = or_(
+                u.due_date.between(as_of, end),
+                u.due_date.is_(None)
+                & vi.date.between(
+                    add_days(as_of, -p["default_due_days"]), add_days(end, -p["default_due_days"])
+                ),
+            )
+        else:
+            window = vi.date > add_months(as_of, -p["months"])
+        return (
+            select(u.vin, u.item_id, vi.visit_id, vi.date.label("visit_date"), u.due_date)
+            .select_from(UPSELL.join(VISITS, vi.visit_id == u.visit_id))
+            .where(u.status == "declined", u.grade == grade, vi.date <= as_of, window, no_later)
+        )
+
+    return build
+
+
+def _finish_declined(m: Any, extra: Mapping[str, Any], p: Mapping[str, Any]) -> None:
+    """The item's id; for grade B, a due date of visit + 90 days when the item has none."""
+    m.item_ids = (extra["item_id"],)
+    if "default_due_days" in p and m.due_date is None:
+        m.due_date = add_days(m.visit_date, p["default_due_days"])
+
+
+def _post_service_followup(as_of: dt.date, p: Mapping[str, Any], _d: str) -> Select[Any]:
+    v = VISITS.c
+    start, end = add_days(as_of, -p["from_days"]), add_days(as_of, -1)
+    return select(v.vin, v.visit_id, v.date.label("visit_date")).where(v.date.between(start, end))
+
+
+def _birthday(as_of: dt.date, _p: Mapping[str, Any], _d: str) -> Select[Any]:
+    c = CUSTOMERS.c
+    return select(c.customer_id.label("member_id")).where(c.birthday_md.in_(birthday_keys(as_of)))
+
+
+_declined_doc = "declined grade {} upsell item with no later visit"
+COHORTS: dict[str, CohortDef] = {
+    d.name: d
+    for d in (
+        CohortDef(
+            "first_service_due",
+            "no visit yet; first service due 90 days after purchase",
+            {"due_days": 90, "before_days": 14, "after_days": 30},
+            _first_service_due,
+            _finish_first_service,
+        ),
+        CohortDef(
+            "maintenance_due",
+            "maintenance due by date (180 d) or estimated mileage (10,000 km)",
+            {"interval_days": 180, "interval_km": 10000, "min_span_days": 30}
+            | {"before_days": 14, "after_days": 30},
+            _maintenance_due,
+            _finish_maintenance,
+            wide_grouping=True,
+        ),
+        CohortDef(
+            "insurance_renewal",
+            "unrenewed policy expiring within 60 days",
+            {"horizon_days": 60},
+            _insurance_renewal,
+            pick="min:expiry_date",
+        ),
+        CohortDef(
+            "lapsed_6_12",
+            "last seen 6–12 months ago",
+            {"min_months": 6, "max_months": 12, "exclude_first_service_due": True},
+            _lapsed,
+        ),
+        CohortDef(
+            "lapsed_12_24",
+            "last seen 12–24 months ago",
+            {"min_months": 12, "max_months": 24},
+            _lapsed,
+        ),
+        CohortDef("lapsed_24_plus", "last seen 24+ months ago", {"min_months": 24}, _lapsed),
+        CohortDef(
+            "declined_a",
+            _declined_doc.format("A") + ", 1–3 days ago",
+            {"from_days": 3},
+            _declined("A"),
+            _finish_declined,
+            pick="max:visit_date",
+        ),
+        CohortDef(
+            "declined_b",
+            _declined_doc.format("B") + ", due within 14 days",
+            {"horizon_days": 14, "default_due_days": 90},
+            _declined("B"),
+            _finish_declined,
+            pick="min:due_date",
+        ),
+        CohortDef(
+            "declined_c",
+            _declined_doc.format("C") + " in the last 12 months",
+            {"months": 12},
+            _declined("C"),
+            _finish_declined,
+            pick="max:visit_date",
+        ),
+        CohortDef(
+            "post_service_followup",
+            "visited 1–3 days ago: satisfaction call",
+            {"from_days": 3},
+            _post_service_followup,
+            pick="max:visit_date",
+        ),
+        CohortDef("birthday", "customer's birthday today", {}, _birthday, customer_level=True),
+    )
+}

@@ -1,0 +1,372 @@
+"""Contact rules: who in a cohort is actually contacted by a campaign run, and why not.
+
+Every rule is a pure function or one set-based query; :func:`plan_campaign` applies them
+in this order and gives each customer exactly one status:
+
+1. ``excluded`` — always-exclusions: ``do_not_contact``; ``vehicle_sold`` /
+   ``vehicle_scrapped`` when none of the customer's cohort vehicles is still active (sold
+   vehicles of a customer who stays are dropped from the contact and counted apart).
+2. ``excluded`` — channel exclusions. SMS: ``no_phone``, ``invalid_phone``, ``not_mobile``
+   (a landline), ``no_sms_consent``. Call: ``no_phone``, ``invalid_phone``.
+3. ``suppressed: lower_priority`` — another campaign outranks this one for the customer on
+   the same as_of: a higher-ranked ``daily`` campaign whose cohort holds the customer after
+   its own exclusions (it will contact them today), or any higher-ranked campaign that
+   already has a live contact row for them on this as_of. Rank = priority, then name.
+4. ``suppressed: frequency_cap`` — SMS campaigns only: the customer already had
+   ``max_sms`` SMS contacts in the ``days`` days up to as_of, from any campaign.
+   ``suppressed: recontact_window`` — a contact from one of ``recontact_campaigns`` within
+   ``recontact_days`` (lapsed campaigns: 30 days of another lapsed contact).
+5. ``holdout`` — the deterministic control group: a hash of (campaign, customer).
+6. ``to_contact`` — with the time it may go out: now, or the next opening of the store's
+   quiet-hours window (a run outside the window defers, it never drops).
+
+Contact history counts rows with a sent (or possibly sent) status, keyed by their as_of;
+the rows of this same campaign and as_of are ignored, so planning a run twice agrees.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
+
+import revisit.store  # noqa: F401  (registers the tables)
+from revisit.campaigns import CampaignDef, QuietHours
+from revisit.cohorts import (
+    GONE_STATUSES,
+    CohortMember,
+    grouping_memory,
+    member_query,
+    select_cohort,
+)
+from revisit.dates import add_days
+from revisit.settings import DEFAULT_TIMEZONE
+
+CONTACTS = SQLModel.metadata.tables["contacts"]
+STORES = SQLModel.metadata.tables["stores"]
+
+SENT_STATUSES = ("sent", "sending", "unknown")  # unknown may have reached the phone
+LIVE_STATUSES = ("pending", "deferred", *SENT_STATUSES)
+STATUSES = ("to_contact", "excluded", "suppressed", "holdout")
+
+
+# --- pure rules ----------------------------------------------------------------------------
+
+
+def customer_exclusion(member: CohortMember) -> str | None:
+    return "do_not_contact" if member.opted_out else None
+
+
+def vehicle_exclusion(member: CohortMember) -> str | None:
+    if member.vin is not None and member.vehicle_status in GONE_STATUSES:
+        return f"vehicle_{member.vehicle_status}"
+    return None
+
+
+def channel_exclusion(member: CohortMember, channel: str) -> str | None:
+    """Why ``member``'s customer cannot be reached on ``channel``, or None."""
+    if not member.phone:
+        return "no_phone"
+    if member.phone_invalid:
+        return "invalid_phone"
+    if channel == "sms":
+        if member.phone_type != "mobile":
+            return "not_mobile"
+        if not member.consent_sms:
+            return "no_sms_consent"
+    return None
+
+
+def in_holdout(campaign: str, customer_id: str, pct: float) -> bool:
+    """Deterministic control group: the same customer stays in or out for a campaign."""
+    if pct <= 0:
+        return False
+    digest = hashlib.sha256(f"{campaign}\x1f{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10_000 < round(pct * 100)
+
+
+def outranks(a: CampaignDef, b: CampaignDef) -> bool:
+    """True when ``a`` wins over ``b`` for a customer both select on the same day."""
+    return a.rank() < b.rank()
+
+
+def within_quiet_hours(now: dt.datetime, tz: str, window: QuietHours) -> bool:
+    """True when ``now`` (aware) falls inside the window ``[start, end)`` of local time in
+    ``tz`` — the hours in which contacts may go out."""
+    local = now.astimezone(ZoneInfo(tz)).time()
+    return window.start <= local < window.end
+
+
+def next_send_time(now: dt.datetime, tz: str, window: QuietHours) -> dt.datetime:
+    """``now`` when inside the window, else the next opening of the window (aware, in tz)."""
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    if within_quiet_hours(now, tz, window):
+        return local
+    day = local.date() if local.time() < window.start else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, window.start, tzinfo=zone)
+
+
+def group_by_customer(members: Iterable[CohortMember]) -> dict[str, list[CohortMember]]:
+    """One entry per customer, their vehicles together (one contact per customer per run)."""
+    groups: dict[str, list[CohortMember]] = {}
+    for m in members:
+        groups.setdefault(m.customer_id, []).append(m)
+    return groups
+
+
+# --- history and competing campaigns: one query each -----------------------------------------
+
+
+def _history(campaign: str, as_of: dt.date, days: int) -> Any:
+    c = CONTACTS.c
+    return and_(
+        c.status.in_(SENT_STATUSES),
+        c.as_of > add_days(as_of, -days),
+        c.as_of <= as_of,
+        ~and_(c.campaign == campaign, c.as_of == as_of),
+    )
+
+
+def sms_capped_customers(
+    session: Session, *, campaign: str, as_of: dt.date, max_sms: int, days: int
+) -> set[str]:
+    """Customers who already had ``max_sms`` SMS contacts in the ``days`` days to as_of."""
+    c = CONTACTS.c
+    query = (
+        select(c.customer_id)
+        .where(c.channel != "call", _history(campaign, as_of, days))
+        .group_by(c.customer_id)
+        .having(func.count() >= max_sms)
+    )
+    return set(session.execute(query).scalars())
+
+
+def recently_contacted(
+    session: Session, *, campaign: str, as_of: dt.date, campaigns: Sequence[str], days: int
+) -> set[str]:
+    """Customers contacted by one of ``campaigns`` in the ``days`` days to as_of."""
+    c = CONTACTS.c
+    query = select(c.customer_id).where(c.campaign.in_(campaigns), _history(campaign, as_of, days))
+    return set(session.execute(query.distinct()).scalars())
+
+
+def claimed_today_by_higher(session: Session, *, campaign: CampaignDef, as_of: dt.date) -> set[str]:
+    """Customers with a live contact row on as_of from a campaign ranked above this one."""
+    c = CONTACTS.c
+    higher = or_(
+        c.priority > campaign.priority,
+        and_(c.priority == campaign.priority, c.campaign < campaign.name),
+    )
+    query = select(c.customer_id).where(
+        c.as_of == as_of, c.campaign != campaign.name, c.status.in_(LIVE_STATUSES), higher
+    )
+    return set(session.execute(query.distinct()).scalars())
+
+
+def reachable_customers(session: Session, *, campaign: CampaignDef, as_of: dt.date) -> set[str]:
+    """Customers ``campaign`` would reach on as_of: its cohort after filters, the
+    always-exclusions and its channel exclusions."""
+    sub = member_query(
+        session,
+        cohort=campaign.cohort,
+        as_of=as_of,
+        params=campaign.params,
+        filters=campaign.filters.to_cohort_filter(),
+    ).subquery()
+    cols = (sub.c.customer_id, sub.c.phone, sub.c.phone_type, sub.c.phone_invalid)
+    with grouping_memory(session, campaign.cohort):
+        rows = session.execute(select(*cols, sub.c.consent_sms).distinct()).all()
+    return {
+        r.customer_id
+        for r in rows
+        if channel_exclusion(
+            CohortMember(campaign.cohort, r.customer_id, None, "", **_contact_fields(r)),
+            campaign.channel,
+        )
+        is None
+    }
+
+
+def _contact_fields(row: Any) -> dict[str, Any]:
+    return {
+        "phone": row.phone,
+        "phone_type": row.phone_type,
+        "phone_invalid": bool(row.phone_invalid),
+        "consent_sms": bool(row.consent_sms),
+    }
+
+
+def store_timezones(session: Session) -> dict[str, str]:
+    rows = session.execute(select(STORES.c.store_id, STORES.c.timezone))
+    return {sid: tz or DEFAULT_TIMEZONE for sid, tz in rows}
+
+
+# --- the plan ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    """One customer of a run: what happens to them and why."""
+
+    customer_id: str
+    store_id: str
+    vins: tuple[str, ...]
+    status: str  # to_contact | excluded | suppressed | holdout
+    reason: str | None
+    members: tuple[CohortMember, ...]
+    send_at: dt.datetime | None = None  # to_contact rows: now, or when the window opens
+
+    @property
+    def phone(self) -> str | None:
+        return self.members[0].phone
+
+    @property
+    def language(self) -> str:
+        return self.members[0].language
+
+
+@dataclass
+class CampaignPlan:
+    campaign: CampaignDef
+    as_of: dt.date
+    now: dt.datetime
+    rows: list[PlanRow] = field(default_factory=list)
+    # sold/scrapped vehicles left out of the contact of a customer who has another one
+    dropped_vehicles: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def targeted(self) -> int:
+        return len(self.rows)
+
+    def by_status(self, status: str) -> list[PlanRow]:
+        return [r for r in self.rows if r.status == status]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """status → reason → customers (reason ``""`` for to_contact and holdout)."""
+        out: dict[str, dict[str, int]] = {s: {} for s in STATUSES}
+        for (status, reason), n in sorted(
+            Counter((r.status, r.reason or "") for r in self.rows).items()
+        ):
+            out[status][reason] = n
+        return out
+
+    @property
+    def deferred(self) -> int:
+        """to_contact rows that must wait for the quiet-hours window to open."""
+        return sum(1 for r in self.by_status("to_contact") if r.send_at and r.send_at > self.now)
+
+    def summary(self) -> dict[str, Any]:
+        counts = self.counts()
+        return {
+            "campaign": self.campaign.name,
+            "as_of": self.as_of.isoformat(),
+            "targeted": self.targeted,
+            "excluded": counts["excluded"],
+            "suppressed": counts["suppressed"],
+            "holdout": sum(counts["holdout"].values()),
+            "to_contact": sum(counts["to_contact"].values()),
+            "deferred": self.deferred,
+            "dropped_vehicles": dict(self.dropped_vehicles),
+        }
+
+
+def _competitors(
+    session: Session, campaign: CampaignDef, as_of: dt.date, others: Mapping[str, CampaignDef]
+) -> set[str]:
+    taken = claimed_today_by_higher(session, campaign=campaign, as_of=as_of)
+    for other in sorted(others.values(), key=CampaignDef.rank):
+        if other.name != campaign.name and other.schedule == "daily" and outranks(other, campaign):
+            taken |= reachable_customers(session, campaign=other, as_of=as_of)
+    return taken
+
+
+def _suppressions(
+    session: Session, campaign: CampaignDef, as_of: dt.date, others: Mapping[str, CampaignDef]
+) -> list[tuple[str, set[str]]]:
+    """(reason, customers) in the order the suppression rules apply."""
+    cap = campaign.frequency_cap
+    rules = [("lower_priority", _competitors(session, campaign, as_of, others))]
+    if campaign.channel == "sms":
+        capped = sms_capped_customers(
+            session, campaign=campaign.name, as_of=as_of, max_sms=cap.max_sms, days=cap.days
+        )
+        rules.append(("frequency_cap", capped))
+    if cap.recontact_days and cap.recontact_campaigns:
+        recent = recently_contacted(
+            session,
+            campaign=campaign.name,
+            as_of=as_of,
+            campaigns=cap.recontact_campaigns,
+            days=cap.recontact_days,
+        )
+        rules.append(("recontact_window", recent))
+    return rules
+
+
+def _decide(
+    campaign: CampaignDef, members: list[CohortMember], suppressions: list[tuple[str, set[str]]]
+) -> tuple[str, str | None, list[CohortMember]]:
+    """Status, reason and remaining vehicles for one customer's members."""
+    first = members[0]
+    live = [m for m in members if vehicle_exclusion(m) is None]
+    reason = customer_exclusion(first) or (vehicle_exclusion(members[0]) if not live else None)
+    reason = reason or channel_exclusion(first, campaign.channel)
+    if reason:
+        return "excluded", reason, live
+    for why, customers in suppressions:
+        if first.customer_id in customers:
+            return "suppressed", why, live
+    if in_holdout(campaign.name, first.customer_id, campaign.holdout_pct):
+        return "holdout", None, live
+    return "to_contact", None, live
+
+
+def plan_campaign(
+    session: Session,
+    *,
+    campaign: CampaignDef,
+    as_of: dt.date,
+    now: dt.datetime,
+    all_campaigns: Mapping[str, CampaignDef] | None = None,
+    default_timezone: str = DEFAULT_TIMEZONE,
+) -> CampaignPlan:
+    """Evaluate ``campaign`` for ``as_of`` and decide every targeted customer; writes nothing.
+
+    ``now`` (aware) places to_contact rows in the quiet-hours window of their store."""
+    members = select_cohort(
+        session,
+        cohort=campaign.cohort,
+        as_of=as_of,
+        params=campaign.params,
+        filters=campaign.filters.to_cohort_filter(),
+        exclusions=False,
+    )
+    suppressions = _suppressions(session, campaign, as_of, all_campaigns or {})
+    zones = store_timezones(session)
+    send_times: dict[str, dt.datetime] = {}  # per time zone
+    plan = CampaignPlan(campaign=campaign, as_of=as_of, now=now)
+    for customer_id, group in group_by_customer(members).items():
+        status, reason, live = _decide(campaign, group, suppressions)
+        if live:
+            plan.dropped_vehicles.update(r for r in map(vehicle_exclusion, group) if r is not None)
+        kept = live or group
+        send_at = None
+        if status == "to_contact":
+            tz = zones.get(group[0].store_id, default_timezone)
+            if tz not in send_times:
+                send_times[tz] = next_send_time(now, tz, campaign.quiet_hours)
+            send_at = send_times[tz]
+        vins = tuple(m.vin for m in kept if m.vin is not None)
+        plan.rows.append(
+            PlanRow(customer_id, group[0].store_id, vins, status, reason, tuple(kept), send_at)
+        )
+    return plan

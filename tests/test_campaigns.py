@@ -1,0 +1,73 @@
+"""Campaign files: every shipped file loads; a bad one names the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from revisit.campaigns import load_campaign, load_campaigns
+from revisit.cohorts import COHORTS
+from revisit.errors import ConfigError
+
+SHIPPED = Path(__file__).parent.parent / "campaigns"
+GOOD = """cohort: lapsed_12_24
+channel: sms
+templates: {zh: sms/lapsed_12_24.zh.j2}
+priority: 30
+"""
+
+
+def test_one_shipped_campaign_per_cohort() -> None:
+    campaigns = load_campaigns(SHIPPED)
+    assert set(campaigns) == set(COHORTS)
+    assert all(c.cohort == name for name, c in campaigns.items())
+    assert {n for n, c in campaigns.items() if c.channel == "call"} == {
+        "declined_a",
+        "post_service_followup",
+    }
+    assert len({c.priority for c in campaigns.values()}) == len(campaigns)
+
+
+def test_defaults_from_spec(tmp_path: Path) -> None:
+    path = tmp_path / "lapsed_12_24.yaml"
+    path.write_text(GOOD)
+    c = load_campaign(path)
+    assert (c.quiet_hours.start.hour, c.quiet_hours.end.hour) == (9, 20)
+    assert (c.frequency_cap.max_sms, c.frequency_cap.days) == (1, 7)
+    assert c.frequency_cap.recontact_days == 30
+    assert "lapsed_6_12" in c.frequency_cap.recontact_campaigns
+    assert c.attribution_days == 30 and c.schedule == "manual"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (("channel: sms", "channel: fax"), "channel"),
+        (("priority: 30", "priority: high"), "priority"),
+        (("cohort: lapsed_12_24", "cohort: lapsed_forever"), "cohort"),
+        (("priority: 30", "priority: 30\nholdout_pct: 80"), "holdout_pct"),
+        (
+            ("priority: 30", "priority: 30\nquiet_hours: {start: '21:00', end: '08:00'}"),
+            "quiet_hours",
+        ),
+        (("priority: 30", "priority: 30\nfilters: {car_age: 3}"), "filters.car_age"),
+        (("priority: 30", "priority: 30\nparams: {max_monthz: 3}"), "params"),
+        (("{zh: sms/lapsed_12_24.zh.j2}", "{fr: sms/x.j2}"), "templates"),
+        (("{zh: sms/lapsed_12_24.zh.j2}", "{zh: calls/x.zh.j2}"), "templates.zh"),
+        (("priority: 30", "priority: 30\nschedul: daily"), "schedul"),
+    ],
+)
+def test_malformed_file_names_file_and_field(tmp_path: Path, change, field: str) -> None:
+    path = tmp_path / "lapsed_12_24.yaml"
+    path.write_text(GOOD.replace(*change))
+    with pytest.raises(ConfigError) as info:
+        load_campaign(path)
+    assert str(path) in str(info.value) and field in str(info.value)
+
+
+def test_unreadable_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "birthday.yaml"
+    path.write_text("cohort: [unclosed")
+    with pytest.raises(ConfigError, match=r"birthday\.yaml"):
+        load_campaigns(tmp_path)
