@@ -186,9 +186,13 @@ def test_produce_call_lists_end_to_end(engine: Any, tmp_path: Path) -> None:
             members.append(MemberRef(customer.customer_id, [car.vin]))
         s.commit()
         contexts = load_contexts(
-            s, campaign_name="post_service_followup", cohort="post_service_followup",
-            channel="call", as_of=AS_OF, members=members,
-        )  # fmt: skip
+            s,
+            campaign_name="post_service_followup",
+            cohort="post_service_followup",
+            channel="call",
+            as_of=AS_OF,
+            members=members,
+        )
         result = produce_call_lists(
             s,
             renderer=Renderer(TEMPLATES),

@@ -24,18 +24,38 @@ N = 2000
 SPEC_HEADERS = {
     "stores.csv": ["store_id", "name", "timezone", "phone", "address", "sms_sender"],
     "customers.csv": [
-        "customer_id", "name", "phone", "birthday", "region", "store_id", "consent_sms",
+        "customer_id",
+        "name",
+        "phone",
+        "birthday",
+        "region",
+        "store_id",
+        "consent_sms",
         "language",
     ],
     "vehicles.csv": ["vin", "customer_id", "plate", "model", "purchase_date", "status"],
     "visits.csv": [
-        "visit_id", "vin", "date", "mileage_km", "type", "amount", "advisor", "team",
+        "visit_id",
+        "vin",
+        "date",
+        "mileage_km",
+        "type",
+        "amount",
+        "advisor",
+        "team",
     ],
     "policies.csv": ["policy_id", "vin", "expiry_date", "insurer", "renewed"],
     "upsell_items.csv": [
-        "item_id", "visit_id", "vin", "item", "grade", "status", "amount", "due_date",
+        "item_id",
+        "visit_id",
+        "vin",
+        "item",
+        "grade",
+        "status",
+        "amount",
+        "due_date",
     ],
-}  # fmt: skip
+}
 
 MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
 LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
@@ -197,8 +217,9 @@ def test_upsell_items_have_every_grade_and_both_statuses(demo: Demo) -> None:
 
 def test_mileage_never_goes_down(demo: Demo) -> None:
     for vin, visits in demo.by_vin("visits.csv").items():
-        miles = [int(v["mileage_km"]) for v in sorted(visits, key=lambda v: v["date"])
-                 if v["mileage_km"]]  # fmt: skip
+        miles = [
+            int(v["mileage_km"]) for v in sorted(visits, key=lambda v: v["date"]) if v["mileage_km"]
+        ]
         assert miles == sorted(miles), vin
         assert len({v["date"] for v in visits}) == len(visits), vin
 

@@ -54,8 +54,9 @@ def test_overview_counts_lapses_with_calendar_months(engine: Engine) -> None:
 def test_overview_cli_json(db_url: str, engine: Engine) -> None:
     _dealership(engine)
     result = CliRunner().invoke(
-        app, ["overview", "--as-of", "2026-08-31", "--format", "json"],
+        app,
+        ["overview", "--as-of", "2026-08-31", "--format", "json"],
         env={"REVISIT_DATABASE_URL": db_url},
-    )  # fmt: skip
+    )
     assert result.exit_code == 0, result.output
     assert '"12_months": 2' in result.output

@@ -171,17 +171,38 @@ def _world(session: Session) -> dict[str, Any]:
             model="帕萨特 330TSI",
             purchase_date=dt.date(2023, 5, 1),
         )
-        make_visit(session, vehicle=car, date=dt.date(2023, 8, 2), type="first_service",
-                   mileage_km=5100, amount=0, advisor="陈明")  # fmt: skip
-        last = make_visit(session, vehicle=car, date=dt.date(2026, 11, 7), type="maintenance",
-                          mileage_km=32000, amount=Decimal("1280.50"), advisor="李娜")  # fmt: skip
+        make_visit(
+            session,
+            vehicle=car,
+            date=dt.date(2023, 8, 2),
+            type="first_service",
+            mileage_km=5100,
+            amount=0,
+            advisor="陈明",
+        )
+        last = make_visit(
+            session,
+            vehicle=car,
+            date=dt.date(2026, 11, 7),
+            type="maintenance",
+            mileage_km=32000,
+            amount=Decimal("1280.50"),
+            advisor="李娜",
+        )
         item_a = make_upsell_item(session, visit=last, item="前刹车片", grade="A", amount=680)
-        make_upsell_item(session, visit=last, item="空调滤芯", grade="B", amount=Decimal("158.00"),
-                         due_date=dt.date(2026, 11, 20))  # fmt: skip
+        make_upsell_item(
+            session,
+            visit=last,
+            item="空调滤芯",
+            grade="B",
+            amount=Decimal("158.00"),
+            due_date=dt.date(2026, 11, 20),
+        )
         make_upsell_item(session, visit=last, item="轮胎", grade="C", amount=1600)
         make_upsell_item(session, visit=last, item="雨刮片", grade="B", status="accepted")
-        policy = make_policy(session, vehicle=car, expiry_date=dt.date(2026, 12, 1),
-                             insurer="平安保险")  # fmt: skip
+        policy = make_policy(
+            session, vehicle=car, expiry_date=dt.date(2026, 12, 1), insurer="平安保险"
+        )
         ids[f"{key}_vin"], ids[f"{key}_item_a"] = car.vin, item_a.item_id
         ids[f"{key}_policy"] = policy.policy_id
     session.commit()
@@ -267,17 +288,35 @@ def test_context_carries_the_documented_fields(engine: Any) -> None:
     contexts = _contexts(engine, "declined_b")
     ctx = next(c for c in contexts.values() if c["language"] == "zh")
     assert set(ctx) >= {
-        "customer", "vehicles", "store", "campaign", "as_of", "due_date", "upsell_items",
-        "policies", "history", "opt_out_hint", "language", "last_advisor", "details",
-    }  # fmt: skip
+        "customer",
+        "vehicles",
+        "store",
+        "campaign",
+        "as_of",
+        "due_date",
+        "upsell_items",
+        "policies",
+        "history",
+        "opt_out_hint",
+        "language",
+        "last_advisor",
+        "details",
+    }
     assert ctx["customer"]["phone_masked"].startswith("+86 139****")
     assert ctx["store"] == {
-        "store_id": "FZ01", "name": "福州闽运大众4S店", "phone": "0591-87654321",
-        "address": "福州市仓山区建新镇", "sms_sender": "闽运大众", "timezone": "Asia/Shanghai",
-    }  # fmt: skip
+        "store_id": "FZ01",
+        "name": "福州闽运大众4S店",
+        "phone": "0591-87654321",
+        "address": "福州市仓山区建新镇",
+        "sms_sender": "闽运大众",
+        "timezone": "Asia/Shanghai",
+    }
     assert ctx["campaign"] == {
-        "name": "declined_b", "cohort": "declined_b", "channel": "sms", "marketing": True
-    }  # fmt: skip
+        "name": "declined_b",
+        "cohort": "declined_b",
+        "channel": "sms",
+        "marketing": True,
+    }
     # grade B, declined only; the item's own due date is the vehicle's due date
     assert [i["item"] for i in ctx["upsell_items"]] == ["空调滤芯"]
     assert ctx["due_date"] == dt.date(2026, 11, 20)
@@ -297,9 +336,13 @@ def test_context_replays_as_of_and_estimates_due_dates(engine: Any) -> None:
         s.commit()
         member = MemberRef(car.customer_id, [car.vin])
         (ctx,) = load_contexts(
-            s, campaign_name="m", cohort="maintenance_due", channel="sms",
-            as_of=dt.date(2025, 6, 1), members=[member],
-        ).values()  # fmt: skip
+            s,
+            campaign_name="m",
+            cohort="maintenance_due",
+            channel="sms",
+            as_of=dt.date(2025, 6, 1),
+            members=[member],
+        ).values()
     assert [h["date"] for h in ctx["history"]] == [dt.date(2025, 4, 1)]
     assert ctx["due_date"] == dt.date(2025, 4, 1) + dt.timedelta(days=180)
 
@@ -316,13 +359,22 @@ def test_members_of_one_customer_merge_into_one_context(engine: Any) -> None:
             MemberRef(owner.customer_id, [old.vin], {"due_date": dt.date(2026, 11, 20)}),
         ]
         contexts = load_contexts(
-            s, campaign_name="m", cohort="maintenance_due", channel="sms", as_of=AS_OF,
+            s,
+            campaign_name="m",
+            cohort="maintenance_due",
+            channel="sms",
+            as_of=AS_OF,
             members=members,
-        )  # fmt: skip
+        )
         birthday = load_contexts(
-            s, campaign_name="b", cohort="birthday", channel="sms", as_of=AS_OF,
-            members=[MemberRef(owner.customer_id)], marketing=False,
-        )  # fmt: skip
+            s,
+            campaign_name="b",
+            cohort="birthday",
+            channel="sms",
+            as_of=AS_OF,
+            members=[MemberRef(owner.customer_id)],
+            marketing=False,
+        )
     (ctx,) = contexts.values()
     assert [v["vin"] for v in ctx["vehicles"]] == [new.vin, old.vin]
     assert ctx["due_date"] == dt.date(2026, 11, 20)
@@ -355,9 +407,13 @@ def test_unknown_customer_or_vin_is_an_error(engine: Any) -> None:
         ]:
             with pytest.raises(LookupError, match=match):
                 load_contexts(
-                    s, campaign_name="m", cohort="birthday", channel="sms", as_of=AS_OF,
+                    s,
+                    campaign_name="m",
+                    cohort="birthday",
+                    channel="sms",
+                    as_of=AS_OF,
                     members=[member],
-                )  # fmt: skip
+                )
 
 
 def _count_queries(engine: Any, members: list[MemberRef]) -> int:
@@ -370,9 +426,13 @@ def _count_queries(engine: Any, members: list[MemberRef]) -> int:
     try:
         with Session(engine) as s:
             contexts = load_contexts(
-                s, campaign_name="m", cohort="declined_c", channel="sms", as_of=AS_OF,
+                s,
+                campaign_name="m",
+                cohort="declined_c",
+                channel="sms",
+                as_of=AS_OF,
                 members=members,
-            )  # fmt: skip
+            )
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(contexts) == len({m.customer_id for m in members})

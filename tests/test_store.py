@@ -13,9 +13,20 @@ from tests.factories import make_customer, make_vehicle, make_visit
 def test_schema_has_every_table(engine) -> None:
     names = set(inspect(engine).get_table_names())
     expected = {
-        "stores", "customers", "vehicles", "visits", "policies", "upsell_items", "campaigns",
-        "campaign_runs", "contacts", "messages", "outcomes", "opt_outs", "audit",
-    }  # fmt: skip
+        "stores",
+        "customers",
+        "vehicles",
+        "visits",
+        "policies",
+        "upsell_items",
+        "campaigns",
+        "campaign_runs",
+        "contacts",
+        "messages",
+        "outcomes",
+        "opt_outs",
+        "audit",
+    }
     assert expected <= names
 
 
