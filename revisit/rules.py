@@ -53,7 +53,8 @@ from revisit.settings import DEFAULT_TIMEZONE
 CONTACTS = SQLModel.metadata.tables["contacts"]
 STORES = SQLModel.metadata.tables["stores"]
 
-SENT_STATUSES = ("sent", "sending", "unknown")  # unknown may have reached the phone
+# unknown may have reached the phone; listed is a call contact handed to a caller
+SENT_STATUSES = ("sent", "sending", "unknown", "listed")
 LIVE_STATUSES = ("pending", "deferred", *SENT_STATUSES)
 STATUSES = ("to_contact", "excluded", "suppressed", "holdout")
 

@@ -22,6 +22,7 @@ from revisit.rendering.renderer import (
     RenderFailure,
     RenderProblem,
     make_environment,
+    raise_problems,
 )
 from revisit.rendering.sms_length import GSM7, UCS2, SmsLength, is_gsm7, sms_segments
 
@@ -49,6 +50,7 @@ __all__ = [
     "money",
     "opt_out_hint",
     "plate",
+    "raise_problems",
     "sms_segments",
     "visit_type",
 ]

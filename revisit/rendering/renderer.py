@@ -183,8 +183,27 @@ class Renderer:
         every SMS over ``max_segments`` is a problem naming the campaign, the customer and
         the template's file:line; with ``raise_errors`` any problem raises
         :class:`CampaignTemplateError` (a TemplateError) listing them."""
+        _, problems = self.render_campaign(
+            campaign, contexts, max_segments, channel=channel, templates=templates
+        )
+        if problems and raise_errors:
+            raise CampaignTemplateError(_summary(campaign, problems), problems)
+        return problems
+
+    def render_campaign(
+        self,
+        campaign: str,
+        contexts: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]],
+        max_segments: int | None = None,
+        *,
+        channel: str = "sms",
+        templates: Mapping[str, str] | None = None,
+    ) -> tuple[dict[str, RenderedSms], list[RenderProblem]]:
+        """Every member's SMS (customer id → text) and the problems found, as
+        :meth:`check_campaign` describes; call sheets are rendered and checked, not kept."""
         items = contexts.values() if isinstance(contexts, Mapping) else contexts
         problems: list[RenderProblem] = []
+        texts: dict[str, RenderedSms] = {}
         for ctx in items:
             cid = str(ctx["customer"]["customer_id"])
             lang = str(ctx.get("language") or ctx["customer"].get("language") or "zh")
@@ -203,9 +222,14 @@ class Renderer:
                     "shorten the template or raise the campaign's segment cap"
                 )
                 problems.append(RenderProblem(campaign, cid, where, message))
-        if problems and raise_errors:
-            raise CampaignTemplateError(_summary(campaign, problems), problems)
-        return problems
+                continue
+            texts[cid] = sms
+        return texts, problems
+
+
+def raise_problems(campaign: str, problems: list[RenderProblem]) -> None:
+    if problems:
+        raise CampaignTemplateError(_summary(campaign, problems), problems)
 
 
 def _summary(campaign: str, problems: list[RenderProblem]) -> str:
