@@ -373,3 +373,18 @@ def daily_campaigns(campaigns: Mapping[str, CampaignDef]) -> list[CampaignDef]:
     """The campaigns of the daily run, highest rank first (so that their contacts take the
     customers lower campaigns would also select)."""
     return sorted((c for c in campaigns.values() if c.schedule == "daily"), key=CampaignDef.rank)
+
+
+def unsettled_runs(engine: Engine, *, since: dt.date) -> list[tuple[str, dt.date]]:
+    """(campaign, as_of) of the runs since ``since`` with SMS still waiting to go out."""
+    c = TABLES["contacts"].c
+    query = (
+        select(c.campaign, c.as_of)
+        .where(
+            c.as_of >= since, c.channel == "sms", c.status.in_(("pending", "sending", "unknown"))
+        )
+        .distinct()
+        .order_by(c.as_of, c.campaign)
+    )
+    with engine.connect() as conn:
+        return [(name, day) for name, day in conn.execute(query)]

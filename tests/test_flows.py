@@ -7,6 +7,7 @@ import inspect
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -63,3 +64,25 @@ def test_import_dms_flow_loads_and_fails_on_rejected_rows(
         "customer_id,name,phone\nC2,李娜,13912345670\n", encoding="utf-8"
     )
     assert import_dms(paths=[str(tmp_path)], database_url=db_url)["rows"] == 1
+
+
+def test_campaign_flows_run_send_and_resume(
+    prefect_harness: None, db_url: str, engine: object, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from flows.campaigns import daily_reminders, launch_campaign, reconcile_deliveries
+    from tests.test_runs import dealership
+
+    dealership(engine)  # type: ignore[arg-type]
+    for key, value in {
+        "REVISIT_OUTPUT_DIR": str(tmp_path), "REVISIT_CAMPAIGNS_DIR": str(ROOT / "campaigns"),
+        "REVISIT_TEMPLATES_DIR": str(ROOT / "templates"), "TWILIO_ACCOUNT_SID": "",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    dry = launch_campaign("maintenance_due", as_of="2026-11-23", dry_run=True, database_url=db_url)
+    assert dry["status"] == "dry_run" and dry["plan"]["to_contact"] > 0
+    reports = daily_reminders(as_of="2026-11-23", database_url=db_url)
+    names = [r["campaign"] for r in reports]
+    assert names[:3] == ["declined_a", "post_service_followup", "insurance_renewal"]
+    assert {r["status"] for r in reports} <= {"done", "deferred"}
+    resumed = reconcile_deliveries(database_url=db_url)
+    assert all(r["resumed"] for r in resumed)
