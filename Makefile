@@ -10,7 +10,7 @@ DEMO_AS_OF ?= $(shell date +%F)
 DEMO_DB ?= revisit.db
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test lint format bench bench-import clean
+.PHONY: install demo test lint format bench bench-import bench-cohorts bench-dispatch clean
 
 install: $(STAMP)
 
@@ -20,11 +20,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo runs offline: no Twilio credentials, so SMS go to the console channel (files in out/).
+demo: export REVISIT_DATABASE_URL = sqlite:///$(DEMO_DB)
+demo: export TWILIO_ACCOUNT_SID =
 demo: install
-	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	rm -rf $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm out
 	$(BIN)/revisit demo-data $(DEMO_DIR) --vehicles $(DEMO_VEHICLES) --seed $(DEMO_SEED) --as-of $(DEMO_AS_OF)
-	REVISIT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/revisit import $(DEMO_DIR)
-	REVISIT_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/revisit demo-report --as-of $(DEMO_AS_OF)
+	$(BIN)/revisit import $(DEMO_DIR) --problems out/import-problems.txt
+	$(BIN)/revisit overview --as-of $(DEMO_AS_OF)
+	$(BIN)/revisit campaign overview --as-of $(DEMO_AS_OF)
+	$(BIN)/revisit campaign daily --as-of $(DEMO_AS_OF) --now $(DEMO_AS_OF)T10:00:00
 
 lint: install
 	$(BIN)/ruff check revisit flows tests bench
@@ -38,10 +43,18 @@ format: install
 test: lint
 	$(BIN)/pytest
 
-bench: bench-import
+BENCH_VEHICLES ?= 1000000
+
+bench: bench-import bench-cohorts bench-dispatch
 
 bench-import: install
-	$(BIN)/python -m bench.import_bench
+	$(BIN)/python -m bench.import_bench --vehicles $(BENCH_VEHICLES)
+
+bench-cohorts: install
+	$(BIN)/python -m bench.cohorts --vehicles $(BENCH_VEHICLES)
+
+bench-dispatch: install
+	$(BIN)/python -m bench.dispatch
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm

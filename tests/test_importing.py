@@ -348,3 +348,14 @@ def test_every_batch_is_committed(db_url: str, tmp_path: Path) -> None:
     fresh = create_db_engine(db_url)
     assert rows(fresh, "SELECT count(*) FROM customers") == [(23,)]
     fresh.dispose()
+
+
+def test_folder_skips_files_of_no_known_kind(engine: Engine, tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "x")
+    (folder / "README.txt").write_text("exported by the DMS on Monday\n", encoding="utf-8")
+    (folder / "empty.csv").write_text("", encoding="utf-8")
+    report, _ = run_import(engine, folder)
+    assert not report.file_errors
+    assert sum("(skipped)" in n for n in report.notes) == 2
+    named, _ = run_import(engine, folder / "README.txt")
+    assert named.file_errors and "cannot tell which data this is" in named.file_errors[0]

@@ -17,8 +17,8 @@ from revisit.settings import Settings
 from revisit.store import open_engine
 
 # Wide enough for the report tables when the output goes to a file or a pipe.
-console = Console(width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+console = Console(width=None if sys.stdout.isatty() else 150)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
 app = typer.Typer(
     name="revisit",

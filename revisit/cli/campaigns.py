@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from revisit.campaigns import load_campaigns
 from revisit.cli import app, console, engine_of, handles_errors, settings_of
-from revisit.cohorts import COHORTS, CohortMember, select_cohort
+from revisit.cohorts import COHORTS, CohortMember, cohort_sizes_by_store, select_cohort
 from revisit.errors import ConfigError
 from revisit.rendering import Renderer, load_contexts, member_refs
 from revisit.rules import CampaignPlan, plan_campaign
@@ -189,3 +189,41 @@ def _samples(
             sheet = renderer.render_call_sheet(c.name, lang, ctx, templates=c.templates)
             out.append((customer_id, f"call sheet of {len(sheet)} characters rendered"))
     return out
+
+
+@campaign_app.command("overview")
+@handles_errors
+def overview_command(ctx: typer.Context, as_of: AsOf = None) -> None:
+    """Every cohort's size per store, and what each campaign would do today (its preview
+    numbers), before anything is sent."""
+    settings = settings_of(ctx)
+    campaigns = load_campaigns(settings.campaigns_dir)
+    day = _as_of(ctx, as_of)
+    engine = engine_of(ctx)
+    with Session(engine) as session:
+        sizes = cohort_sizes_by_store(session, as_of=day)
+        plans = []
+        for c in sorted(campaigns.values(), key=lambda c: c.rank()):
+            plan = plan_campaign(
+                session, campaign=c, as_of=day, now=dt.datetime.now(dt.UTC),
+                all_campaigns=campaigns, default_timezone=settings.default_timezone,
+            )  # fmt: skip
+            plans.append(plan)
+    stores = sorted({s for per_store in sizes.values() for s in per_store})
+    table = Table("cohort", title=f"Cohort sizes per store as of {day}")
+    for name in (*stores, "total"):
+        table.add_column(name, justify="right")
+    for name, per_store in sizes.items():
+        counts = [per_store.get(s, 0) for s in stores]
+        table.add_row(name, *map(str, counts), str(sum(counts)))
+    console.print(table)
+    preview = Table("campaign", "channel", "schedule", title=f"Campaign previews as of {day}")
+    for name in ("targeted", "excluded", "suppressed", "holdout", "to contact"):
+        preview.add_column(name, justify="right")
+    for plan in plans:
+        s, c = plan.summary(), plan.campaign
+        preview.add_row(
+            c.name, c.channel, c.schedule, str(s["targeted"]), str(sum(s["excluded"].values())),
+            str(sum(s["suppressed"].values())), str(s["holdout"]), str(s["to_contact"]),
+        )  # fmt: skip
+    console.print(preview)

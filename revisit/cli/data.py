@@ -43,6 +43,8 @@ class _ProblemPrinter:
     """Prints every problem (or the first ones, when they also go to a file)."""
 
     def __init__(self, out: Path | None, limit: int | None) -> None:
+        if out:
+            out.parent.mkdir(parents=True, exist_ok=True)
         self.file = out.open("w", encoding="utf-8") if out else None
         self.limit, self.shown = limit, 0
 

@@ -140,11 +140,13 @@ def daily_command(
 def print_reports(reports: list[RunReport], *, samples: bool) -> None:
     """One row per campaign run: the plan's numbers, then what was sent or listed."""
     table = Table(title=f"Campaign runs as of {reports[0].as_of}" if reports else "No runs")
-    heads = ("campaign", "channel", "targeted", "excluded", "suppressed", "holdout",
-             "to contact", "sent", "listed", "failed", "waiting", "status")  # fmt: skip
+    heads = ("targeted", "excluded", "suppressed", "holdout", "to contact", "sent/listed",
+             "failed", "waiting")  # fmt: skip
     table.caption = "waiting: pending SMS (outside quiet hours, or a paused run)"
+    table.add_column("campaign", no_wrap=True)
     for h in heads:
-        table.add_column(h, justify="left" if h in ("campaign", "channel", "status") else "right")
+        table.add_column(h, justify="right")
+    table.add_column("status", no_wrap=True)
     reasons: dict[str, int] = {}
     for r in reports:
         p, box = r.plan, r.outbox
@@ -152,12 +154,12 @@ def print_reports(reports: list[RunReport], *, samples: bool) -> None:
         for reason, n in {**excluded, **suppressed}.items():
             reasons[reason] = reasons.get(reason, 0) + n
         status = r.status + (" (resumed)" if r.resumed else "")
-        table.add_row(
-            r.campaign, r.channel, str(p.get("targeted", 0)), str(sum(excluded.values())),
-            str(sum(suppressed.values())), str(p.get("holdout", 0)), str(p.get("to_contact", 0)),
-            str(box.get("sent", 0)), str(box.get("listed", 0)), str(box.get("failed", 0)),
-            str(box.get("pending", 0) + box.get("unknown", 0)), status,
+        numbers = (
+            p.get("targeted", 0), sum(excluded.values()), sum(suppressed.values()),
+            p.get("holdout", 0), p.get("to_contact", 0), box.get("sent", 0) + box.get("listed", 0),
+            box.get("failed", 0), box.get("pending", 0) + box.get("unknown", 0),
         )  # fmt: skip
+        table.add_row(f"{r.campaign} ({r.channel})", *map(str, numbers), status)
     console.print(table)
     if reasons:
         text = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))

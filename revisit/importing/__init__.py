@@ -70,7 +70,8 @@ def import_paths(
     report = ImportReport()
     sink: ProblemSink = on_problem or (lambda _p: None)
     phones = PhoneParser(region)
-    tables = _open_in_order(expand_paths(list(paths)), report)
+    named = {Path(p) for p in paths}
+    tables = _open_in_order(expand_paths(list(paths)), named, report)
     with engine.connect() as conn:
         if is_sqlite(engine):
             # References are checked batch by batch before the insert (and rejected rows
@@ -118,21 +119,29 @@ def _load_all(
             table.close()
 
 
-def _open_in_order(paths: list[Path], report: ImportReport) -> list[tuple[FileKind, Table]]:
+def _open_in_order(
+    paths: list[Path], named: set[Path], report: ImportReport
+) -> list[tuple[FileKind, Table]]:
+    """Open every file and tell its kind. A file named on the command line that cannot be
+    read is an error; one merely found in a folder (a README, a log) is skipped with a note."""
     opened: list[tuple[FileKind, Table]] = []
     for path in paths:
+        problems = report.file_errors if path in named else report.notes
         try:
             table = open_table(path)
         except ImportFileError as exc:
-            report.file_errors.append(str(exc))
+            problems.append(f"{exc}" + ("" if path in named else " (skipped)"))
             continue
         kind = guess_kind(path.stem, table.header)
         if kind is None:
             table.close()
-            names = ", ".join(k.name for k in KINDS)
-            report.file_errors.append(
-                f"{path}:1: cannot tell which data this is; name it after one of: {names}"
-            )
+            if path in named:
+                names = ", ".join(k.name for k in KINDS)
+                problems.append(
+                    f"{path}:1: cannot tell which data this is; name it after one of: {names}"
+                )
+            else:
+                problems.append(f"{path}: not an export file of a known kind (skipped)")
             continue
         opened.append((kind, table))
     opened.sort(key=lambda kt: KINDS.index(kt[0]))
