@@ -20,6 +20,7 @@ from sqlmodel import Field, Session, SQLModel, create_engine
 from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+CACHE_KIB = 65536  # SQLite page cache per connection
 
 
 def utcnow() -> dt.datetime:
@@ -284,7 +285,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
