@@ -319,12 +319,15 @@ def test_cli_import_exit_codes_and_output(db_url: str, tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "no such file or folder" in missing.output
 
 
-def test_undecodable_line_keeps_the_rows_before_it(engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", [True, False], ids=["two-processes", "one-process"])
+def test_undecodable_line_keeps_the_rows_before_it(
+    engine: Engine, tmp_path: Path, parallel: bool
+) -> None:
     path = tmp_path / "customers.csv"
     good = "".join(f"C{i},客户{i},139{i:08d}\n" for i in range(12_000))
     # A UTF-16 file whose tail is cut mid-character: the rows before it still load.
     path.write_bytes(("customer_id,name,phone\n" + good).encode("utf-16") + b"\x00")
-    report, _ = run_import(engine, path)
+    report = import_paths(engine, [path], parallel=parallel)
     assert report.failed()
     assert report.file_errors and "customers.csv:" in report.file_errors[0]
     assert rows(engine, "SELECT count(*) FROM customers") == [(12_000,)]
@@ -359,3 +362,19 @@ def test_folder_skips_files_of_no_known_kind(engine: Engine, tmp_path: Path) -> 
     assert sum("(skipped)" in n for n in report.notes) == 2
     named, _ = run_import(engine, folder / "README.txt")
     assert named.file_errors and "cannot tell which data this is" in named.file_errors[0]
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["two-processes", "one-process"])
+def test_parsing_in_a_second_process_loads_the_same(
+    engine: Engine, tmp_path: Path, parallel: bool
+) -> None:
+    folder = write_export(tmp_path / "x")
+    problems: list[Problem] = []
+    report = import_paths(
+        engine, [folder], on_problem=problems.append, batch_rows=2, parallel=parallel
+    )
+    assert {(Path(p.path).name, p.line, p.field, p.rejected) for p in problems} == EXPECTED
+    assert [(f.read, f.inserted, f.rejected, f.warnings) for f in report.files] == [
+        (5, 4, 1, 6), (5, 3, 2, 1), (5, 3, 2, 1), (2, 1, 1, 0), (4, 1, 3, 0),
+    ]  # fmt: skip
+    assert rows(engine, "SELECT store_id FROM stores WHERE store_id = 'QZ2'") == [("QZ2",)]

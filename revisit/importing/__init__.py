@@ -64,10 +64,12 @@ def import_paths(
     on_problem: ProblemSink | None = None,
     progress: ImportProgress | None = None,
     batch_rows: int = BATCH_ROWS,
+    parallel: bool | None = None,
 ) -> ImportReport:
     """Import every export file in ``paths`` (files or folders) and report what happened.
 
-    Rows are written ``batch_rows`` at a time and committed every few batches.
+    Rows are written ``batch_rows`` at a time and committed every few batches; large files
+    are parsed by a second process while this one writes (``parallel``: None decides by size).
     """
     report = ImportReport()
     sink: ProblemSink = on_problem or (lambda _p: None)
@@ -82,7 +84,7 @@ def import_paths(
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             conn.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
         try:
-            _load_all(conn, tables, phones, sink, progress, report, batch_rows)
+            _load_all(conn, tables, phones, sink, progress, report, batch_rows, parallel)
         finally:
             if is_sqlite(engine):
                 conn.rollback()
@@ -99,14 +101,15 @@ def _load_all(
     progress: ImportProgress | None,
     report: ImportReport,
     batch_rows: int,
+    parallel: bool | None,
 ) -> None:
     known_stores = set(conn.exec_driver_sql("SELECT store_id FROM stores").scalars())
     conn.commit()
     for kind, table in tables:
         try:
             loader = FileLoader(
-                conn=conn, kind=kind, table=table, phones=phones,
-                known_stores=known_stores, on_problem=sink, batch_rows=batch_rows,
+                conn=conn, kind=kind, table=table, phones=phones, known_stores=known_stores,
+                on_problem=sink, batch_rows=batch_rows, parallel=parallel,
             )  # fmt: skip
             unknown = loader.unknown_columns()
             if unknown:

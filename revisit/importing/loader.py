@@ -8,8 +8,11 @@ field, and either way reported as ``file:line: field: reason``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import multiprocessing
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection as Connection_
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -23,6 +26,19 @@ from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
 
 BATCH_ROWS = 5000
 COMMIT_EVERY = 10  # batches per transaction
+PARALLEL_MIN_BYTES = 4 << 20  # files this large are parsed by a second process
+
+
+@dataclass
+class Parsed:
+    """One batch from the reader: good rows, the problems found, where the reader is."""
+
+    rows: list[tuple[int, list[Any]]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    read: int = 0
+    position: int = 0
+    new_stores: list[str] = field(default_factory=list)
+    error: str | None = None  # the file could not be read past this batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +83,14 @@ class FileLoader:
         on_problem: ProblemSink,
         batch_rows: int = BATCH_ROWS,
         commit_every: int = COMMIT_EVERY,
+        parallel: bool | None = None,
     ) -> None:
         self.conn, self.kind, self.table = conn, kind, table
         self.batch_rows, self.commit_every = batch_rows, commit_every
+        if parallel is None:
+            parallel = table.size >= PARALLEL_MIN_BYTES
+        self.parallel = parallel and sys.platform == "linux"  # fork keeps it cheap
+        self._pending: list[Problem] | None = None
         self.phones, self.known_stores, self.on_problem = phones, known_stores, on_problem
         self.path = str(table.path)
         self.report = FileReport(self.path, kind.name)
@@ -102,40 +123,103 @@ class FileLoader:
 
     def load(self, progress: Progress | None = None) -> FileReport:
         before = self._count()
-        batch: list[tuple[int, list[Any]]] = []
-        flushed = 0
-        try:
-            for line, cells in self.table.rows:
-                self.report.read += 1
-                row = self._parse(line, cells)
-                if row is not None:
-                    batch.append((line, row))
-                if len(batch) >= self.batch_rows:
-                    self._flush(batch)
-                    batch, flushed = [], flushed + 1
-                    if flushed % self.commit_every == 0:
-                        self.conn.commit()
-                    if progress:
-                        progress(self.table.position())
-        except ImportFileError as exc:
-            self.report.error = str(exc)  # the rows before the bad spot still load
-        self._flush(batch)
+        for flushed, parsed in enumerate(self._parsed_batches(), start=1):
+            self.report.read += parsed.read
+            for problem in parsed.problems:
+                self._report(problem)
+            for store in parsed.new_stores:
+                self._create_store(store)
+                self.known_stores.add(store)
+            self._flush(parsed.rows)
+            if flushed % self.commit_every == 0:
+                self.conn.commit()
+            if parsed.error:
+                self.report.error = parsed.error  # the rows before the bad spot still load
+            if progress:
+                progress(parsed.position)
         self.conn.commit()
-        if progress:
-            progress(self.table.size)
         inserted = self._count() - before
         loaded = self.report.read - self.report.rejected
         self.report.inserted, self.report.updated = inserted, loaded - inserted
         return self.report
 
-    # --- one row ----------------------------------------------------------------------------
+    # --- reading and parsing, here or in a second process -------------------------------------
 
-    def _problem(self, line: int, field: str, reason: str, *, rejected: bool) -> None:
-        if rejected:
+    def _parsed_batches(self) -> Iterator[Parsed]:
+        """Parsed batches; for a large file parsed by a forked process while this one writes
+        (two cores: one parses the next batch while the other writes this one)."""
+        if not self.parallel:
+            yield from self._parse_batches()
+            return
+        ctx = multiprocessing.get_context("fork")
+        receiver, sender = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=self._parse_into, args=(sender,), daemon=True)
+        child.start()
+        sender.close()
+        try:
+            while True:
+                try:
+                    parsed = receiver.recv()
+                except EOFError:
+                    raise ImportFileError(f"{self.path}: the reading process stopped") from None
+                if parsed is None:
+                    return
+                yield parsed
+        finally:
+            receiver.close()
+            child.join(timeout=10)
+            if child.is_alive():
+                child.kill()
+
+    def _parse_into(self, sender: Connection_) -> None:
+        try:
+            for parsed in self._parse_batches():
+                sender.send(parsed)
+        except BrokenPipeError:
+            return  # the writer has stopped
+        except BaseException as exc:  # reported, not lost: the file counts as unreadable
+            sender.send(Parsed(error=f"{self.path}: cannot read the file: {exc!r}"))
+        sender.send(None)
+        sender.close()
+
+    def _parse_batches(self) -> Iterator[Parsed]:
+        batch = Parsed()
+        self._pending = batch.problems
+        try:
+            for line, cells in self.table.rows:
+                batch.read += 1
+                row = self._parse(line, cells)
+                if row is not None:
+                    batch.rows.append((line, row))
+                if len(batch.rows) >= self.batch_rows:
+                    yield self._sealed(batch)
+                    batch = Parsed()
+                    self._pending = batch.problems
+        except ImportFileError as exc:
+            batch.error = str(exc)
+        yield self._sealed(batch)
+
+    def _sealed(self, batch: Parsed) -> Parsed:
+        batch.position = self.table.position()
+        batch.new_stores, self.new_stores = sorted(self.new_stores), set()
+        return batch
+
+    def _report(self, problem: Problem) -> None:
+        if problem.rejected:
             self.report.rejected += 1
         else:
             self.report.warnings += 1
-        self.on_problem(Problem(self.path, line, field, reason, rejected))
+        self.on_problem(problem)
+
+    def _problem(self, line: int, field: str, reason: str, *, rejected: bool) -> None:
+        """A problem found while parsing (reported with its batch) or while writing."""
+        problem = Problem(self.path, line, field, reason, rejected)
+        if self._pending is not None:
+            self._pending.append(problem)
+        else:
+            self._report(problem)
+
+    # --- one row ----------------------------------------------------------------------------
 
     def _parse(self, line: int, cells: list[str]) -> list[Any] | None:
         """The row's values in ``db_columns`` order, or None when the row is rejected."""
@@ -164,8 +248,8 @@ class FileLoader:
                 values.append(col.default)
         if self.kind is CUSTOMERS:
             self._customer_fields(values, warnings)
-        for field, reason in warnings:
-            self._problem(line, field, reason, rejected=False)
+        for name, reason in warnings:
+            self._problem(line, name, reason, rejected=False)
         return values
 
     def _customer_fields(self, values: list[Any], warnings: list[tuple[str, str]]) -> None:
@@ -203,10 +287,9 @@ class FileLoader:
     # --- one batch --------------------------------------------------------------------------
 
     def _flush(self, batch: list[tuple[int, list[Any]]]) -> None:
+        self._pending = None  # problems found from here on are the writer's own
         for ref in self.kind.references:
             batch = self._check_reference(ref, batch)
-        while self.new_stores:
-            self._create_store(self.new_stores.pop())
         if batch:
             self.writer.write([row for _, row in batch])
 
