@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint, event, inspect
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Field, Session, SQLModel, create_engine
 
 from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
@@ -310,10 +310,30 @@ def upgrade_schema(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+        restore_indexes(conn)
     with Session(engine) as session:
         if session.get(Store, DEFAULT_STORE_ID) is None:
             session.add(Store(store_id=DEFAULT_STORE_ID, name="Default store"))
             session.commit()
+
+
+def secondary_indexes(table: str) -> list[Index]:
+    """The declared indexes of ``table`` other than its primary key."""
+    return sorted(SQLModel.metadata.tables[table].indexes, key=lambda i: str(i.name))
+
+
+def restore_indexes(conn: Connection) -> None:
+    """Create any declared index that is missing (a bulk import drops and rebuilds them; one
+    killed half-way leaves them to be rebuilt here)."""
+    present = {
+        (table, ix["name"])
+        for table in SQLModel.metadata.tables
+        for ix in inspect(conn).get_indexes(table)
+    }
+    for table in SQLModel.metadata.tables:
+        for index in secondary_indexes(table):
+            if (table, index.name) not in present:
+                index.create(bind=conn)
 
 
 def open_engine(url: str) -> Engine:

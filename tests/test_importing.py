@@ -378,3 +378,29 @@ def test_parsing_in_a_second_process_loads_the_same(
         (5, 4, 1, 6), (5, 3, 2, 1), (5, 3, 2, 1), (2, 1, 1, 0), (4, 1, 3, 0),
     ]  # fmt: skip
     assert rows(engine, "SELECT store_id FROM stores WHERE store_id = 'QZ2'") == [("QZ2",)]
+
+
+def _index_names(engine: Engine, table: str) -> set[str]:
+    from sqlalchemy import inspect
+
+    return {str(ix["name"]) for ix in inspect(engine).get_indexes(table)}
+
+
+def test_first_bulk_load_rebuilds_every_index(
+    engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from revisit.importing import loader
+    from revisit.store import open_engine, secondary_indexes
+
+    before = {t: _index_names(engine, t) for t in ("customers", "visits", "upsell_items")}
+    monkeypatch.setattr(loader, "BULK_MIN_BYTES", 0)  # every file counts as a bulk load
+    _, problems = run_import(engine, write_export(tmp_path / "x"))
+    assert {(Path(p.path).name, p.line, p.field, p.rejected) for p in problems} == EXPECTED
+    after = {t: _index_names(engine, t) for t in before}
+    assert after == before
+    assert {str(ix.name) for ix in secondary_indexes("visits")} <= after["visits"]
+    # An import killed between dropping and rebuilding leaves them to the next open.
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_visits_vin_date"))
+    open_engine(db_url).dispose()
+    assert "ix_visits_vin_date" in _index_names(engine, "visits")

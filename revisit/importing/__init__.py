@@ -85,12 +85,26 @@ def import_paths(
             conn.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
         try:
             _load_all(conn, tables, phones, sink, progress, report, batch_rows, parallel)
+            _refresh_statistics(conn, {f.kind for f in report.files if f.inserted or f.updated})
         finally:
             if is_sqlite(engine):
                 conn.rollback()
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KIB}")
     return report
+
+
+def _refresh_statistics(conn: Connection, tables: set[str]) -> None:
+    """Let the query planner see the new rows (cohort queries choose their plans by them)."""
+    if not tables:
+        return
+    if conn.dialect.name == "postgresql":
+        for table in sorted(tables):
+            conn.exec_driver_sql(f'ANALYZE "{table}"')
+    else:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("PRAGMA optimize")
+    conn.commit()
 
 
 def _load_all(

@@ -23,10 +23,12 @@ from revisit.importing.reading import Table
 from revisit.importing.writing import open_writer, placeholders
 from revisit.phones import PhoneError, PhoneParser
 from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
+from revisit.store import restore_indexes, secondary_indexes
 
 BATCH_ROWS = 5000
 COMMIT_EVERY = 10  # batches per transaction
 PARALLEL_MIN_BYTES = 4 << 20  # files this large are parsed by a second process
+BULK_MIN_BYTES = 16 << 20  # first loads this large build their indexes at the end
 
 
 @dataclass
@@ -123,6 +125,26 @@ class FileLoader:
 
     def load(self, progress: Progress | None = None) -> FileReport:
         before = self._count()
+        # A first load into an empty table builds its indexes once at the end (a sort)
+        # instead of growing them row by row: several times faster for a whole dealership.
+        bulk = before == 0 and self.table.size >= BULK_MIN_BYTES
+        if bulk:
+            for index in secondary_indexes(self.kind.name):
+                self.conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{index.name}"')
+            self.conn.commit()
+        try:
+            self._load_batches(progress)
+        finally:
+            if bulk:
+                self.conn.rollback()
+                restore_indexes(self.conn)
+                self.conn.commit()
+        inserted = self._count() - before
+        loaded = self.report.read - self.report.rejected
+        self.report.inserted, self.report.updated = inserted, loaded - inserted
+        return self.report
+
+    def _load_batches(self, progress: Progress | None) -> None:
         for flushed, parsed in enumerate(self._parsed_batches(), start=1):
             self.report.read += parsed.read
             for problem in parsed.problems:
@@ -138,10 +160,6 @@ class FileLoader:
             if progress:
                 progress(parsed.position)
         self.conn.commit()
-        inserted = self._count() - before
-        loaded = self.report.read - self.report.rejected
-        self.report.inserted, self.report.updated = inserted, loaded - inserted
-        return self.report
 
     # --- reading and parsing, here or in a second process -------------------------------------
 
