@@ -14,26 +14,21 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
-from zoneinfo import ZoneInfo
 
+from revisit.campaigns import QuietHours
 from revisit.channels import open_sms_channel
 from revisit.dispatch import DispatchSummary, dispatch_run
 from revisit.errors import RevisitError
+from revisit.rules import within_quiet_hours
 from revisit.settings import Settings
 from revisit.store import open_engine
 
 
 def send_window(spec: str, timezone: str) -> Callable[[dt.datetime], bool]:
     """``"09:00-20:00"`` in ``timezone`` as a may-send check (start included, end excluded)."""
-    start_text, end_text = spec.split("-", 1)
-    start, end = dt.time.fromisoformat(start_text), dt.time.fromisoformat(end_text)
-    tz = ZoneInfo(timezone)
-
-    def may_send(now: dt.datetime) -> bool:
-        local = now.astimezone(tz).time()
-        return start <= local < end if start <= end else (local >= start or local < end)
-
-    return may_send
+    start, end = spec.split("-", 1)
+    window = QuietHours(start=dt.time.fromisoformat(start), end=dt.time.fromisoformat(end))
+    return lambda now: within_quiet_hours(now, timezone, window)
 
 
 def run_worker(
