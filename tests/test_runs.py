@@ -199,3 +199,26 @@ def test_cli_campaign_run_json(engine: Engine, db_url: str, tmp_path: Path) -> N
     assert '"status": "done"' in result.output
     unknown = CliRunner().invoke(app, ["campaign", "run", "nope"], env=env)
     assert unknown.exit_code == 2 and "unknown campaign 'nope'" in unknown.output
+
+
+def test_every_console_message_is_recorded(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    """Regression: each console run numbered its messages from 1, so the messages of a second
+    run collided with the first's provider ids and were not recorded."""
+    dealership(engine, n_due=8)
+    with Session(engine) as s:
+        for _ in range(3):
+            make_customer(s, birthday=dt.date(1990, 11, 23))
+        s.commit()
+    settings = settings_for(db_url, tmp_path)
+    sent = 0
+    for name in ("maintenance_due", "post_service_followup", "birthday"):
+        report = run(engine, settings, name, MORNING)
+        sent += report.dispatch.get("sent", 0)
+    assert sent > 5  # two SMS runs sent messages
+    second = run(engine, settings, "first_service_due", MORNING)
+    with engine.connect() as conn:
+        messages = conn.execute(text("SELECT count(*) FROM messages")).scalar_one()
+        contacts_sent = conn.execute(
+            text("SELECT count(*) FROM contacts WHERE status = 'sent'")
+        ).scalar_one()
+    assert messages == contacts_sent == sent + second.dispatch.get("sent", 0)

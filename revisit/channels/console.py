@@ -7,6 +7,7 @@ import collections
 import datetime as dt
 import itertools
 import sys
+import uuid
 from typing import TextIO
 
 from revisit.channels.base import Outcome, OutgoingSms, ProviderMessage, SendResult, matching
@@ -19,11 +20,12 @@ class ConsoleChannel:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream if stream is not None else sys.stdout
         self._seq = itertools.count(1)
+        self._prefix = uuid.uuid4().hex[:10].upper()  # sids stay unique across runs
         # The recent past is enough to reconcile within a process; memory stays flat.
         self._sent: collections.deque[ProviderMessage] = collections.deque(maxlen=5000)
 
     async def send(self, sms: OutgoingSms) -> SendResult:
-        sid = f"CONSOLE{next(self._seq):08d}"
+        sid = f"CONSOLE{self._prefix}{next(self._seq):08d}"
         now = dt.datetime.now(dt.UTC)
         self._stream.write(f"[sms {sid}] to {mask_phone(sms.to)}: {sms.body}\n")
         self._stream.flush()
