@@ -275,7 +275,11 @@ def _send_sms(
         return
     zones = store_zones(engine, run_id, settings.default_timezone)
 
-    def may_send(at: dt.datetime) -> bool:  # inside quiet hours in every store of the run
+    def may_send(_real: dt.datetime) -> bool:
+        # Quiet hours follow the run's clock (pinned with --now in a replay), in every
+        # store of the run; leases and the provider reconciliation use the real clock, which
+        # is the one the provider's timestamps are compared with.
+        at = now()
         return all(within_quiet_hours(at, tz, campaign.quiet_hours) for tz in zones)
 
     out = None
@@ -291,7 +295,8 @@ def _send_sms(
         )
         try:
             return await dispatch_run(engine, run_id=run_id, channel=channel, rate=rate,
-                                      concurrency=opts.concurrency, now=now, may_send=may_send,
+                                      concurrency=opts.concurrency, now=real_clock,
+                                      may_send=may_send,
                                       progress=progress)  # fmt: skip
         finally:
             await channel.aclose()
@@ -361,10 +366,14 @@ def _notify(
         )  # fmt: skip
 
 
+def real_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def pinned_clock(start: dt.datetime | None) -> Callable[[], dt.datetime]:
     """The wall clock, or one that starts at ``start`` and runs at real speed."""
     if start is None:
-        return lambda: dt.datetime.now(dt.UTC)
+        return real_clock
     origin, t0 = start.astimezone(dt.UTC), time.monotonic()
     return lambda: origin + dt.timedelta(seconds=time.monotonic() - t0)
 

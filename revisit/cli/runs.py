@@ -29,7 +29,8 @@ Now = Annotated[
     typer.Option(
         "--now",
         help="Pin the clock (ISO date-time; without an offset, in the default store time zone) "
-        "for quiet hours and timestamps, as in a replay.",
+        "for planning and quiet hours, as in a replay. Sends are still stamped with the real "
+        "time, which is what the provider is reconciled against.",
     ),
 ]
 Rate = Annotated[
