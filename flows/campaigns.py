@@ -7,7 +7,6 @@ time, claiming and sending in small groups), so a run of 100,000 SMS is still on
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -33,7 +32,7 @@ def _settings(database_url: str | None) -> Settings:
 def _day(settings: Settings, as_of: str | None) -> dt.date:
     if as_of:
         return dt.date.fromisoformat(as_of)
-    return dt.datetime.now(ZoneInfo(settings.default_timezone)).date()
+    return settings.today()
 
 
 @task(name="run-campaign")

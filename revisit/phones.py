@@ -100,12 +100,21 @@ def _cn_national(compact: str) -> str | None:
     return compact
 
 
-def mask_phone(e164: str | None) -> str:
-    """``+8613912345678`` → ``+86 139****5678``; anything short is masked whole."""
-    if not e164:
+def mask_phone(value: object) -> str:
+    """+8613912345678 → +86 139****5678. Keeps the country code, the first three and the
+    last four digits of a national number of ten digits or more, fewer for shorter ones."""
+    if not value:
         return ""
-    if e164.startswith("+86") and len(e164) == 14:
-        return f"+86 {e164[3:6]}****{e164[-4:]}"
-    if len(e164) <= 6:
-        return "*" * len(e164)
-    return f"{e164[:4]}****{e164[-4:]}"
+    text = str(value).strip()
+    if text.startswith("+86") and len(text) == 14:  # the usual case, without a parse
+        return f"+86 {text[3:6]}****{text[-4:]}"
+    try:
+        parsed = phonenumbers.parse(text, None if text.startswith("+") else "CN")
+        prefix, national = f"+{parsed.country_code} ", str(parsed.national_number)
+    except phonenumbers.NumberParseException:
+        prefix, national = "", re.sub(r"\D", "", text)
+    n = len(national)
+    head, tail = (3, 4) if n >= 10 else (2, 2) if n >= 7 else (0, 2)
+    if n <= tail:
+        return f"{prefix}****"
+    return f"{prefix}{national[:head]}{'*' * (n - head - tail)}{national[-tail:]}"

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
@@ -29,17 +29,11 @@ from revisit.rendering import Renderer, load_contexts, member_refs, raise_proble
 from revisit.rendering.members import MemberRef
 from revisit.rules import CampaignPlan, PlanRow, plan_campaign, within_quiet_hours
 from revisit.settings import Settings
-from revisit.store import Campaign, CampaignRun, Contact, utcnow
+from revisit.store import Campaign, CampaignRun, Contact, chunked, utcnow
 
 RENDER_CHUNK = 1000
 TABLES = SQLModel.metadata.tables
 PLAN_STATUS = {"to_contact": "pending", "excluded": "excluded", "suppressed": "suppressed"}
-T = TypeVar("T")
-
-
-def chunked(items: Sequence[T], size: int = RENDER_CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 @dataclass
@@ -86,7 +80,7 @@ def render_plan(
     rows = plan.by_status("to_contact")
     texts: dict[str, tuple[str, int]] = {}
     problems = []
-    for chunk in chunked(rows):
+    for chunk in chunked(rows, RENDER_CHUNK):
         contexts = _contexts(
             session, c, plan.as_of, member_refs(m for r in chunk for m in r.members)
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +37,10 @@ class Settings(BaseSettings):
     )
     twilio_base_url: str = "https://api.twilio.com"
     staff_webhook_url: str | None = None
+
+    def today(self) -> dt.date:
+        """Today's date in the default store time zone (the as_of when none is given)."""
+        return dt.datetime.now(ZoneInfo(self.default_timezone)).date()
 
     @property
     def has_twilio(self) -> bool:

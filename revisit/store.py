@@ -8,10 +8,10 @@ queries need declared beside it. The schema itself is created and upgraded by Al
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint, event, inspect
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -20,6 +20,7 @@ from sqlmodel import Field, Session, SQLModel, create_engine
 from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 CACHE_KIB = 65536  # SQLite page cache per connection
 MMAP_BYTES = 2 << 30  # SQLite memory-mapped I/O (address space, not resident memory)
 
@@ -270,6 +271,12 @@ class AuditEntry(SQLModel, table=True):
 
 
 # --- engine, schema, sessions -----------------------------------------------------------------
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``: IN lists and executemany batches kept bounded."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def normalise_url(url: str) -> str:

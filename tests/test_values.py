@@ -136,5 +136,5 @@ def test_cached_verdict_equals_full_parse(number: str) -> None:
 
 def test_mask_phone() -> None:
     assert mask_phone("+8613912345678") == "+86 139****5678"
-    assert mask_phone("+14155552671") == "+141****2671"
+    assert mask_phone("+14155552671") == "+1 415***2671"  # the country code stays apart
     assert mask_phone(None) == ""

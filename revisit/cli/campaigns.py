@@ -8,7 +8,6 @@ import io
 import json
 from enum import StrEnum
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Column, Table
@@ -47,7 +46,7 @@ def _as_of(ctx: typer.Context, value: dt.datetime | None) -> dt.date:
     """The given date, or today in the default store time zone."""
     if value is not None:
         return value.date()
-    return dt.datetime.now(ZoneInfo(settings_of(ctx).default_timezone)).date()
+    return settings_of(ctx).today()
 
 
 def _jsonable(value: Any) -> Any:

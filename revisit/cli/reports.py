@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from revisit.cli import app, console, engine_of, handles_errors
+from revisit.cli import app, console, engine_of, handles_errors, settings_of
 from revisit.overview import LAPSE_MONTHS, Overview, dealership_overview
 
 
@@ -25,7 +25,7 @@ def overview_command(
 ) -> None:
     """The dealership at a glance: rows imported, vehicles per store, visits per month and
     customers not seen for 6, 12 and 24 months."""
-    day = as_of.date() if as_of else dt.date.today()
+    day = as_of.date() if as_of else settings_of(ctx).today()
     with engine_of(ctx).connect() as conn:
         facts = dealership_overview(conn, as_of=day)
     if fmt == "json":

@@ -23,7 +23,7 @@ from revisit.importing.reading import Table
 from revisit.importing.writing import open_writer, placeholders
 from revisit.phones import PhoneError, PhoneParser
 from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
-from revisit.store import restore_indexes, secondary_indexes
+from revisit.store import chunked, restore_indexes, secondary_indexes
 
 BATCH_ROWS = 5000
 COMMIT_EVERY = 10  # batches per transaction
@@ -346,8 +346,7 @@ def _existing(conn: Connection, ref: Reference, keys: Sequence[str]) -> dict[str
     """Which of ``keys`` exist in the referenced table (with the column that must agree)."""
     other = f', "{ref.agree[1]}"' if ref.agree else ""
     found: dict[str, Any] = {}
-    for start in range(0, len(keys), BATCH_ROWS):
-        chunk = keys[start : start + BATCH_ROWS]
+    for chunk in chunked(keys, BATCH_ROWS):
         marks = ", ".join("?" * len(chunk))
         sql = f'SELECT "{ref.key}"{other} FROM "{ref.table}" WHERE "{ref.key}" IN ({marks})'
         for row in conn.exec_driver_sql(placeholders(conn, sql), tuple(chunk)):

@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from revisit.rendering.filters import mask_phone
+from revisit.phones import mask_phone
 from revisit.rendering.members import MemberRef, merge_members
-from revisit.store import Customer, Policy, Store, UpsellItem, Vehicle, Visit
+from revisit.store import Customer, Policy, Store, UpsellItem, Vehicle, Visit, chunked
 
 CHUNK = 500
 HISTORY_PER_VEHICLE = 5
@@ -45,16 +45,9 @@ HISTORY_PER_CUSTOMER = 5
 UPSELL_PER_CUSTOMER = 5
 OPT_OUT_HINTS = {"zh": "回复TD退订", "en": "Reply STOP to opt out"}
 
-T = TypeVar("T")
-
 
 def opt_out_hint(lang: str, *, marketing: bool = True) -> str:
     return OPT_OUT_HINTS.get(lang, OPT_OUT_HINTS["zh"]) if marketing else ""
-
-
-def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _load_vehicles(
@@ -63,9 +56,9 @@ def _load_vehicles(
     vins = sorted({v for m in members.values() for v in m.vins})
     whole = sorted(cid for cid, m in members.items() if not m.vins)
     rows: list[Vehicle] = []
-    for chunk in _chunks(vins):
+    for chunk in chunked(vins, CHUNK):
         rows += session.exec(select(Vehicle).where(col(Vehicle.vin).in_(chunk))).all()
-    for chunk in _chunks(whole):
+    for chunk in chunked(whole, CHUNK):
         rows += session.exec(
             select(Vehicle).where(
                 col(Vehicle.customer_id).in_(chunk),
@@ -87,7 +80,7 @@ def _load_history(session: Session, vins: list[str], as_of: dt.date) -> dict[str
         .label("rn")
     )
     by_vin: dict[str, list[Visit]] = defaultdict(list)
-    for chunk in _chunks(vins):
+    for chunk in chunked(vins, CHUNK):
         ranked = (
             select(Visit.visit_id, rank)
             .where(col(Visit.vin).in_(chunk), Visit.date <= as_of)
@@ -111,12 +104,12 @@ def _load_upsell(
         Visit, col(Visit.visit_id) == col(UpsellItem.visit_id)
     )
     rows: list[tuple[UpsellItem, dt.date]] = []
-    for chunk in _chunks(item_ids):
+    for chunk in chunked(item_ids, CHUNK):
         rows += session.exec(base.where(col(UpsellItem.item_id).in_(chunk))).all()
     declined = [col(UpsellItem.status) == "declined", col(Visit.date) <= as_of]
     if grade is not None:
         declined.append(col(UpsellItem.grade) == grade)
-    for chunk in _chunks(vins):
+    for chunk in chunked(vins, CHUNK):
         rows += session.exec(base.where(col(UpsellItem.vin).in_(chunk), *declined)).all()
     unique = {item.item_id: (item, visit_date) for item, visit_date in rows}
     return sorted(unique.values(), key=lambda r: (r[1], r[0].item_id), reverse=True)
@@ -126,9 +119,9 @@ def _load_policies(
     session: Session, vins: list[str], policy_ids: list[str], as_of: dt.date
 ) -> list[Policy]:
     rows: list[Policy] = []
-    for chunk in _chunks(policy_ids):
+    for chunk in chunked(policy_ids, CHUNK):
         rows += session.exec(select(Policy).where(col(Policy.policy_id).in_(chunk))).all()
-    for chunk in _chunks(vins):
+    for chunk in chunked(vins, CHUNK):
         rows += session.exec(
             select(Policy).where(
                 col(Policy.vin).in_(chunk),
@@ -238,7 +231,7 @@ def _store_context(s: Store) -> dict[str, Any]:
 
 def _by_id(session: Session, model: Any, key: Any, ids: Sequence[str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in chunked(sorted(set(ids)), CHUNK):
         for row in session.exec(select(model).where(col(key).in_(chunk))).all():
             found[getattr(row, key.key)] = row
     return found

@@ -9,7 +9,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-import phonenumbers
+from revisit.phones import mask_phone
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _PLATE = re.compile(r"^([\u4e00-\u9fff])\s*([A-Z])\s*[·.\-\s]?\s*([A-Z0-9\u4e00-\u9fff]{4,6})$")
@@ -71,24 +71,6 @@ def plate(value: Any) -> str:
     if not m:
         return text
     return f"{m.group(1)}{m.group(2)}·{m.group(3)}"
-
-
-def mask_phone(value: Any) -> str:
-    """+8613912345678 → +86 139****5678. Keeps the country code, the first three and the
-    last four digits of a national number of ten digits or more, fewer for shorter ones."""
-    if not value:
-        return ""
-    text = str(value).strip()
-    try:
-        parsed = phonenumbers.parse(text, None if text.startswith("+") else "CN")
-        prefix, national = f"+{parsed.country_code} ", str(parsed.national_number)
-    except phonenumbers.NumberParseException:
-        prefix, national = "", re.sub(r"\D", "", text)
-    n = len(national)
-    head, tail = (3, 4) if n >= 10 else (2, 2) if n >= 7 else (0, 2)
-    if n <= tail:
-        return f"{prefix}****"
-    return f"{prefix}{national[:head]}{'*' * (n - head - tail)}{national[-tail:]}"
 
 
 def km(value: Any) -> str:
