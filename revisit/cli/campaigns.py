@@ -161,7 +161,7 @@ def preview_command(
         return
     _print_plan(plan)
     for customer_id, text in samples:
-        console.print(f"[bold]{customer_id}[/bold]: {text}", highlight=False)
+        console.print(f"[bold]{customer_id}[/bold]: {text}", highlight=False, soft_wrap=True)
 
 
 def _samples(
