@@ -1,6 +1,6 @@
 """The cohort definitions: one set-based query per cohort, with its SPEC defaults.
 
-A builder takes ``(as_of, params, dialect)`` and returns a SELECT whose ``vin`` (or, for a
+A builder takes ``(as_of, params, source)`` and returns a SELECT whose ``vin`` (or, for a
 customer-level cohort, ``member_id``) names the member, plus the cohort's own fields
 (``due_date``, ``visit_id``, …) or raw values a finisher turns into them. Boundary dates
 are computed here in Python and bound as parameters; :mod:`revisit.cohorts` joins the
@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Date, Integer, and_, case, exists, false, func, null, or_, select, union_all
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 from sqlmodel import SQLModel
 
 import revisit.store  # noqa: F401  (registers the tables)
@@ -27,6 +29,7 @@ from revisit.dates import (
     epoch_days,
     sql_dated_key,
     sql_epoch_days,
+    sql_key_date,
     sql_key_days,
     sql_key_value,
 )
@@ -36,12 +39,22 @@ VEHICLES = SQLModel.metadata.tables["vehicles"]
 CUSTOMERS = SQLModel.metadata.tables["customers"]
 POLICIES = SQLModel.metadata.tables["policies"]
 UPSELL = SQLModel.metadata.tables["upsell_items"]
+SUMMARY = SQLModel.metadata.tables["vehicle_visit_summary"]
 
 SERVICE_TYPES = ("first_service", "maintenance")
 
-Builder = Callable[[dt.date, Mapping[str, Any], str], Select[Any]]
+Builder = Callable[[dt.date, Mapping[str, Any], "QuerySource"], Select[Any]]
 # (member, the query's extra columns by name, params): fills the member's own fields
 Finisher = Callable[[Any, Mapping[str, Any], Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class QuerySource:
+    """Where a cohort query reads: the database dialect, and whether the per-vehicle visit
+    summary is current for the as_of date (else the visits themselves are grouped)."""
+
+    dialect: str
+    summary: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,9 +67,19 @@ class CohortDef:
     customer_level: bool = False
     pick: str | None = None  # for several rows per vehicle: "min:<field>" or "max:<field>"
     wide_grouping: bool = False  # a hash of full visit rows per vehicle: needs work memory
+    reads_summary: bool = False  # reads the visit summary when it is current
 
 
 # --- the cohort queries --------------------------------------------------------------------
+
+
+def unindexed(column: Any, dialect: str) -> ColumnElement[Any]:
+    """``column`` as SQLite's planner will not look it up by index (a unary plus): for a
+    condition most rows meet, a scan beats walking an index into random row reads. SQLite
+    has no statistics to tell unless ANALYZE ran; PostgreSQL has them."""
+    if dialect != "sqlite":
+        return column
+    return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
 
 
 def _no_visit_until(as_of: dt.date) -> ColumnElement[bool]:
@@ -70,7 +93,7 @@ def _first_service_bounds(as_of: dt.date, p: Mapping[str, Any]) -> tuple[dt.date
     return lo, hi
 
 
-def _first_service_due(as_of: dt.date, p: Mapping[str, Any], _d: str) -> Select[Any]:
+def _first_service_due(as_of: dt.date, p: Mapping[str, Any], _src: QuerySource) -> Select[Any]:
     lo, hi = _first_service_bounds(as_of, p)
     return select(VEHICLES.c.vin, VEHICLES.c.purchase_date.label("base")).where(
         VEHICLES.c.purchase_date.between(lo, hi), _no_visit_until(as_of)
@@ -81,50 +104,95 @@ def _finish_first_service(m: Any, extra: Mapping[str, Any], p: Mapping[str, Any]
     m.due_date = add_days(extra["base"], p["due_days"])
 
 
-def _maintenance_due(as_of: dt.date, p: Mapping[str, Any], dialect: str) -> Select[Any]:
-    """One grouped pass over visits computing every per-vehicle aggregate; the mileage
-    that goes with a date rides in a dated key, so min/max pick both in the same pass."""
+def visit_aggregates(as_of: dt.date | None, dialect: str) -> Select[Any]:
+    """One grouped pass over the visits (up to ``as_of``) computing, per vehicle, every
+    column of the visit summary except the decoded mileages: those ride in dated keys, so
+    min/max pick a date and the mileage recorded with it in the same pass."""
     v = VISITS.c
     service = v.type.in_(SERVICE_TYPES)
     has_km = v.mileage_km.is_not(None)
     key = sql_dated_key(v.date, v.mileage_km, dialect)
-    last_any = func.max(v.date)
-    last_service = func.max(case((service, v.date)))
-    lowest_l = add_days(as_of, -(p["after_days"] + p["interval_days"]))
-    g = select(
+    query = select(
         v.vin,
-        last_service.label("l"),
+        func.max(v.date).label("last_visit_date"),
+        func.max(case((service, v.date))).label("last_service_date"),
         func.max(case((service & has_km, key))).label("l_key"),
         func.min(case((has_km, key))).label("first_key"),
         func.max(case((has_km, key))).label("last_key"),
-    ).where(v.date <= as_of)
-    if dialect == "sqlite":
-        # Read full rows only for vehicles seen since the earliest L that can be due,
-        # found on the (vin, date) index alone: SQLite fetches rows in index order.
-        recent = select(v.vin).where(v.date <= as_of).group_by(v.vin)
-        g = g.where(v.vin.in_(recent.having(last_any >= lowest_l)))
+    )
+    if as_of is not None:
+        query = query.where(v.date <= as_of)
+    return query.group_by(v.vin)
+
+
+def decoded_aggregates(grouped: Select[Any], dialect: str) -> Select[Any]:
+    """The rows of :func:`visit_aggregates` with their keys decoded: the shape of
+    ``vehicle_visit_summary``. The service mileage counts only when it was recorded on the
+    day of the latest service visit."""
+    g = grouped.subquery("g")
+    on_service_day = sql_key_days(g.c.l_key, dialect) == sql_epoch_days(
+        g.c.last_service_date, dialect
+    )
+    return select(
+        g.c.vin,
+        g.c.last_visit_date,
+        g.c.last_service_date,
+        case((on_service_day, sql_key_value(g.c.l_key, dialect))).label("last_service_km"),
+        sql_key_date(g.c.first_key, dialect).label("first_km_date"),
+        sql_key_value(g.c.first_key, dialect).label("first_km"),
+        sql_key_date(g.c.last_key, dialect).label("last_km_date"),
+        sql_key_value(g.c.last_key, dialect).label("last_km"),
+    )
+
+
+def summary_rows(dialect: str) -> Select[Any]:
+    """Every vehicle with its decoded visit aggregates: the rows of the visit summary."""
+    g = decoded_aggregates(visit_aggregates(None, dialect), dialect).subquery("a")
+    return select(
+        VEHICLES.c.vin,
+        func.coalesce(g.c.last_visit_date, VEHICLES.c.purchase_date).label("recency_date"),
+        *(column for column in g.c if column.key != "vin"),
+    ).select_from(VEHICLES.outerjoin(g, g.c.vin == VEHICLES.c.vin))
+
+
+def _maintenance_due(as_of: dt.date, p: Mapping[str, Any], src: QuerySource) -> Select[Any]:
+    """L = the latest service visit, due at L + the offset, and no visit of any type after
+    L: from the visit summary when it is current, else one grouped pass over the visits."""
+    lowest_l = add_days(as_of, -(p["after_days"] + p["interval_days"]))
+    s: Any
+    if src.summary:
+        s = SUMMARY.c
+        candidates = [s.last_service_date >= lowest_l, s.last_visit_date == s.last_service_date]
     else:
-        g = g.having(last_any >= lowest_l)
-    sub = g.group_by(v.vin).having(last_any == last_service).subquery()
-    offset = _maintenance_offset(sub, p, dialect)
-    s = select(sub.c.vin, sub.c.l.label("last_visit_date"), offset.label("offset")).subquery()
-    due = sql_epoch_days(s.c.last_visit_date, dialect) + s.c.offset
+        v = VISITS.c
+        last_any = func.max(v.date)
+        last_service = func.max(case((v.type.in_(SERVICE_TYPES), v.date)))
+        g = visit_aggregates(as_of, src.dialect).having(last_any == last_service)
+        if src.dialect == "sqlite":
+            # Read full rows only for vehicles seen since the earliest L that can be due,
+            # found on the (vin, date) index alone: SQLite fetches rows in index order.
+            recent = select(v.vin).where(v.date <= as_of).group_by(v.vin)
+            g = g.where(v.vin.in_(recent.having(last_any >= lowest_l)))
+        else:
+            g = g.having(last_any >= lowest_l)
+        s = decoded_aggregates(g, src.dialect).subquery("s").c
+        candidates = []
+    offset = _maintenance_offset(s, p, src.dialect)
+    inner = select(s.vin, s.last_service_date.label("last_visit_date"), offset.label("offset"))
+    m = inner.where(*candidates).subquery("due")
+    due = sql_epoch_days(m.c.last_visit_date, src.dialect) + m.c.offset
     lo = epoch_days(add_days(as_of, -p["after_days"]))
     hi = epoch_days(add_days(as_of, p["before_days"]))
-    return select(s.c.vin, s.c.last_visit_date, s.c.offset).where(due.between(lo, hi))
+    return select(m.c.vin, m.c.last_visit_date, m.c.offset).where(due.between(lo, hi))
 
 
-def _maintenance_offset(g: Any, p: Mapping[str, Any], dialect: str) -> ColumnElement[int]:
+def _maintenance_offset(s: Any, p: Mapping[str, Any], dialect: str) -> ColumnElement[int]:
     """Days from L to due: 180, or floor(10,000 km / k) when the mileage estimate applies
     (L has a mileage; first and last readings ≥ 30 days apart with rising mileage)."""
-    span = sql_key_days(g.c.last_key, dialect) - sql_key_days(g.c.first_key, dialect)
-    driven = sql_key_value(g.c.last_key, dialect) - sql_key_value(g.c.first_key, dialect)
+    span = sql_epoch_days(s.last_km_date, dialect) - sql_epoch_days(s.first_km_date, dialect)
+    driven = s.last_km - s.first_km
     by_km = (p["interval_km"] * span).op("/", return_type=Integer)(func.nullif(driven, 0))
-    usable = and_(
-        sql_key_days(g.c.l_key, dialect) == sql_epoch_days(g.c.l, dialect),
-        span >= p["min_span_days"],
-        driven > 0,
-    )
+    usable = and_(s.last_service_km.is_not(None), span >= p["min_span_days"], driven > 0)
     return case((and_(usable, by_km < p["interval_days"]), by_km), else_=p["interval_days"])
 
 
@@ -132,41 +200,48 @@ def _finish_maintenance(m: Any, extra: Mapping[str, Any], _p: Mapping[str, Any])
     m.due_date = add_days(m.last_visit_date, int(extra["offset"]))
 
 
-def _insurance_renewal(as_of: dt.date, p: Mapping[str, Any], _d: str) -> Select[Any]:
+def _insurance_renewal(as_of: dt.date, p: Mapping[str, Any], _src: QuerySource) -> Select[Any]:
     c = POLICIES.c
     return select(c.vin, c.policy_id, c.expiry_date).where(
         c.renewed == false(), c.expiry_date.between(as_of, add_days(as_of, p["horizon_days"]))
     )
 
 
-def _lapsed(as_of: dt.date, p: Mapping[str, Any], _d: str) -> Select[Any]:
-    """R = latest visit up to as_of, or the purchase date when there is none: vehicles seen
-    in the window, plus vehicles never seen and bought in it."""
+def _lapsed(as_of: dt.date, p: Mapping[str, Any], src: QuerySource) -> Select[Any]:
+    """R = latest visit up to as_of, or the purchase date when there is none."""
     hi = add_months(as_of, -p["min_months"])
     lo = add_months(as_of, -p["max_months"]) if p.get("max_months") else None
+    fs_lo, fs_hi = _first_service_bounds(as_of, COHORTS["first_service_due"].defaults)
+    if src.summary:  # R is the summary's recency date
+        s = SUMMARY.c
+        query = select(s.vin, s.last_visit_date).where(s.recency_date <= hi)
+        if lo is not None:
+            query = query.where(s.recency_date > lo)
+        if p.get("exclude_first_service_due"):
+            due = s.last_visit_date.is_(None) & s.recency_date.between(fs_lo, fs_hi)
+            query = query.where(~due)
+        return query
+    # vehicles seen in the window, plus vehicles never seen and bought in it
     last = func.max(VISITS.c.date)
     seen = select(VISITS.c.vin, last.label("last_visit_date")).where(VISITS.c.date <= as_of)
     seen = seen.group_by(VISITS.c.vin).having(last <= hi)
-    purchase: ColumnElement[dt.date] = VEHICLES.c.purchase_date
-    if lo is None:
-        # Most of the fleet matches: scan vehicles rather than walk the purchase-date index
-        # into random row reads (SQLite has no statistics to tell unless ANALYZE ran).
-        purchase = func.coalesce(purchase, purchase)
+    purchase = VEHICLES.c.purchase_date
+    # Most of the fleet matches: scan vehicles rather than walk the purchase-date index into
+    # random row reads (SQLite has no statistics to tell unless ANALYZE ran).
     unseen = select(VEHICLES.c.vin, sql_cast(null(), Date)).where(
-        purchase <= hi, _no_visit_until(as_of)
+        unindexed(purchase, src.dialect) <= hi, _no_visit_until(as_of)
     )
     if lo is not None:
         seen = seen.having(last > lo)
-        unseen = unseen.where(VEHICLES.c.purchase_date > lo)
+        unseen = unseen.where(purchase > lo)
     if p.get("exclude_first_service_due"):
-        fs_lo, fs_hi = _first_service_bounds(as_of, COHORTS["first_service_due"].defaults)
-        unseen = unseen.where(~VEHICLES.c.purchase_date.between(fs_lo, fs_hi))
+        unseen = unseen.where(~purchase.between(fs_lo, fs_hi))
     u = union_all(seen, unseen).subquery()
     return select(u.c.vin, u.c.last_visit_date)
 
 
 def _declined(grade: str) -> Builder:
-    def build(as_of: dt.date, p: Mapping[str, Any], _d: str) -> Select[Any]:
+    def build(as_of: dt.date, p: Mapping[str, Any], _src: QuerySource) -> Select[Any]:
         u, vi = UPSELL.c, VISITS.c
         later = VISITS.alias("later")
         no_later = ~exists().where(
@@ -202,13 +277,13 @@ def _finish_declined(m: Any, extra: Mapping[str, Any], p: Mapping[str, Any]) -> 
         m.due_date = add_days(m.visit_date, p["default_due_days"])
 
 
-def _post_service_followup(as_of: dt.date, p: Mapping[str, Any], _d: str) -> Select[Any]:
+def _post_service_followup(as_of: dt.date, p: Mapping[str, Any], _src: QuerySource) -> Select[Any]:
     v = VISITS.c
     start, end = add_days(as_of, -p["from_days"]), add_days(as_of, -1)
     return select(v.vin, v.visit_id, v.date.label("visit_date")).where(v.date.between(start, end))
 
 
-def _birthday(as_of: dt.date, _p: Mapping[str, Any], _d: str) -> Select[Any]:
+def _birthday(as_of: dt.date, _p: Mapping[str, Any], _src: QuerySource) -> Select[Any]:
     c = CUSTOMERS.c
     return select(c.customer_id.label("member_id")).where(c.birthday_md.in_(birthday_keys(as_of)))
 
@@ -232,6 +307,7 @@ COHORTS: dict[str, CohortDef] = {
             _maintenance_due,
             _finish_maintenance,
             wide_grouping=True,
+            reads_summary=True,
         ),
         CohortDef(
             "insurance_renewal",
@@ -245,14 +321,22 @@ COHORTS: dict[str, CohortDef] = {
             "last seen 6–12 months ago",
             {"min_months": 6, "max_months": 12, "exclude_first_service_due": True},
             _lapsed,
+            reads_summary=True,
         ),
         CohortDef(
             "lapsed_12_24",
             "last seen 12–24 months ago",
             {"min_months": 12, "max_months": 24},
             _lapsed,
+            reads_summary=True,
         ),
-        CohortDef("lapsed_24_plus", "last seen 24+ months ago", {"min_months": 24}, _lapsed),
+        CohortDef(
+            "lapsed_24_plus",
+            "last seen 24+ months ago",
+            {"min_months": 24},
+            _lapsed,
+            reads_summary=True,
+        ),
         CohortDef(
             "declined_a",
             _declined_doc.format("A") + ", 1–3 days ago",

@@ -92,3 +92,10 @@ def sql_key_value(key: Any, dialect: str) -> ColumnElement[int]:
     if dialect == "sqlite":
         return cast(func.substr(key, 11), Integer) - _KEY_PAD
     return cast(key.op("%", return_type=BigInteger)(_KEY_SCALE) - _KEY_PAD, Integer)
+
+
+def sql_key_date(key: Any, dialect: str) -> ColumnElement[dt.date]:
+    """The date of a :func:`sql_dated_key`, as a date expression."""
+    if dialect == "sqlite":
+        return type_coerce(func.substr(key, 1, 10), Date)
+    return cast(literal(EPOCH, Date) + sql_key_days(key, dialect), Date)

@@ -280,22 +280,39 @@ class CampaignPlan:
         }
 
 
+# Customers each campaign reaches on a day, shared by the plans of one planning pass (a
+# daily run, an overview) so that every higher-ranked cohort is evaluated once, not once
+# per lower campaign. Only reachability is kept: contact history is always read afresh.
+ReachCache = dict[tuple[str, dt.date], set[str]]
+
+
 def _competitors(
-    session: Session, campaign: CampaignDef, as_of: dt.date, others: Mapping[str, CampaignDef]
+    session: Session,
+    campaign: CampaignDef,
+    as_of: dt.date,
+    others: Mapping[str, CampaignDef],
+    reach: ReachCache,
 ) -> set[str]:
     taken = claimed_today_by_higher(session, campaign=campaign, as_of=as_of)
     for other in sorted(others.values(), key=CampaignDef.rank):
         if other.name != campaign.name and other.schedule == "daily" and outranks(other, campaign):
-            taken |= reachable_customers(session, campaign=other, as_of=as_of)
+            key = (other.name, as_of)
+            if key not in reach:
+                reach[key] = reachable_customers(session, campaign=other, as_of=as_of)
+            taken |= reach[key]
     return taken
 
 
 def _suppressions(
-    session: Session, campaign: CampaignDef, as_of: dt.date, others: Mapping[str, CampaignDef]
+    session: Session,
+    campaign: CampaignDef,
+    as_of: dt.date,
+    others: Mapping[str, CampaignDef],
+    reach: ReachCache,
 ) -> list[tuple[str, set[str]]]:
     """(reason, customers) in the order the suppression rules apply."""
     cap = campaign.frequency_cap
-    rules = [("lower_priority", _competitors(session, campaign, as_of, others))]
+    rules = [("lower_priority", _competitors(session, campaign, as_of, others, reach))]
     if campaign.channel == "sms":
         capped = sms_capped_customers(
             session, campaign=campaign.name, as_of=as_of, max_sms=cap.max_sms, days=cap.days
@@ -339,10 +356,13 @@ def plan_campaign(
     now: dt.datetime,
     all_campaigns: Mapping[str, CampaignDef] | None = None,
     default_timezone: str = DEFAULT_TIMEZONE,
+    reach: ReachCache | None = None,
 ) -> CampaignPlan:
     """Evaluate ``campaign`` for ``as_of`` and decide every targeted customer; writes nothing.
 
-    ``now`` (aware) places to_contact rows in the quiet-hours window of their store."""
+    ``now`` (aware) places to_contact rows in the quiet-hours window of their store. Plans
+    made together (a daily run, an overview) pass one ``reach`` cache, so each competing
+    campaign's customers are selected once."""
     members = select_cohort(
         session,
         cohort=campaign.cohort,
@@ -351,7 +371,9 @@ def plan_campaign(
         filters=campaign.filters.to_cohort_filter(),
         exclusions=False,
     )
-    suppressions = _suppressions(session, campaign, as_of, all_campaigns or {})
+    suppressions = _suppressions(
+        session, campaign, as_of, all_campaigns or {}, {} if reach is None else reach
+    )
     zones = store_timezones(session)
     send_times: dict[str, dt.datetime] = {}  # per time zone
     plan = CampaignPlan(campaign=campaign, as_of=as_of, now=now)

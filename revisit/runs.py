@@ -27,7 +27,13 @@ from revisit.dispatch import DispatchSummary, dispatch_run
 from revisit.outbox import status_counts
 from revisit.rendering import Renderer, load_contexts, member_refs, raise_problems
 from revisit.rendering.members import MemberRef
-from revisit.rules import CampaignPlan, PlanRow, plan_campaign, within_quiet_hours
+from revisit.rules import (
+    CampaignPlan,
+    PlanRow,
+    ReachCache,
+    plan_campaign,
+    within_quiet_hours,
+)
 from revisit.settings import Settings
 from revisit.store import Campaign, CampaignRun, Contact, chunked, utcnow
 
@@ -182,8 +188,11 @@ def run_campaign(
     settings: Settings,
     options: RunOptions | None = None,
     progress: Callable[[DispatchSummary], None] | None = None,
+    reach: ReachCache | None = None,
 ) -> RunReport:
-    """Plan, render, write the outbox and send (SMS) or write the call lists (calls)."""
+    """Plan, render, write the outbox and send (SMS) or write the call lists (calls).
+
+    Runs of one day's campaigns share ``reach`` (see :func:`revisit.rules.plan_campaign`)."""
     opts = options or RunOptions()
     renderer = Renderer(settings.templates_dir)
     report = RunReport(campaign=campaign.name, as_of=as_of, channel=campaign.channel)
@@ -192,7 +201,7 @@ def run_campaign(
         if run is None:
             plan = plan_campaign(
                 session, campaign=campaign, as_of=as_of, now=now(), all_campaigns=campaigns,
-                default_timezone=settings.default_timezone,
+                default_timezone=settings.default_timezone, reach=reach,
             )  # fmt: skip
             texts = render_plan(session, plan=plan, renderer=renderer)
             report.plan = plan.summary()

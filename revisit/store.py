@@ -58,6 +58,7 @@ class Customer(SQLModel, table=True):
         Index("ix_customers_store", "store_id"),
         Index("ix_customers_phone", "phone"),
         Index("ix_customers_birthday_md", "birthday_md"),
+        {"sqlite_with_rowid": False},  # clustered by id (migration 0004)
     )
     customer_id: str = Field(primary_key=True)
     name: str
@@ -78,6 +79,7 @@ class Vehicle(SQLModel, table=True):
     __table_args__ = (
         Index("ix_vehicles_customer", "customer_id"),
         Index("ix_vehicles_purchase_date", "purchase_date"),
+        {"sqlite_with_rowid": False},  # clustered by id (migration 0004)
     )
     vin: str = Field(primary_key=True)
     customer_id: str = Field(foreign_key="customers.customer_id")
@@ -135,6 +137,38 @@ class UpsellItem(SQLModel, table=True):
     status: str  # accepted | declined
     amount: float | None = _money()
     due_date: dt.date | None = None
+
+
+# --- derived from the dealer's data ----------------------------------------------------------
+
+
+class VehicleVisitSummary(SQLModel, table=True):
+    """One row per vehicle: what the cohorts ask of its visit history, rebuilt after every
+    import (:mod:`revisit.visit_summary`) and read only while it matches the data."""
+
+    __tablename__ = "vehicle_visit_summary"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # rows read by vin, clustered by vin
+    vin: str = Field(primary_key=True)
+    recency_date: dt.date  # the latest visit of any type, or the purchase date if none
+    last_visit_date: dt.date | None = None
+    last_service_date: dt.date | None = None  # the latest first_service or maintenance visit
+    last_service_km: int | None = None  # the mileage recorded on that day, if any
+    first_km_date: dt.date | None = None  # the first visit with a mileage, and the mileage
+    first_km: int | None = None
+    last_km_date: dt.date | None = None  # the last visit with a mileage, and the mileage
+    last_km: int | None = None
+
+
+class SummaryState(SQLModel, table=True):
+    """What a derived table was built from: it is current while the data still hold as many
+    vehicles and visits, the latest visit on the same day."""
+
+    __tablename__ = "summary_state"
+    name: str = Field(primary_key=True)
+    vehicles: int
+    visits: int
+    latest_visit: dt.date | None = None
+    built_at: dt.datetime = _ts()
 
 
 # --- campaigns and their runs ----------------------------------------------------------------
@@ -309,6 +343,26 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+@contextmanager
+def migrating(conn: Connection) -> Iterator[None]:
+    """A transaction for schema changes. On SQLite, foreign keys are off meanwhile (a table
+    rebuild drops a parent table) and checked afterwards; the pragma must be set outside
+    a transaction."""
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()
+    try:
+        with conn.begin():
+            yield
+            if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                raise RuntimeError("a schema migration left rows whose references are broken")
+    finally:
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
+
+
 def upgrade_schema(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision and make sure the default store exists."""
     from alembic import command
@@ -316,7 +370,7 @@ def upgrade_schema(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
+    with engine.connect() as conn, migrating(conn):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
         restore_indexes(conn)

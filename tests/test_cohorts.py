@@ -10,6 +10,7 @@ import random
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session
 
 from revisit.cohorts import (
@@ -19,7 +20,8 @@ from revisit.cohorts import (
     cohort_sizes_by_store,
     select_cohort,
 )
-from revisit.store import OptOut
+from revisit.store import OptOut, Vehicle
+from revisit.visit_summary import refresh_visit_summary, summary_current_for
 from tests.factories import (
     make_customer,
     make_policy,
@@ -243,6 +245,63 @@ def test_sql_cohorts_match_spec_oracle(engine, seed: int) -> None:
     assert all(seen.values()), seen  # every cohort was exercised, not just agreed on empty
 
 
+def summarise_through(session: Session, as_of: dt.date) -> None:
+    """Drop what lies after ``as_of`` (cohorts ignore it anyway) and rebuild the visit
+    summary, so cohorts as of ``as_of`` read it instead of the visits."""
+    later = "(SELECT visit_id FROM visits WHERE date > :d)"
+    session.execute(text(f"DELETE FROM upsell_items WHERE visit_id IN {later}"), {"d": as_of})
+    session.execute(text("DELETE FROM visits WHERE date > :d"), {"d": as_of})
+    refresh_visit_summary(session)
+    session.commit()
+    assert summary_current_for(session, as_of)
+
+
+SUMMARY_COHORTS = [name for name, d in COHORTS.items() if d.reads_summary]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_summary_cohorts_match_spec_oracle(engine, seed: int) -> None:
+    """The cohorts that read the visit summary agree with SPEC when they do: the as_of
+    dates are taken latest first, each after trimming what lies beyond it."""
+    data = random_dealership(seed, around=D(2024, 2, 29))
+    seen: dict[str, int] = dict.fromkeys(SUMMARY_COHORTS, 0)
+    with Session(engine) as s:
+        load(s, data)
+        for as_of in sorted(set(AS_OF_DATES + data_dates(data, seed)), reverse=True):
+            summarise_through(s, as_of)
+            for name in SUMMARY_COHORTS:
+                got = {
+                    (m.customer_id, m.vin): m.due_date
+                    for m in select_cohort(s, cohort=name, as_of=as_of)
+                }
+                want = oracle(data, name, as_of)
+                assert got == want, (name, as_of)
+                seen[name] += len(got)
+    assert all(seen.values()), seen
+
+
+def test_summary_read_only_while_current(engine) -> None:
+    with Session(engine) as s:
+        _, vin = scenario(
+            s, {"purchase": D(2021, 1, 1), "visits": [(D(2021, 6, 30), "repair", None)]}
+        )
+        assert not summary_current_for(s, D(2024, 2, 29))  # never built
+        refresh_visit_summary(s)
+        s.commit()
+        assert summary_current_for(s, D(2024, 2, 29))
+        assert summary_current_for(s, D(2021, 6, 30))
+        assert not summary_current_for(s, D(2021, 6, 29))  # a replay before the latest visit
+        make_visit(s, vehicle=s.get(Vehicle, vin), date=D(2024, 1, 5), type="repair")
+        s.commit()
+        assert not summary_current_for(s, D(2024, 2, 29))  # visits changed behind its back
+        # read from the visits, the new visit counts: no longer lapsed 24+ months
+        assert select_cohort(s, cohort="lapsed_24_plus", as_of=D(2024, 2, 29)) == []
+        refresh_visit_summary(s)
+        make_vehicle(s, customer=make_customer(s), purchase_date=D(2020, 1, 1))
+        s.commit()
+        assert not summary_current_for(s, D(2024, 2, 29))  # vehicles too
+
+
 # --- boundary cases, one vehicle each ------------------------------------------------------
 
 V = ("maintenance", "first_service", "repair")
@@ -355,6 +414,10 @@ def test_boundary(engine, cohort, case_name, as_of, case, expected) -> None:
     with Session(engine) as s:
         customer_id, vin = scenario(s, case)
         members = select_cohort(s, cohort=cohort, as_of=as_of)
+        if COHORTS[cohort].reads_summary:
+            summarise_through(s, as_of)
+            again = select_cohort(s, cohort=cohort, as_of=as_of)
+            assert [m.public() for m in again] == [m.public() for m in members]
     key = (customer_id, None if cohort == "birthday" else vin)
     assert (key in {(m.customer_id, m.vin) for m in members}) is expected
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from revisit.cli import app
 from revisit.importing import ImportReport, Problem, import_paths
+from revisit.visit_summary import summary_current_for
 
 CUSTOMERS = """\
 customer_id,name,phone,birthday,region,store_id,consent_sms,language
@@ -404,3 +406,36 @@ def test_first_bulk_load_rebuilds_every_index(
         conn.execute(text("DROP INDEX ix_visits_vin_date"))
     open_engine(db_url).dispose()
     assert "ix_visits_vin_date" in _index_names(engine, "visits")
+
+
+def test_import_keeps_the_visit_summary_current(engine: Engine, tmp_path: Path) -> None:
+    report, _ = run_import(engine, write_export(tmp_path / "x"))
+    assert report.summarised_vehicles == 3  # V1, V4 and V5: V2 and V3 were rejected
+    columns = (
+        "recency_date, last_visit_date, last_service_date, last_service_km, "
+        "first_km_date, first_km, last_km_date, last_km"
+    )
+    summary = f"SELECT vin, {columns} FROM vehicle_visit_summary ORDER BY vin"
+    assert [tuple(map(_text, r)) for r in rows(engine, summary)] == [
+        # R2's mileage was a warning (-5), so the latest service day has no mileage
+        ("V1", "2021-02-01", "2021-02-01", "2021-02-01", "", "2020-08-01", "3000", "2020-08-01", "3000"),  # noqa: E501
+        # V4 had a repair only
+        ("V4", "2021-02-01", "2021-02-01", "", "", "2021-02-01", "12000", "2021-02-01", "12000"),
+        ("V5", "2019-07-07", "", "", "", "", "", "", ""),  # never seen: its purchase date
+    ]  # fmt: skip
+    with engine.connect() as conn:
+        assert summary_current_for(conn, dt.date(2021, 2, 1))
+        assert not summary_current_for(conn, dt.date(2021, 1, 31))
+    # a later export with one new visit: the summary follows it
+    later = "visit_id,vin,date,mileage_km,type\nR6,V1,2021-09-01,6100,repair\n"
+    report, _ = run_import(engine, write_export(tmp_path / "y", visits=later))
+    assert report.summarised_vehicles == 3
+    assert tuple(map(_text, rows(engine, summary)[0])) == (
+        "V1", "2021-09-01", "2021-09-01", "2021-02-01", "", "2020-08-01", "3000", "2021-09-01", "6100"  # noqa: E501
+    )  # fmt: skip
+    with engine.connect() as conn:
+        assert summary_current_for(conn, dt.date(2021, 9, 1))
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)

@@ -187,6 +187,30 @@ def test_higher_priority_daily_campaign_wins_the_day(engine) -> None:
     assert [r.status for r in first.rows] == ["to_contact"]
 
 
+def test_plans_of_one_pass_share_the_competitors_they_select(engine) -> None:
+    """An overview or a daily run passes one reach cache: each higher-ranked daily cohort
+    is selected once, and the plans come out as they would alone."""
+    all_c = campaigns()
+    with Session(engine, expire_on_commit=False) as s:
+        first_service_customer(s, birthday=D(1980, 4, 20))
+        s.commit()
+        alone = [
+            plan_campaign(s, campaign=all_c[n], as_of=AS_OF, now=NOON, all_campaigns=all_c)
+            for n in ("birthday", "lapsed_6_12")
+        ]
+        reach: dict = {}
+        shared = [
+            plan_campaign(
+                s, campaign=all_c[n], as_of=AS_OF, now=NOON, all_campaigns=all_c, reach=reach
+            )
+            for n in ("birthday", "lapsed_6_12")
+        ]
+    assert [p.rows for p in shared] == [p.rows for p in alone]
+    higher_daily = {c.name for c in all_c.values() if c.schedule == "daily" and c.priority > 10}
+    assert {name for name, _ in reach} == higher_daily
+    assert reach[("first_service_due", AS_OF)]  # the birthday customer's first service
+
+
 def test_lapsed_recontact_window(engine) -> None:
     all_c = campaigns()
     as_of = D(2024, 8, 31)

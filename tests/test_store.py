@@ -53,3 +53,57 @@ def test_rows_round_trip_dates(engine) -> None:
     with Session(engine) as s:
         assert s.exec(select(Vehicle)).one().purchase_date == dt.date(2024, 2, 29)
         assert s.exec(select(Visit)).one().date == dt.date(2024, 5, 31)
+
+
+def test_sqlite_migration_keeps_rows_when_tables_are_rebuilt(tmp_path) -> None:
+    """Migration 0004 rebuilds customers and vehicles WITHOUT ROWID on SQLite: a database
+    with data at 0003 keeps every row, reference and index, and downgrades back."""
+    from alembic import command
+    from alembic.config import Config
+
+    from revisit.store import MIGRATIONS_DIR, create_db_engine, migrating, secondary_indexes
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+
+    def migrate(step, target: str) -> None:
+        with engine.connect() as conn, migrating(conn):
+            cfg.attributes["connection"] = conn
+            step(cfg, target)
+
+    def storage() -> dict[str, bool]:
+        with engine.connect() as conn:
+            sql = dict(
+                conn.exec_driver_sql(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+                ).all()
+            )
+        return {t: sql[t].rstrip().endswith("WITHOUT ROWID") for t in ("customers", "vehicles")}
+
+    migrate(command.upgrade, "0003")
+    rows = [
+        "stores (store_id, name, timezone) VALUES ('S1', 'One', 'Asia/Shanghai')",
+        "customers (customer_id, name, phone_invalid, store_id, consent_sms, language) "
+        "VALUES ('C1', '张伟', 0, 'S1', 1, 'zh')",
+        "vehicles (vin, customer_id, purchase_date, status) "
+        "VALUES ('V1', 'C1', '2020-01-01', 'active')",
+        "visits (visit_id, vin, date, type) VALUES ('R1', 'V1', '2020-06-01', 'maintenance')",
+    ]
+    with engine.begin() as conn:
+        for row in rows:
+            conn.exec_driver_sql(f"INSERT INTO {row}")
+    assert storage() == {"customers": False, "vehicles": False}
+    migrate(command.upgrade, "head")
+    assert storage() == {"customers": True, "vehicles": True}
+    with engine.connect() as conn:
+        joined = "visits JOIN vehicles v USING (vin) JOIN customers c USING (customer_id)"
+        assert conn.exec_driver_sql(f"SELECT v.vin, c.name FROM {joined}").all() == [("V1", "张伟")]
+        for table in ("customers", "vehicles"):
+            present = {ix["name"] for ix in inspect(conn).get_indexes(table)}
+            assert {ix.name for ix in secondary_indexes(table)} <= present
+    migrate(command.downgrade, "0003")
+    assert storage() == {"customers": False, "vehicles": False}
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM vehicles").scalar_one() == 1
+    engine.dispose()

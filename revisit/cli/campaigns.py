@@ -18,7 +18,7 @@ from revisit.cli import app, console, engine_of, handles_errors, settings_of
 from revisit.cohorts import COHORTS, CohortMember, cohort_sizes_by_store, select_cohort
 from revisit.errors import ConfigError
 from revisit.rendering import Renderer, load_contexts, member_refs
-from revisit.rules import CampaignPlan, plan_campaign
+from revisit.rules import CampaignPlan, ReachCache, plan_campaign
 from revisit.settings import Settings
 
 campaign_app = typer.Typer(help="List campaigns and preview what a run would do.")
@@ -202,10 +202,11 @@ def overview_command(ctx: typer.Context, as_of: AsOf = None) -> None:
     with Session(engine) as session:
         sizes = cohort_sizes_by_store(session, as_of=day)
         plans = []
+        reach: ReachCache = {}
         for c in sorted(campaigns.values(), key=lambda c: c.rank()):
             plan = plan_campaign(
                 session, campaign=c, as_of=day, now=dt.datetime.now(dt.UTC),
-                all_campaigns=campaigns, default_timezone=settings.default_timezone,
+                all_campaigns=campaigns, default_timezone=settings.default_timezone, reach=reach,
             )  # fmt: skip
             plans.append(plan)
     stores = sorted({s for per_store in sizes.values() for s in per_store})

@@ -38,6 +38,11 @@ class _Bar(ImportProgress):
         if self.task is not None:
             self.progress.update(self.task, completed=done)
 
+    def stage(self, description: str) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=self.progress.tasks[self.task].total or 0)
+        self.task = self.progress.add_task(description, total=None)
+
 
 class _ProblemPrinter:
     """Prints every problem (or the first ones, when they also go to a file)."""

@@ -17,6 +17,7 @@ from revisit.cli import console, engine_of, handles_errors, settings_of
 from revisit.cli.campaigns import campaign_app
 from revisit.dispatch import DispatchSummary
 from revisit.errors import ConfigError
+from revisit.rules import ReachCache
 from revisit.runs import RunOptions, RunReport, daily_campaigns, pinned_clock, run_campaign
 from revisit.settings import Settings
 
@@ -127,12 +128,13 @@ def daily_command(
     day = _day(settings, as_of, clock())
     engine = engine_of(ctx)
     reports = []
+    reach: ReachCache = {}
     with _progress() as progress:
         for campaign in daily_campaigns(campaigns):
             report = run_campaign(
                 engine, campaign=campaign, campaigns=campaigns, as_of=day, now=clock,
                 settings=settings, options=RunOptions(rate=rate, concurrency=concurrency),
-                progress=_Bar(progress, campaign.name),
+                progress=_Bar(progress, campaign.name), reach=reach,
             )  # fmt: skip
             reports.append(report)
     print_reports(reports, samples=False)

@@ -18,6 +18,12 @@ from revisit.importing.loader import BATCH_ROWS, FileLoader, FileReport, Problem
 from revisit.importing.reading import Table, expand_paths, open_table
 from revisit.phones import PhoneParser
 from revisit.store import CACHE_KIB, is_sqlite
+from revisit.visit_summary import (
+    SUMMARY,
+    forget_visit_summary,
+    refresh_visit_summary,
+    summary_stale,
+)
 
 IMPORT_CACHE_KIB = 1 << 20  # 1 GiB of page cache for the import connection
 
@@ -29,6 +35,7 @@ class ImportReport:
     files: list[FileReport] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    summarised_vehicles: int | None = None  # the visit summary was rebuilt for these
 
     @property
     def rejected(self) -> int:
@@ -54,6 +61,9 @@ class ImportProgress:
     def start(self, path: Path, size: int) -> None: ...
 
     def advance(self, done: int) -> None: ...
+
+    def stage(self, description: str) -> None:
+        """A step after the files, whose length is not known in advance."""
 
 
 def import_paths(
@@ -85,7 +95,14 @@ def import_paths(
             conn.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
         try:
             _load_all(conn, tables, phones, sink, progress, report, batch_rows, parallel)
-            _refresh_statistics(conn, {f.kind for f in report.files if f.inserted or f.updated})
+            changed = {f.kind for f in report.files if f.inserted or f.updated}
+            if changed & {"vehicles", "visits"} or summary_stale(conn):
+                if progress:
+                    progress.stage("summarising visits per vehicle")
+                report.summarised_vehicles = refresh_visit_summary(conn)
+                conn.commit()
+                changed.add(SUMMARY.name)
+            _refresh_statistics(conn, changed)
         finally:
             if is_sqlite(engine):
                 conn.rollback()
@@ -121,6 +138,9 @@ def _load_all(
     conn.commit()
     for kind, table in tables:
         try:
+            if kind.name in ("vehicles", "visits"):
+                forget_visit_summary(conn)  # stale from the first new row on
+                conn.commit()
             loader = FileLoader(
                 conn=conn, kind=kind, table=table, phones=phones, known_stores=known_stores,
                 on_problem=sink, batch_rows=batch_rows, parallel=parallel,

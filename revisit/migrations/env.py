@@ -29,10 +29,10 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     from revisit.settings import Settings
-    from revisit.store import create_db_engine
+    from revisit.store import create_db_engine, migrating
 
     engine = create_db_engine(Settings().database_url)
-    with engine.begin() as conn:
+    with engine.connect() as conn, migrating(conn):
         _run(conn)
 
 

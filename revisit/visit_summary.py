@@ -1,0 +1,101 @@
+"""The per-vehicle visit summary: what the cohorts ask of a vehicle's visit history.
+
+One row per vehicle in ``vehicle_visit_summary``: the latest visit (or the purchase date,
+for a vehicle never seen), the latest service visit with the mileage recorded that day, the
+first and last mileage readings. The daily cohorts (maintenance_due, the lapsed ones) read
+a million narrow rows instead of grouping every visit.
+
+It is rebuilt with one grouped pass after each import that changed vehicles or visits
+(:func:`refresh_visit_summary`) and read only while it is current
+(:func:`summary_current_for`): the data still hold as many vehicles and visits as when it
+was built, the latest visit is the same, and the as_of date is on or after it. A replay of
+an earlier date, or rows written behind the importer's back, send the cohorts to the visits
+themselves — slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
+
+from revisit.cohort_queries import SUMMARY, VEHICLES, VISITS, summary_rows
+from revisit.store import utcnow
+
+STATE = SQLModel.metadata.tables["summary_state"]
+NAME = "vehicle_visit_summary"
+
+Db = Session | Connection
+
+
+def _dialect(db: Db) -> str:
+    bind = db.get_bind() if isinstance(db, Session) else db
+    return bind.dialect.name
+
+
+Counts = tuple[int, int, dt.date | None]
+
+
+def _data_now(db: Db) -> Counts:
+    """(vehicles, visits, latest visit): three lookups SQLite and PostgreSQL answer from an
+    index or the table's size alone (asked together, SQLite would scan)."""
+    vehicles = db.execute(select(func.count()).select_from(VEHICLES)).scalar_one()
+    visits = db.execute(select(func.count()).select_from(VISITS)).scalar_one()
+    latest = db.execute(select(func.max(VISITS.c.date))).scalar_one()
+    return int(vehicles), int(visits), latest
+
+
+def forget_visit_summary(db: Db) -> None:
+    """Mark the summary stale (before visits change); the caller commits."""
+    db.execute(delete(STATE).where(STATE.c.name == NAME))
+
+
+def refresh_visit_summary(db: Db) -> int:
+    """Rebuild the summary from every vehicle and visit, in the caller's transaction;
+    returns the number of vehicles it holds."""
+    forget_visit_summary(db)
+    db.execute(delete(SUMMARY))
+    source = summary_rows(_dialect(db))
+    db.execute(insert(SUMMARY).from_select(list(source.selected_columns.keys()), source))
+    vehicles, visits, latest = _data_now(db)
+    db.execute(
+        insert(STATE).values(
+            name=NAME, vehicles=vehicles, visits=visits, latest_visit=latest, built_at=utcnow()
+        )
+    )
+    return vehicles
+
+
+def _built_from(db: Db) -> Counts | None:
+    """What the summary was built from, if the data still look the same."""
+    state = db.execute(
+        select(STATE.c.vehicles, STATE.c.visits, STATE.c.latest_visit).where(STATE.c.name == NAME)
+    ).first()
+    if state is None:
+        return None
+    now = _data_now(db)
+    return now if now == tuple(state) else None
+
+
+def summary_stale(db: Db) -> bool:
+    """True when the summary was never built, or the visits changed since."""
+    return _built_from(db) is None
+
+
+def summary_current_for(db: Db, as_of: dt.date) -> bool:
+    """Whether cohorts as of ``as_of`` may read the summary: it was built from the visits
+    as they are now, and no visit is dated after ``as_of``."""
+    built = _built_from(db)
+    return built is not None and (built[2] is None or built[2] <= as_of)
+
+
+__all__ = [
+    "SUMMARY",
+    "forget_visit_summary",
+    "refresh_visit_summary",
+    "summary_current_for",
+    "summary_stale",
+]
