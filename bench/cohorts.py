@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--vehicles", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 11, 23))
-    parser.add_argument("--repeat", type=int, default=2, help="runs per query; the best counts")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per query; the best counts")
     parser.add_argument("--pg", help="also run on this (emptied!) PostgreSQL database")
     parser.add_argument("--reimport", action="store_true", help="rebuild the SQLite database")
     parser.add_argument(

@@ -80,6 +80,8 @@ def revisit_import(folder: Path, url: str) -> tuple[int, float, int]:
     report = import_paths(engine, [folder])
     seconds = time.perf_counter() - started
     engine.dispose()
+    summary = report.summary_seconds
+    print(f"  {seconds:.1f} s, of which the visit summary {summary:.1f} s", flush=True)
     return report.rows, seconds, report.rejected
 
 

@@ -245,22 +245,15 @@ def select_cohort(
     filters: CohortFilter | None = None,
     exclusions: bool = True,
 ) -> list[CohortMember]:
-    """Members of ``cohort`` as of ``as_of``, sorted by customer and vehicle.
+    """Members of ``cohort`` as of ``as_of``, in no particular order (:func:`by_customer`
+    sorts them; a sort in SQL would cost a large cohort a fifth of its time).
 
     With ``exclusions`` (the default) sold/scrapped vehicles and do-not-contact customers
     are left out; campaign planning asks for them too, to count them by reason."""
     defn, p = _definition(cohort, params)
-    dialect = _dialect(db)
     query = member_query(
         db, cohort=cohort, as_of=as_of, params=p, filters=filters, exclusions=exclusions
     )
-    # Sorted in SQL, which is cheaper than in Python for a large cohort, by code point as
-    # Python would (SQLite's BINARY collation; PostgreSQL's "C").
-    ids = query.selected_columns
-    if dialect == "postgresql":
-        query = query.order_by(ids.customer_id.collate("C"), ids.vin.collate("C"))
-    else:
-        query = query.order_by(ids.customer_id, ids.vin)
     with grouping_memory(db, cohort):
         result = _connection(db).execute(query)
         extra_keys = list(result.keys())[_N:]
@@ -278,6 +271,11 @@ def select_cohort(
     if defn.pick is not None:
         members = _merge(defn, members)  # keeps the order
     return members
+
+
+def by_customer(member: CohortMember) -> tuple[str, str]:
+    """Sort key: customer, then vehicle."""
+    return (member.customer_id, member.vin or "")
 
 
 def _connection(db: Db) -> Connection:
@@ -305,6 +303,7 @@ __all__ = [
     "CohortFilter",
     "CohortMember",
     "UnknownCohortError",
+    "by_customer",
     "cohort_sizes_by_store",
     "grouping_memory",
     "member_query",

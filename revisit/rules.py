@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +43,7 @@ from revisit.campaigns import CampaignDef, QuietHours
 from revisit.cohorts import (
     GONE_STATUSES,
     CohortMember,
+    by_customer,
     grouping_memory,
     member_query,
     select_cohort,
@@ -51,6 +52,7 @@ from revisit.dates import add_days
 from revisit.settings import DEFAULT_TIMEZONE
 
 CONTACTS = SQLModel.metadata.tables["contacts"]
+CUSTOMERS = SQLModel.metadata.tables["customers"]
 STORES = SQLModel.metadata.tables["stores"]
 
 # unknown may have reached the phone; listed is a call contact handed to a caller
@@ -173,16 +175,26 @@ def claimed_today_by_higher(session: Session, *, campaign: CampaignDef, as_of: d
     return set(session.execute(query.distinct()).scalars())
 
 
-def reachable_customers(session: Session, *, campaign: CampaignDef, as_of: dt.date) -> set[str]:
+def reachable_customers(
+    session: Session,
+    *,
+    campaign: CampaignDef,
+    as_of: dt.date,
+    among: Collection[str] | None = None,
+) -> set[str]:
     """Customers ``campaign`` would reach on as_of: its cohort after filters, the
-    always-exclusions and its channel exclusions."""
-    sub = member_query(
+    always-exclusions and its channel exclusions (only those ``among`` these, if given:
+    one lookup by id instead of the whole cohort)."""
+    query = member_query(
         session,
         cohort=campaign.cohort,
         as_of=as_of,
         params=campaign.params,
         filters=campaign.filters.to_cohort_filter(),
-    ).subquery()
+    )
+    if among is not None:
+        query = query.where(CUSTOMERS.c.customer_id.in_(sorted(among)))
+    sub = query.subquery()
     cols = (sub.c.customer_id, sub.c.phone, sub.c.phone_type, sub.c.phone_invalid)
     with grouping_memory(session, campaign.cohort):
         rows = session.execute(select(*cols, sub.c.consent_sms).distinct()).all()
@@ -284,6 +296,9 @@ class CampaignPlan:
 # daily run, an overview) so that every higher-ranked cohort is evaluated once, not once
 # per lower campaign. Only reachability is kept: contact history is always read afresh.
 ReachCache = dict[tuple[str, dt.date], set[str]]
+# A campaign targeting at most this many customers asks a competitor about them alone
+# rather than selecting the competitor's whole cohort (unless a planning pass already has).
+NARROW_LOOKUP = 10_000
 
 
 def _competitors(
@@ -292,13 +307,24 @@ def _competitors(
     as_of: dt.date,
     others: Mapping[str, CampaignDef],
     reach: ReachCache,
+    targeted: Collection[str],
 ) -> set[str]:
+    """The customers of ``targeted`` that a higher-ranked campaign takes today."""
     taken = claimed_today_by_higher(session, campaign=campaign, as_of=as_of)
     for other in sorted(others.values(), key=CampaignDef.rank):
-        if other.name != campaign.name and other.schedule == "daily" and outranks(other, campaign):
-            key = (other.name, as_of)
-            if key not in reach:
-                reach[key] = reachable_customers(session, campaign=other, as_of=as_of)
+        if (
+            other.name == campaign.name
+            or other.schedule != "daily"
+            or not outranks(other, campaign)
+        ):
+            continue
+        key = (other.name, as_of)
+        if key in reach:
+            taken |= reach[key]
+        elif len(targeted) <= NARROW_LOOKUP:
+            taken |= reachable_customers(session, campaign=other, as_of=as_of, among=targeted)
+        else:
+            reach[key] = reachable_customers(session, campaign=other, as_of=as_of)
             taken |= reach[key]
     return taken
 
@@ -309,10 +335,12 @@ def _suppressions(
     as_of: dt.date,
     others: Mapping[str, CampaignDef],
     reach: ReachCache,
+    targeted: Collection[str],
 ) -> list[tuple[str, set[str]]]:
     """(reason, customers) in the order the suppression rules apply."""
     cap = campaign.frequency_cap
-    rules = [("lower_priority", _competitors(session, campaign, as_of, others, reach))]
+    lower = _competitors(session, campaign, as_of, others, reach, targeted)
+    rules = [("lower_priority", lower)]
     if campaign.channel == "sms":
         capped = sms_capped_customers(
             session, campaign=campaign.name, as_of=as_of, max_sms=cap.max_sms, days=cap.days
@@ -371,13 +399,15 @@ def plan_campaign(
         filters=campaign.filters.to_cohort_filter(),
         exclusions=False,
     )
+    groups = group_by_customer(members)
     suppressions = _suppressions(
-        session, campaign, as_of, all_campaigns or {}, {} if reach is None else reach
+        session, campaign, as_of, all_campaigns or {}, {} if reach is None else reach, groups
     )
     zones = store_timezones(session)
     send_times: dict[str, dt.datetime] = {}  # per time zone
     plan = CampaignPlan(campaign=campaign, as_of=as_of, now=now)
-    for customer_id, group in group_by_customer(members).items():
+    for customer_id in sorted(groups):  # a plan in the same order whichever way it was read
+        group = sorted(groups[customer_id], key=by_customer)
         status, reason, live = _decide(campaign, group, suppressions)
         if live:
             plan.dropped_vehicles.update(r for r in map(vehicle_exclusion, group) if r is not None)

@@ -367,13 +367,23 @@ def upgrade_schema(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision and make sure the default store exists."""
     from alembic import command
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.connect() as conn, migrating(conn):
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-        restore_indexes(conn)
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.connect() as conn:
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            conn.rollback()
+            with conn.begin():  # the usual case: nothing to migrate
+                restore_indexes(conn)
+        else:
+            conn.rollback()
+            with migrating(conn):
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                restore_indexes(conn)
     with Session(engine) as session:
         if session.get(Store, DEFAULT_STORE_ID) is None:
             session.add(Store(store_id=DEFAULT_STORE_ID, name="Default store"))

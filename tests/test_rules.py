@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from revisit import rules
 from revisit.campaigns import CampaignDef, QuietHours, load_campaigns
 from revisit.cli import app
 from revisit.cohorts import CohortMember
@@ -187,12 +188,18 @@ def test_higher_priority_daily_campaign_wins_the_day(engine) -> None:
     assert [r.status for r in first.rows] == ["to_contact"]
 
 
-def test_plans_of_one_pass_share_the_competitors_they_select(engine) -> None:
+@pytest.mark.parametrize("narrow", [0, 10_000])
+def test_plans_of_one_pass_share_the_competitors_they_select(engine, monkeypatch, narrow) -> None:
     """An overview or a daily run passes one reach cache: each higher-ranked daily cohort
-    is selected once, and the plans come out as they would alone."""
+    is selected once (or, for a small campaign, asked about its own customers only), and
+    the plans come out as they would alone."""
+    monkeypatch.setattr(rules, "NARROW_LOOKUP", narrow)
     all_c = campaigns()
     with Session(engine, expire_on_commit=False) as s:
         first_service_customer(s, birthday=D(1980, 4, 20))
+        make_vehicle(
+            s, customer=make_customer(s, birthday=D(1981, 4, 20)), purchase_date=D(2020, 1, 1)
+        )
         s.commit()
         alone = [
             plan_campaign(s, campaign=all_c[n], as_of=AS_OF, now=NOON, all_campaigns=all_c)
@@ -206,9 +213,16 @@ def test_plans_of_one_pass_share_the_competitors_they_select(engine) -> None:
             for n in ("birthday", "lapsed_6_12")
         ]
     assert [p.rows for p in shared] == [p.rows for p in alone]
-    higher_daily = {c.name for c in all_c.values() if c.schedule == "daily" and c.priority > 10}
-    assert {name for name, _ in reach} == higher_daily
-    assert reach[("first_service_due", AS_OF)]  # the birthday customer's first service
+    assert sorted((r.status, r.reason) for r in alone[0].rows) == [
+        ("suppressed", "lower_priority"),  # due for a first service
+        ("to_contact", None),  # only a birthday today
+    ]
+    if narrow:
+        assert reach == {}
+    else:
+        higher = {c.name for c in all_c.values() if c.schedule == "daily" and c.priority > 10}
+        assert {name for name, _ in reach} == higher
+        assert reach[("first_service_due", AS_OF)]  # the birthday customer's first service
 
 
 def test_lapsed_recontact_window(engine) -> None:

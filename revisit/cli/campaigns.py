@@ -15,7 +15,13 @@ from sqlmodel import Session
 
 from revisit.campaigns import load_campaigns
 from revisit.cli import app, console, engine_of, handles_errors, settings_of
-from revisit.cohorts import COHORTS, CohortMember, cohort_sizes_by_store, select_cohort
+from revisit.cohorts import (
+    COHORTS,
+    CohortMember,
+    by_customer,
+    cohort_sizes_by_store,
+    select_cohort,
+)
 from revisit.errors import ConfigError
 from revisit.rendering import Renderer, load_contexts, member_refs
 from revisit.rules import CampaignPlan, ReachCache, plan_campaign
@@ -91,6 +97,7 @@ def cohort_command(
     engine = engine_of(ctx)
     with Session(engine) as session:
         members = select_cohort(session, cohort=name, as_of=_as_of(ctx, as_of))
+    members.sort(key=by_customer)
     _print_members(name, _member_rows(members), fmt)
 
 

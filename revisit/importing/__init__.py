@@ -6,6 +6,7 @@ each in batches; see :mod:`revisit.importing.loader` for what happens to a bad r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ class ImportReport:
     file_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     summarised_vehicles: int | None = None  # the visit summary was rebuilt for these
+    summary_seconds: float = 0.0  # and took this long
 
     @property
     def rejected(self) -> int:
@@ -99,8 +101,10 @@ def import_paths(
             if changed & {"vehicles", "visits"} or summary_stale(conn):
                 if progress:
                     progress.stage("summarising visits per vehicle")
+                started = time.perf_counter()
                 report.summarised_vehicles = refresh_visit_summary(conn)
                 conn.commit()
+                report.summary_seconds = time.perf_counter() - started
                 changed.add(SUMMARY.name)
             _refresh_statistics(conn, changed)
         finally:
