@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import SQLModel
 
 import revisit.store  # noqa: F401  (registers the tables)
@@ -86,6 +87,16 @@ def channel_exclusion(member: CohortMember, channel: str) -> str | None:
         if not member.consent_sms:
             return "no_sms_consent"
     return None
+
+
+def channel_reachable(channel: str) -> list[ColumnElement[bool]]:
+    """:func:`channel_exclusion` as SQL conditions on the customer: they hold exactly when
+    it finds no reason (for counting a whole cohort without building its members)."""
+    c = CUSTOMERS.c
+    conds = [c.phone.is_not(None), c.phone != "", c.phone_invalid == false()]
+    if channel == "sms":
+        conds += [c.phone_type == "mobile", c.consent_sms == true()]
+    return conds
 
 
 def in_holdout(campaign: str, customer_id: str, pct: float) -> bool:
@@ -192,30 +203,12 @@ def reachable_customers(
         params=campaign.params,
         filters=campaign.filters.to_cohort_filter(),
     )
+    query = query.where(*channel_reachable(campaign.channel))
     if among is not None:
         query = query.where(CUSTOMERS.c.customer_id.in_(sorted(among)))
     sub = query.subquery()
-    cols = (sub.c.customer_id, sub.c.phone, sub.c.phone_type, sub.c.phone_invalid)
     with grouping_memory(session, campaign.cohort):
-        rows = session.execute(select(*cols, sub.c.consent_sms).distinct()).all()
-    return {
-        r.customer_id
-        for r in rows
-        if channel_exclusion(
-            CohortMember(campaign.cohort, r.customer_id, None, "", **_contact_fields(r)),
-            campaign.channel,
-        )
-        is None
-    }
-
-
-def _contact_fields(row: Any) -> dict[str, Any]:
-    return {
-        "phone": row.phone,
-        "phone_type": row.phone_type,
-        "phone_invalid": bool(row.phone_invalid),
-        "consent_sms": bool(row.consent_sms),
-    }
+        return set(session.execute(select(sub.c.customer_id)).scalars())
 
 
 def store_timezones(session: Session) -> dict[str, str]:
