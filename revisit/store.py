@@ -384,10 +384,20 @@ def upgrade_schema(engine: Engine) -> None:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
                 restore_indexes(conn)
+                _summarise_if_stale(conn)
     with Session(engine) as session:
         if session.get(Store, DEFAULT_STORE_ID) is None:
             session.add(Store(store_id=DEFAULT_STORE_ID, name="Default store"))
             session.commit()
+
+
+def _summarise_if_stale(conn: Connection) -> None:
+    """After a migration, build the per-vehicle visit summary if the data have none yet (a
+    database from before it existed), rather than wait for the next import."""
+    from revisit.visit_summary import refresh_visit_summary, summary_stale
+
+    if summary_stale(conn):
+        refresh_visit_summary(conn)
 
 
 def secondary_indexes(table: str) -> list[Index]:

@@ -6,11 +6,12 @@ first and last mileage readings. The daily cohorts (maintenance_due, the lapsed 
 a million narrow rows instead of grouping every visit.
 
 It is rebuilt with one grouped pass after each import that changed vehicles or visits
-(:func:`refresh_visit_summary`) and read only while it is current
-(:func:`summary_current_for`): the data still hold as many vehicles and visits as when it
-was built, the latest visit is the same, and the as_of date is on or after it. A replay of
-an earlier date, or rows written behind the importer's back, send the cohorts to the visits
-themselves — slower, never wrong.
+(:func:`refresh_visit_summary`; the importer marks it stale before it writes either), and
+after a schema upgrade that finds none. Cohorts read it only while it is current
+(:func:`summary_current_for`): built, the data still holding as many vehicles and visits
+with the same latest visit — a cheap guard against rows written by other means — and the
+as_of date on or after that visit. Otherwise they read the visits themselves: a replay of an
+earlier date is slower, with the same answer.
 """
 
 from __future__ import annotations

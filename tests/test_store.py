@@ -61,7 +61,14 @@ def test_sqlite_migration_keeps_rows_when_tables_are_rebuilt(tmp_path) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from revisit.store import MIGRATIONS_DIR, create_db_engine, migrating, secondary_indexes
+    from revisit.store import (
+        MIGRATIONS_DIR,
+        create_db_engine,
+        migrating,
+        secondary_indexes,
+        upgrade_schema,
+    )
+    from revisit.visit_summary import summary_current_for
 
     engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
     cfg = Config()
@@ -94,8 +101,10 @@ def test_sqlite_migration_keeps_rows_when_tables_are_rebuilt(tmp_path) -> None:
         for row in rows:
             conn.exec_driver_sql(f"INSERT INTO {row}")
     assert storage() == {"customers": False, "vehicles": False}
-    migrate(command.upgrade, "head")
+    upgrade_schema(engine)  # as the first command after an upgrade does
     assert storage() == {"customers": True, "vehicles": True}
+    with engine.connect() as conn:  # and the visit summary is built for the data there
+        assert summary_current_for(conn, dt.date(2020, 6, 1))
     with engine.connect() as conn:
         joined = "visits JOIN vehicles v USING (vin) JOIN customers c USING (customer_id)"
         assert conn.exec_driver_sql(f"SELECT v.vin, c.name FROM {joined}").all() == [("V1", "张伟")]
