@@ -133,6 +133,15 @@ class CampaignDef(_Strict):
     def cohort_params(self) -> dict[str, Any]:
         return {**COHORTS[self.cohort].defaults, **self.params}
 
+    @property
+    def selection(self) -> dict[str, Any]:
+        """The campaign's cohort as keyword arguments of ``select_cohort``/``member_query``."""
+        return {
+            "cohort": self.cohort,
+            "params": self.params,
+            "filters": self.filters.to_cohort_filter(),
+        }
+
     def rank(self) -> tuple[int, str]:
         """Sort key: higher priority first, then name, so ties resolve the same way always."""
         return (-self.priority, self.name)

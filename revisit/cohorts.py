@@ -19,8 +19,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import exists, func, null, select, text
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import SQLModel
 
@@ -34,6 +32,7 @@ from revisit.cohort_queries import (
 )
 from revisit.dates import age_band_bounds
 from revisit.errors import RevisitError
+from revisit.store import Db, connection_of, dialect_of
 from revisit.visit_summary import summary_current_for
 
 OPT_OUTS = SQLModel.metadata.tables["opt_outs"]
@@ -41,8 +40,6 @@ GONE_STATUSES = ("sold", "scrapped")
 # A cohort's grouped pass hashes one entry per vehicle; PostgreSQL's default work_mem (4MB)
 # would make it sort on disk or walk the (vin, date) index into random heap reads instead.
 PG_WORK_MEM = "256MB"
-
-Db = Session | Connection
 
 
 class UnknownCohortError(RevisitError):
@@ -110,16 +107,11 @@ _N = len(_ROW_FIELDS)
 # --- running a cohort ----------------------------------------------------------------------
 
 
-def _dialect(db: Db) -> str:
-    bind = db.get_bind() if isinstance(db, Session) else db
-    return bind.dialect.name
-
-
 @contextmanager
 def grouping_memory(db: Db, cohort: str) -> Iterator[None]:
     """For a cohort with a wide grouped pass, on PostgreSQL, raise work_mem for the current
     transaction while its query runs, then put the previous value back; else nothing."""
-    if not COHORTS[cohort].wide_grouping or _dialect(db) != "postgresql":
+    if not COHORTS[cohort].wide_grouping or dialect_of(db) != "postgresql":
         yield
         return
     setting = text("SELECT set_config('work_mem', :value, true)")
@@ -167,7 +159,7 @@ def member_query(
     """The cohort's query joined to its vehicle, customer and opt-out, with filters and
     (unless ``exclusions`` is False) the always-exclusions applied."""
     defn, p = _definition(cohort, params)
-    dialect = _dialect(db)
+    dialect = dialect_of(db)
     summary = defn.reads_summary and summary_current_for(db, as_of)
     sub = defn.build(as_of, p, QuerySource(dialect, summary)).subquery("m")
     c = CUSTOMERS.c
@@ -255,7 +247,7 @@ def select_cohort(
         db, cohort=cohort, as_of=as_of, params=p, filters=filters, exclusions=exclusions
     )
     with grouping_memory(db, cohort):
-        result = _connection(db).execute(query)
+        result = connection_of(db).execute(query)
         extra_keys = list(result.keys())[_N:]
         rows = result.all()
     if not extra_keys:
@@ -276,11 +268,6 @@ def select_cohort(
 def by_customer(member: CohortMember) -> tuple[str, str]:
     """Sort key: customer, then vehicle."""
     return (member.customer_id, member.vin or "")
-
-
-def _connection(db: Db) -> Connection:
-    """The session's connection (in its transaction): Core rows, without the ORM layer."""
-    return db.connection() if isinstance(db, Session) else db
 
 
 def cohort_sizes_by_store(

@@ -196,13 +196,7 @@ def reachable_customers(
     """Customers ``campaign`` would reach on as_of: its cohort after filters, the
     always-exclusions and its channel exclusions (only those ``among`` these, if given:
     one lookup by id instead of the whole cohort)."""
-    query = member_query(
-        session,
-        cohort=campaign.cohort,
-        as_of=as_of,
-        params=campaign.params,
-        filters=campaign.filters.to_cohort_filter(),
-    )
+    query = member_query(session, as_of=as_of, **campaign.selection)
     query = query.where(*channel_reachable(campaign.channel))
     if among is not None:
         query = query.where(CUSTOMERS.c.customer_id.in_(sorted(among)))
@@ -384,14 +378,7 @@ def plan_campaign(
     ``now`` (aware) places to_contact rows in the quiet-hours window of their store. Plans
     made together (a daily run, an overview) pass one ``reach`` cache, so each competing
     campaign's customers are selected once."""
-    members = select_cohort(
-        session,
-        cohort=campaign.cohort,
-        as_of=as_of,
-        params=campaign.params,
-        filters=campaign.filters.to_cohort_filter(),
-        exclusions=False,
-    )
+    members = select_cohort(session, as_of=as_of, exclusions=False, **campaign.selection)
     groups = group_by_customer(members)
     suppressions = _suppressions(
         session, campaign, as_of, all_campaigns or {}, {} if reach is None else reach, groups

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint, event, inspect
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel, create_engine
 
 from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
@@ -428,6 +429,20 @@ def open_engine(url: str) -> Engine:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+Db = OrmSession | Connection  # what the domain queries run on
+
+
+def dialect_of(db: Db) -> str:
+    bind = db.get_bind() if isinstance(db, OrmSession) else db
+    return bind.dialect.name
+
+
+def connection_of(db: Db) -> Connection:
+    """The connection a query runs on (a session's, in its transaction): Core rows, without
+    the ORM layer."""
+    return db.connection() if isinstance(db, OrmSession) else db
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import Session
 
 from revisit.cohorts import (
@@ -300,6 +300,32 @@ def test_summary_read_only_while_current(engine) -> None:
         make_vehicle(s, customer=make_customer(s), purchase_date=D(2020, 1, 1))
         s.commit()
         assert not summary_current_for(s, D(2024, 2, 29))  # vehicles too
+
+
+def test_summary_checked_once_per_transaction(engine) -> None:
+    """A planning pass asks before every cohort query; the data are looked at once per
+    transaction (on PostgreSQL the counts cost an index scan)."""
+    with Session(engine) as s:
+        scenario(s, {"visits": [(D(2021, 6, 30), "repair", None)]})
+        refresh_visit_summary(s)
+        s.commit()
+        statements: list[str] = []
+
+        def record(_conn, _cursor, statement, *_rest) -> None:
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert summary_current_for(s, D(2024, 2, 29))
+            first = len(statements)
+            assert summary_current_for(s, D(2024, 2, 29))
+            assert not summary_current_for(s, D(2021, 6, 29))
+            assert len(statements) == first
+            s.commit()
+            assert summary_current_for(s, D(2024, 2, 29))
+            assert len(statements) == 2 * first
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 # --- boundary cases, one vehicle each ------------------------------------------------------
