@@ -32,13 +32,13 @@ demo: install
 	$(BIN)/revisit campaign daily --as-of $(DEMO_AS_OF) --now $(DEMO_AS_OF)T10:00:00
 
 lint: install
-	$(BIN)/ruff check revisit flows tests bench
-	$(BIN)/ruff format --check revisit flows tests bench
-	$(BIN)/mypy revisit flows bench
+	$(BIN)/ruff check revisit flows tests bench devtools
+	$(BIN)/ruff format --check revisit flows tests bench devtools
+	$(BIN)/mypy revisit flows bench devtools
 
 format: install
-	$(BIN)/ruff format revisit flows tests bench
-	$(BIN)/ruff check --fix revisit flows tests bench
+	$(BIN)/ruff format revisit flows tests bench devtools
+	$(BIN)/ruff check --fix revisit flows tests bench devtools
 
 test: lint
 	$(BIN)/pytest

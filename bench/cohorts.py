@@ -24,9 +24,10 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from bench.import_bench import DATA, RESULTS, demo_folder, reset_pg, revisit_import
-from revisit.cohorts import COHORTS, select_cohort
-from revisit.store import create_db_engine, open_engine
-from revisit.visit_summary import refresh_visit_summary, summary_current_for, summary_stale
+from revisit.cohorts.select import COHORTS, select_cohort
+from revisit.db.engine import create_db_engine
+from revisit.dms.visit_summary import refresh_visit_summary, summary_current_for, summary_stale
+from revisit.entry.engine import open_engine
 
 REFERENCE = "SELECT vin, max(date) FROM visits WHERE date <= :as_of GROUP BY vin"
 

@@ -73,7 +73,7 @@ def _prepare(db: str, n: int) -> int:
     sys.path.insert(0, str(ROOT / "tests"))
     from dispatch_support import make_run  # type: ignore[import-not-found]
 
-    from revisit.store import open_engine
+    from revisit.entry.engine import open_engine
 
     engine = open_engine(db)
     run_id = int(make_run(engine, n, body=lambda i: f"【服务站】客户{i}您好，您的爱车保养已到期。"))
@@ -83,13 +83,15 @@ def _prepare(db: str, n: int) -> int:
 
 def _child(db: str, run_id: int, rate: float, concurrency: int) -> dict[str, Any]:
     """In a fresh child: dispatch the run; report the time and this process's peak RSS."""
-    from revisit.dispatch_worker import run_worker
+    from revisit.delivery.worker import run_worker
+    from revisit.entry.engine import open_engine
     from revisit.settings import Settings
 
     t0 = time.monotonic()
     summary = run_worker(
-        Settings(database_url=db), run_id=run_id, rate=rate, concurrency=concurrency
-    )
+        open_engine(db), Settings(database_url=db), run_id=run_id, rate=rate,
+        concurrency=concurrency,
+    )  # fmt: skip
     return {
         "elapsed_s": round(time.monotonic() - t0, 2),
         "sent": summary.sent,
@@ -104,12 +106,14 @@ def _heap(db: str, run_id: int) -> dict[str, Any]:
     import contextlib
     import tracemalloc
 
-    from revisit.dispatch_worker import run_worker
+    from revisit.delivery.worker import run_worker
+    from revisit.entry.engine import open_engine
     from revisit.settings import Settings
 
     tracemalloc.start()
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
         summary = run_worker(
+            open_engine(db),
             Settings(database_url=db, TWILIO_ACCOUNT_SID=None),  # type: ignore[call-arg]
             run_id=run_id,
             rate=20000,

@@ -20,10 +20,11 @@ import sqlite3
 import time
 from pathlib import Path
 
-from revisit.demo import write_demo_dealership
-from revisit.importing import import_paths
-from revisit.importing.formats import KINDS
-from revisit.store import create_db_engine, open_engine
+from revisit.db.engine import create_db_engine
+from revisit.demo.generator import write_demo_dealership
+from revisit.dms.importing import import_paths
+from revisit.dms.importing.formats import KINDS
+from revisit.entry.engine import open_engine
 
 DATA = Path(__file__).parent / "data"
 RESULTS = Path(__file__).parent / "results"

@@ -11,8 +11,9 @@ import datetime as dt
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
-from revisit.campaigns import load_campaigns
-from revisit.runs import (
+from revisit.campaigns.config import load_campaigns
+from revisit.entry.engine import open_engine
+from revisit.entry.runs import (
     RunOptions,
     RunReport,
     daily_campaigns,
@@ -21,7 +22,6 @@ from revisit.runs import (
     unsettled_runs,
 )
 from revisit.settings import Settings
-from revisit.store import open_engine
 
 
 def _settings(database_url: str | None) -> Settings:

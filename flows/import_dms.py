@@ -7,10 +7,10 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from revisit.importing import ImportReport, Problem, import_paths
-from revisit.outcomes import attribute_returns
+from revisit.dms.importing import ImportReport, Problem, import_paths
+from revisit.entry.engine import open_engine
+from revisit.outcomes.attribution import attribute_returns
 from revisit.settings import Settings
-from revisit.store import open_engine
 
 LOGGED_PROBLEMS = 200
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from revisit.store import create_db_engine, upgrade_schema
+from revisit.db.engine import create_db_engine, upgrade_schema
 
 PG_URL = os.environ.get("REVISIT_TEST_PG_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]

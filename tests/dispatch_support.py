@@ -16,10 +16,10 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from revisit.channels.base import Channel
-from revisit.dispatch import DispatchSummary, dispatch_run
+from revisit.db.tables import Campaign, CampaignRun, Contact, Customer, Message
+from revisit.delivery.channels.base import Channel
+from revisit.delivery.dispatch import DispatchSummary, dispatch_run
 from revisit.settings import DEFAULT_STORE_ID
-from revisit.store import Campaign, CampaignRun, Contact, Customer, Message
 
 _runs = itertools.count(1)
 

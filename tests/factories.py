@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from revisit.db.tables import Customer, Policy, Store, UpsellItem, Vehicle, Visit
 from revisit.settings import DEFAULT_STORE_ID
-from revisit.store import Customer, Policy, Store, UpsellItem, Vehicle, Visit
 
 _seq = itertools.count(1)
 

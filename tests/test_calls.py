@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlmodel import Session
 
-from revisit.channels.calls import (
+from revisit.delivery.calls import (
     UNASSIGNED,
     CallRow,
     assign_callers,
@@ -22,7 +22,7 @@ from revisit.channels.calls import (
     store_callers,
     write_call_lists,
 )
-from revisit.notify import WebhookError, notify_staff
+from revisit.delivery.notify import WebhookError, notify_staff
 from revisit.rendering import MemberRef, Renderer, load_contexts
 from tests.factories import make_customer, make_store, make_vehicle, make_visit
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from revisit.campaigns import load_campaign, load_campaigns
-from revisit.cohorts import COHORTS
+from revisit.campaigns.config import load_campaign, load_campaigns
+from revisit.cohorts.select import COHORTS
 from revisit.errors import ConfigError
 
 SHIPPED = Path(__file__).parent.parent / "campaigns"
@@ -33,7 +33,7 @@ def test_defaults_from_spec(tmp_path: Path) -> None:
     path = tmp_path / "lapsed_12_24.yaml"
     path.write_text(GOOD)
     c = load_campaign(path)
-    assert (c.quiet_hours.start.hour, c.quiet_hours.end.hour) == (9, 20)
+    assert (c.send_window.start.hour, c.send_window.end.hour) == (9, 20)
     assert (c.frequency_cap.max_sms, c.frequency_cap.days) == (1, 7)
     assert c.frequency_cap.recontact_days == 30
     assert "lapsed_6_12" in c.frequency_cap.recontact_campaigns

@@ -13,15 +13,15 @@ import pytest
 from sqlalchemy import event, text
 from sqlmodel import Session
 
-from revisit.cohorts import (
+from revisit.cohorts.select import (
     COHORTS,
     CohortFilter,
     UnknownCohortError,
     cohort_sizes_by_store,
     select_cohort,
 )
-from revisit.store import OptOut, Vehicle
-from revisit.visit_summary import refresh_visit_summary, summary_current_for
+from revisit.db.tables import OptOut, Vehicle
+from revisit.dms.visit_summary import refresh_visit_summary, summary_current_for
 from tests.factories import (
     make_customer,
     make_policy,

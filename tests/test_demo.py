@@ -15,8 +15,8 @@ from dateutil.relativedelta import relativedelta
 from typer.testing import CliRunner
 
 from revisit.cli import app
-from revisit.demo import DemoError, DemoSummary, write_demo_dealership
-from revisit.demo_catalog import vin_check_digit
+from revisit.demo.catalog import vin_check_digit
+from revisit.demo.generator import DemoError, DemoSummary, write_demo_dealership
 
 AS_OF = dt.date(2025, 6, 15)
 N = 2000

@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from revisit import outbox
-from revisit.channels.base import Channel, OutgoingSms, ProviderMessage, SendResult
-from revisit.channels.twilio import TwilioChannel, timeouts
-from revisit.dispatch_worker import send_window
+from devtools.fake_twilio import FakeConfig, FakeTwilio, RunningFake, serve_fake_twilio
+from revisit.campaigns.window import parse_window, window_check
+from revisit.db.tables import CampaignRun, Contact, Customer, Message, OptOut
+from revisit.delivery import outbox
+from revisit.delivery.channels.base import Channel, OutgoingSms, ProviderMessage, SendResult
+from revisit.delivery.channels.twilio import TwilioChannel, timeouts
 from revisit.errors import ProviderError
-from revisit.fake_twilio import FakeConfig, FakeTwilio, RunningFake, serve_fake_twilio
-from revisit.store import CampaignRun, Contact, Customer, Message, OptOut
 from tests.dispatch_support import contact_statuses, dispatch, make_run, message_sids, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,7 +208,7 @@ def test_pauses_after_consecutive_failures_then_resumes_without_duplicates(
 def test_nothing_leaves_outside_the_send_window(engine: Engine, fake: RunningFake) -> None:
     run_id = make_run(engine, 20)
     at_23 = dt.datetime(2025, 3, 1, 15, 0, tzinfo=dt.UTC)  # 23:00 in Asia/Shanghai
-    window = send_window("09:00-20:00", "Asia/Shanghai")
+    window = window_check(parse_window("09:00-20:00"), "Asia/Shanghai")
     summary = dispatch(
         engine, lambda: twilio(fake), run_id=run_id, now=lambda: at_23, may_send=window
     )
@@ -332,7 +332,7 @@ def _worker(db_url: str, fake: RunningFake, run_id: int) -> subprocess.Popen[byt
         "0.5",
     ]
     return subprocess.Popen(
-        [sys.executable, "-m", "revisit.dispatch_worker", *args],
+        [sys.executable, "-m", "revisit.cli", "dev", "dispatch-run", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from devtools.fake_twilio import FakeConfig, FakeTwilio, RunningFake, segments, serve_fake_twilio
 from revisit.cli import app
-from revisit.fake_twilio import FakeConfig, FakeTwilio, RunningFake, segments, serve_fake_twilio
 
 SPEC = json.loads((Path(__file__).parent / "data" / "twilio_api_v2010_message.json").read_text())
 TYPES = {"string": str, "integer": int, "object": dict}

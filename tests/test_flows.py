@@ -49,7 +49,7 @@ def test_import_dms_flow_loads_and_fails_on_rejected_rows(
     prefect_harness: None, db_url: str, tmp_path: Path
 ) -> None:
     from flows.import_dms import RejectedRows, import_dms
-    from revisit.store import create_db_engine
+    from revisit.db.engine import create_db_engine
 
     (tmp_path / "customers.csv").write_text(
         "customer_id,name,phone\nC1,张伟,13912345678\n,缺编号,13912345679\n", encoding="utf-8"

@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from revisit.cli import app
-from revisit.importing import ImportReport, Problem, import_paths
-from revisit.visit_summary import summary_current_for
+from revisit.dms.importing import ImportReport, Problem, import_paths
+from revisit.dms.visit_summary import summary_current_for
 
 CUSTOMERS = """\
 customer_id,name,phone,birthday,region,store_id,consent_sms,language
@@ -194,7 +194,7 @@ def _with_chinese_headers() -> dict[str, str]:
 def test_encodings_and_chinese_headers_load_like_utf8(
     db_url: str, tmp_path: Path, encoding: str
 ) -> None:
-    from revisit.store import create_db_engine
+    from revisit.db.engine import create_db_engine
 
     twin = write_export(tmp_path / "utf8")
     chinese = write_export(tmp_path / encoding, encoding, **_with_chinese_headers())
@@ -213,7 +213,7 @@ def test_encodings_and_chinese_headers_load_like_utf8(
 
 
 def _reset(db_url: str) -> None:
-    from revisit.store import create_db_engine
+    from revisit.db.engine import create_db_engine
 
     engine = create_db_engine(db_url)
     with engine.begin() as conn:
@@ -339,7 +339,7 @@ def test_every_batch_is_committed(db_url: str, tmp_path: Path) -> None:
     """Regression: on PostgreSQL the rows after the last periodic commit were rolled back
     when a file had no reference to check (the writer's COPY ran outside SQLAlchemy's
     transaction, so the final commit did nothing)."""
-    from revisit.store import create_db_engine
+    from revisit.db.engine import create_db_engine
 
     path = tmp_path / "customers.csv"
     path.write_text(
@@ -391,8 +391,9 @@ def _index_names(engine: Engine, table: str) -> set[str]:
 def test_first_bulk_load_rebuilds_every_index(
     engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from revisit.importing import loader
-    from revisit.store import open_engine, secondary_indexes
+    from revisit.db.engine import secondary_indexes
+    from revisit.dms.importing import loader
+    from revisit.entry.engine import open_engine
 
     before = {t: _index_names(engine, t) for t in ("customers", "visits", "upsell_items")}
     monkeypatch.setattr(loader, "BULK_MIN_BYTES", 0)  # every file counts as a bulk load

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from revisit.cli import app
-from revisit.overview import dealership_overview
+from revisit.dms.overview import dealership_overview
 from tests.factories import make_customer, make_store, make_vehicle, make_visit
 
 AS_OF = dt.date(2026, 8, 31)

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from revisit.channels.twilio import TwilioChannel
-from revisit.fake_twilio import FakeConfig, FakeTwilio, max_in_window, serve_fake_twilio
-from revisit.ratelimit import RateLimiter, backoff_delay
+from devtools.fake_twilio import FakeConfig, FakeTwilio, max_in_window, serve_fake_twilio
+from revisit.delivery.channels.twilio import TwilioChannel
+from revisit.delivery.ratelimit import RateLimiter, backoff_delay
 from tests.dispatch_support import dispatch, make_run
 
 

@@ -11,24 +11,24 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from revisit import rules
-from revisit.campaigns import CampaignDef, QuietHours, load_campaigns
-from revisit.cli import app
-from revisit.cohorts import CohortMember
-from revisit.rules import (
+from revisit.campaigns import rules
+from revisit.campaigns.config import CampaignDef, load_campaigns
+from revisit.campaigns.rules import (
     channel_exclusion,
     in_holdout,
-    next_send_time,
     plan_campaign,
-    within_quiet_hours,
 )
-from revisit.store import Campaign, CampaignRun, Contact, OptOut, create_db_engine
+from revisit.campaigns.window import SendWindow, next_send_time, within_send_window
+from revisit.cli import app
+from revisit.cohorts.select import CohortMember
+from revisit.db.engine import create_db_engine
+from revisit.db.tables import Campaign, CampaignRun, Contact, OptOut
 from tests.factories import make_customer, make_store, make_vehicle
 
 SHIPPED = Path(__file__).parent.parent / "campaigns"
 D = dt.date
 SH = "Asia/Shanghai"
-WINDOW = QuietHours()
+WINDOW = SendWindow()
 AS_OF = D(2024, 4, 20)  # purchase 2024-01-31 → first service due 2024-04-30
 
 
@@ -112,7 +112,7 @@ def test_holdout_is_deterministic_and_near_its_share() -> None:
 )
 def test_quiet_hours_in_store_time(utc, inside, send) -> None:
     now = utc.replace(tzinfo=dt.UTC)
-    assert within_quiet_hours(now, SH, WINDOW) is inside
+    assert within_send_window(now, SH, WINDOW) is inside
     assert next_send_time(now, SH, WINDOW) == send.replace(tzinfo=ZoneInfo(SH))
 
 

@@ -14,11 +14,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from revisit.campaigns import load_campaigns
+from devtools.fake_twilio import FakeTwilio, serve_fake_twilio
+from revisit.campaigns.config import load_campaigns
 from revisit.cli import app
+from revisit.entry.runs import RunOptions, daily_campaigns, pinned_clock, run_campaign
 from revisit.errors import TemplateError
-from revisit.fake_twilio import FakeTwilio, serve_fake_twilio
-from revisit.runs import RunOptions, daily_campaigns, pinned_clock, run_campaign
 from revisit.settings import Settings
 from tests.factories import make_customer, make_store, make_vehicle, make_visit
 

@@ -13,18 +13,18 @@ from typing import Any
 import httpx
 import pytest
 
-from revisit.channels import open_sms_channel
-from revisit.channels.base import (
+from devtools.fake_twilio import FakeConfig, FakeTwilio, serve_fake_twilio
+from revisit.delivery.channels import open_sms_channel
+from revisit.delivery.channels.base import (
     Outcome,
     OutgoingSms,
     ProviderMessage,
     SendResult,
     classify_error,
 )
-from revisit.channels.console import ConsoleChannel
-from revisit.channels.twilio import HttpxTwilioClient, TwilioChannel, timeouts
+from revisit.delivery.channels.console import ConsoleChannel
+from revisit.delivery.channels.twilio import HttpxTwilioClient, TwilioChannel, timeouts
 from revisit.errors import ConfigError, ProviderError
-from revisit.fake_twilio import FakeConfig, FakeTwilio, serve_fake_twilio
 from revisit.settings import Settings
 
 PHONE = "+8613912345678"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from revisit.importing import values as v
-from revisit.phones import LANDLINE, MOBILE, PhoneError, PhoneParser, mask_phone
+from revisit.dms.importing import values as v
+from revisit.dms.phones import LANDLINE, MOBILE, PhoneError, PhoneParser, mask_phone
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
+from revisit.entry.engine import open_engine
 from revisit.errors import RevisitError
 from revisit.settings import Settings
-from revisit.store import open_engine
 
 # Wide enough for the report tables when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 150)

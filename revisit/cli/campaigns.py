@@ -13,9 +13,10 @@ import typer
 from rich.table import Column, Table
 from sqlmodel import Session
 
-from revisit.campaigns import load_campaigns
+from revisit.campaigns.config import load_campaigns
+from revisit.campaigns.rules import CampaignPlan, ReachCache, plan_campaign
 from revisit.cli import app, console, engine_of, handles_errors, settings_of
-from revisit.cohorts import (
+from revisit.cohorts.select import (
     COHORTS,
     CohortMember,
     by_customer,
@@ -24,7 +25,6 @@ from revisit.cohorts import (
 )
 from revisit.errors import ConfigError
 from revisit.rendering import Renderer, load_contexts, member_refs
-from revisit.rules import CampaignPlan, ReachCache, plan_campaign
 from revisit.settings import Settings
 
 campaign_app = typer.Typer(help="List campaigns and preview what a run would do.")
@@ -110,7 +110,7 @@ def list_command(ctx: typer.Context) -> None:
     table.add_column("holdout %")
     table.add_column("hours")
     for c in sorted(campaigns.values(), key=lambda c: c.rank()):
-        hours = f"{c.quiet_hours.start:%H:%M}–{c.quiet_hours.end:%H:%M}"
+        hours = c.send_window.label()
         row = (c.name, c.cohort, c.channel, c.schedule, str(c.priority), f"{c.holdout_pct:g}")
         table.add_row(*row, hours)
     console.print(table)

@@ -18,8 +18,8 @@ from rich.progress import (
 from rich.table import Table
 
 from revisit.cli import app, console, engine_of, err_console, handles_errors, settings_of
-from revisit.importing import ImportProgress, ImportReport, Problem, import_paths
-from revisit.outcomes import attribute_returns
+from revisit.dms.importing import ImportProgress, ImportReport, Problem, import_paths
+from revisit.outcomes.attribution import attribute_returns
 
 SHOWN_PROBLEMS = 50
 

@@ -11,8 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from revisit.cli import app, console, handles_errors
-from revisit.demo import write_demo_dealership
-from revisit.demo_catalog import STORES
+from revisit.demo.catalog import STORES
+from revisit.demo.generator import write_demo_dealership
 
 
 @app.command("demo-data")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
+from typing import Any
 
 import typer
 
-from revisit.cli import app, console, handles_errors, settings_of
+from revisit.cli import app, console, engine_of, handles_errors, settings_of
+from revisit.errors import RevisitError
 
 dev_app = typer.Typer(help="Development tools: a fake Twilio, a dispatch worker.")
 app.add_typer(dev_app, name="dev")
@@ -22,7 +26,23 @@ def _error_numbers(values: list[str]) -> dict[str, int]:
     return out
 
 
+def _fake_twilio_classes() -> tuple[Any, Any]:
+    """The fake Twilio lives in ``devtools/`` of a source checkout, not in the package."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "devtools" / "fake_twilio.py").is_file() and str(checkout) not in sys.path:
+        sys.path.append(str(checkout))
+    try:
+        from devtools.fake_twilio import FakeConfig, FakeTwilio
+    except ImportError as exc:
+        raise RevisitError(
+            "the fake Twilio comes with a source checkout of revisit (devtools/); "
+            "run this command from one"
+        ) from exc
+    return FakeConfig, FakeTwilio
+
+
 @dev_app.command("fake-twilio")
+@handles_errors
 def fake_twilio(
     port: int = typer.Option(8099, "--port", help="Port to listen on (loopback)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
@@ -48,7 +68,7 @@ def fake_twilio(
     """Serve a fake Twilio Messages API (create, fetch, list) with error injection."""
     import uvicorn
 
-    from revisit.fake_twilio import FakeConfig, FakeTwilio
+    FakeConfig, FakeTwilio = _fake_twilio_classes()
 
     config = FakeConfig(
         account_sid=account_sid,
@@ -86,11 +106,20 @@ def dispatch_run_command(
     settle_seconds: float = typer.Option(
         30.0, "--settle-seconds", help="How long an unknown outcome waits before reconciling."
     ),
+    read_timeout: float = typer.Option(
+        15.0,
+        "--read-timeout",
+        help="Seconds to await the provider's answer before the outcome counts as unknown.",
+    ),
+    max_consecutive_failures: int = typer.Option(
+        20, "--max-consecutive-failures", min=1, help="Pause the run after this many in a row."
+    ),
 ) -> None:
     """Send a run's pending SMS contacts now (Twilio if configured, else the console)."""
-    from revisit.dispatch_worker import run_worker
+    from revisit.delivery.worker import run_worker
 
     summary = run_worker(
+        engine_of(ctx),
         settings_of(ctx),
         run_id=run_id,
         rate=rate,
@@ -98,5 +127,7 @@ def dispatch_run_command(
         window=window,
         lease_seconds=lease_seconds,
         settle_seconds=settle_seconds,
+        read_timeout=read_timeout,
+        max_consecutive_failures=max_consecutive_failures,
     )
     console.print_json(json.dumps(summary.as_dict(), ensure_ascii=False))

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from revisit.cli import app, console, engine_of, handles_errors, settings_of
-from revisit.overview import LAPSE_MONTHS, Overview, dealership_overview
+from revisit.dms.overview import LAPSE_MONTHS, Overview, dealership_overview
 
 
 @app.command("overview")

@@ -12,13 +12,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from revisit.campaigns import load_campaigns
+from revisit.campaigns.config import load_campaigns
+from revisit.campaigns.rules import ReachCache
 from revisit.cli import console, engine_of, handles_errors, settings_of
 from revisit.cli.campaigns import campaign_app
-from revisit.dispatch import DispatchSummary
+from revisit.delivery.dispatch import DispatchSummary
+from revisit.entry.runs import RunOptions, RunReport, daily_campaigns, pinned_clock, run_campaign
 from revisit.errors import ConfigError
-from revisit.rules import ReachCache
-from revisit.runs import RunOptions, RunReport, daily_campaigns, pinned_clock, run_campaign
 from revisit.settings import Settings
 
 AsOf = Annotated[

@@ -35,9 +35,10 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from revisit.phones import mask_phone
+from revisit.db.engine import chunked
+from revisit.db.tables import Customer, Policy, Store, UpsellItem, Vehicle, Visit
+from revisit.dms.phones import mask_phone
 from revisit.rendering.members import MemberRef, merge_members
-from revisit.store import Customer, Policy, Store, UpsellItem, Vehicle, Visit, chunked
 
 CHUNK = 500
 HISTORY_PER_VEHICLE = 5

@@ -9,7 +9,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from revisit.phones import mask_phone
+from revisit.dms.phones import mask_phone
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _PLATE = re.compile(r"^([\u4e00-\u9fff])\s*([A-Z])\s*[·.\-\s]?\s*([A-Z0-9\u4e00-\u9fff]{4,6})$")

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Cohort member attributes passed on as details (see revisit.cohorts.CohortMember).
+#: Cohort member attributes passed on as details (see revisit.cohorts.select.CohortMember).
 DETAIL_FIELDS = (
     "due_date",
     "last_visit_date",

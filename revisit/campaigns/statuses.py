@@ -1,0 +1,105 @@
+"""Every status and reason revisit stores, in one place (string enums: each member *is* its
+string, so it goes to the database and to JSON unchanged).
+
+A contact row's life (:mod:`revisit.delivery.outbox`)::
+
+    plan: to_contact ─▶ pending ──claim──▶ sending ──▶ sent | failed | unknown
+          excluded / suppressed / holdout: written with their reason, never sent
+    call campaigns: pending ──handed to a caller──▶ listed
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ContactStatus(StrEnum):
+    """The status of one contact row in the outbox."""
+
+    PENDING = "pending"  # to be sent (or listed); may wait for the send window
+    SENDING = "sending"  # claimed by a dispatcher; the provider may be on it
+    SENT = "sent"  # accepted by the provider
+    FAILED = "failed"  # refused for good (see error_code)
+    UNKNOWN = "unknown"  # the answer was lost: reconciled with the provider before any resend
+    LISTED = "listed"  # a call contact handed to a caller
+    EXCLUDED = "excluded"  # an exclusion rule applies (see reason)
+    SUPPRESSED = "suppressed"  # another campaign or a cap takes precedence (see reason)
+    HOLDOUT = "holdout"  # the control group: deliberately not contacted
+    DEFERRED = "deferred"  # kept for a later send window
+
+
+#: Contacts that may have reached the customer (unknown: possibly; listed: a caller has it).
+REACHED_STATUSES = (
+    ContactStatus.SENT,
+    ContactStatus.SENDING,
+    ContactStatus.UNKNOWN,
+    ContactStatus.LISTED,
+)
+#: Contacts that are, or will be, a contact of the day.
+LIVE_STATUSES = (ContactStatus.PENDING, ContactStatus.DEFERRED, *REACHED_STATUSES)
+#: Contacts a dispatcher holds (a send in flight, or an outcome to reconcile).
+IN_FLIGHT_STATUSES = (ContactStatus.SENDING, ContactStatus.UNKNOWN)
+#: Contacts an SMS run still has to settle.
+WAITING_STATUSES = (ContactStatus.PENDING, *IN_FLIGHT_STATUSES)
+
+
+class RunStatus(StrEnum):
+    """The status of a campaign run."""
+
+    PLANNED = "planned"  # the outbox is written, nothing sent yet
+    SENDING = "sending"  # a dispatcher is working on it
+    DEFERRED = "deferred"  # outside the send window; resumed by the next run
+    PAUSED = "paused"  # stopped after repeated failures; resumed by running it again
+    DONE = "done"  # nothing left to send or list
+    FAILED = "failed"
+    DRY_RUN = "dry_run"  # planned and rendered, nothing written (reports only)
+
+
+class PlanDecision(StrEnum):
+    """What a campaign's plan decides for one targeted customer."""
+
+    TO_CONTACT = "to_contact"
+    EXCLUDED = "excluded"
+    SUPPRESSED = "suppressed"
+    HOLDOUT = "holdout"
+
+
+class ExclusionReason(StrEnum):
+    """Why a targeted customer cannot be contacted at all (SPEC: always- and channel
+    exclusions, each counted in the run's report)."""
+
+    DO_NOT_CONTACT = "do_not_contact"
+    VEHICLE_SOLD = "vehicle_sold"
+    VEHICLE_SCRAPPED = "vehicle_scrapped"
+    NO_PHONE = "no_phone"
+    INVALID_PHONE = "invalid_phone"
+    NOT_MOBILE = "not_mobile"  # a landline: calls only
+    NO_SMS_CONSENT = "no_sms_consent"
+
+
+class SuppressionReason(StrEnum):
+    """Why a reachable customer is not contacted by this campaign today."""
+
+    LOWER_PRIORITY = "lower_priority"  # a higher-ranked campaign has them today
+    FREQUENCY_CAP = "frequency_cap"  # enough SMS in the cap's days already
+    RECONTACT_WINDOW = "recontact_window"  # a related campaign contacted them recently
+
+
+class ChannelKind(StrEnum):
+    """How a contact reaches the customer."""
+
+    SMS = "sms"
+    CALL = "call"
+
+
+class OptOutSource(StrEnum):
+    """Where a do-not-contact entry came from."""
+
+    REPLY = "reply"  # the customer replied with an opt-out word
+    PROVIDER = "provider"  # the provider refused: the recipient opted out (Twilio 21610)
+    STAFF = "staff"  # the customer told a caller
+    IMPORT = "import"  # an opt-out list (a carrier's, a complaint list)
+
+
+#: Every reason a contact row may carry.
+CONTACT_REASONS: frozenset[str] = frozenset({*ExclusionReason, *SuppressionReason})

@@ -1,0 +1,5 @@
+"""``python -m revisit.cli``: the ``revisit`` command."""
+
+from revisit.cli import app
+
+app()

@@ -1,0 +1,321 @@
+"""Every table of the product, with the indexes its queries need, and its Core handle.
+
+The SQLModel classes are the schema (created and upgraded by Alembic, ``revisit/db/migrations``);
+the upper-case handles below them (``CONTACTS``, ``VISITS``, …) are the one way to get a
+table for Core queries: ``from revisit.db.tables import CONTACTS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Table, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
+
+
+def utcnow() -> dt.datetime:
+    """The current time, aware, in UTC (what every timestamp column stores)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, **kw)
+    )
+
+
+def _money() -> Any:
+    return Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+
+
+# --- the dealer's data, as imported from the DMS -------------------------------------------
+
+
+class Store(SQLModel, table=True):
+    __tablename__ = "stores"
+    store_id: str = Field(primary_key=True)
+    name: str
+    timezone: str = DEFAULT_TIMEZONE
+    phone: str | None = None
+    address: str | None = None
+    sms_sender: str | None = None
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_store", "store_id"),
+        Index("ix_customers_phone", "phone"),
+        Index("ix_customers_birthday_md", "birthday_md"),
+        {"sqlite_with_rowid": False},  # clustered by id (migration 0004)
+    )
+    customer_id: str = Field(primary_key=True)
+    name: str
+    phone: str | None = None  # E.164, or None when the export's value was not a usable phone
+    phone_raw: str | None = None  # what the export said, for staff to read
+    phone_type: str | None = None  # mobile | landline
+    phone_invalid: bool = False  # set when the provider or a caller finds the number dead
+    birthday: dt.date | None = None
+    birthday_md: str | None = None  # "MM-DD", for the birthday cohort's index
+    region: str | None = None
+    store_id: str = Field(default=DEFAULT_STORE_ID, foreign_key="stores.store_id")
+    consent_sms: bool = True
+    language: str = "zh"
+
+
+class Vehicle(SQLModel, table=True):
+    __tablename__ = "vehicles"
+    __table_args__ = (
+        Index("ix_vehicles_customer", "customer_id"),
+        Index("ix_vehicles_purchase_date", "purchase_date"),
+        {"sqlite_with_rowid": False},  # clustered by id (migration 0004)
+    )
+    vin: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customers.customer_id")
+    plate: str | None = None
+    model: str | None = None
+    purchase_date: dt.date
+    status: str = "active"  # active | sold | scrapped
+
+
+class Visit(SQLModel, table=True):
+    """A repair order (工单)."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        Index("ix_visits_vin_date", "vin", "date"),
+        Index("ix_visits_date", "date"),
+    )
+    visit_id: str = Field(primary_key=True)
+    vin: str = Field(foreign_key="vehicles.vin")
+    date: dt.date
+    mileage_km: int | None = None
+    type: str  # first_service | maintenance | repair | bodywork | warranty | other
+    amount: float | None = _money()
+    advisor: str | None = None
+    team: str | None = None
+
+
+class Policy(SQLModel, table=True):
+    __tablename__ = "policies"
+    __table_args__ = (
+        Index("ix_policies_expiry", "expiry_date"),
+        Index("ix_policies_vin", "vin"),
+    )
+    policy_id: str = Field(primary_key=True)
+    vin: str = Field(foreign_key="vehicles.vin")
+    expiry_date: dt.date
+    insurer: str | None = None
+    renewed: bool = False
+
+
+class UpsellItem(SQLModel, table=True):
+    """An upsell item (增修项目) proposed on a visit, graded A/B/C."""
+
+    __tablename__ = "upsell_items"
+    __table_args__ = (
+        Index("ix_upsell_vin", "vin"),
+        Index("ix_upsell_visit", "visit_id"),
+        Index("ix_upsell_status_grade", "status", "grade"),
+    )
+    item_id: str = Field(primary_key=True)
+    visit_id: str = Field(foreign_key="visits.visit_id")
+    vin: str = Field(foreign_key="vehicles.vin")
+    item: str
+    grade: str  # A | B | C
+    status: str  # accepted | declined
+    amount: float | None = _money()
+    due_date: dt.date | None = None
+
+
+# --- derived from the dealer's data ----------------------------------------------------------
+
+
+class VehicleVisitSummary(SQLModel, table=True):
+    """One row per vehicle: what the cohorts ask of its visit history, rebuilt after every
+    import (:mod:`revisit.dms.visit_summary`) and read only while it matches the data."""
+
+    __tablename__ = "vehicle_visit_summary"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # rows read by vin, clustered by vin
+    vin: str = Field(primary_key=True)
+    recency_date: dt.date  # the latest visit of any type, or the purchase date if none
+    last_visit_date: dt.date | None = None
+    last_service_date: dt.date | None = None  # the latest first_service or maintenance visit
+    last_service_km: int | None = None  # the mileage recorded on that day, if any
+    first_km_date: dt.date | None = None  # the first visit with a mileage, and the mileage
+    first_km: int | None = None
+    last_km_date: dt.date | None = None  # the last visit with a mileage, and the mileage
+    last_km: int | None = None
+
+
+class SummaryState(SQLModel, table=True):
+    """What a derived table was built from: it is current while the data still hold as many
+    vehicles and visits, the latest visit on the same day."""
+
+    __tablename__ = "summary_state"
+    name: str = Field(primary_key=True)
+    vehicles: int
+    visits: int
+    latest_visit: dt.date | None = None
+    built_at: dt.datetime = _ts()
+
+
+# --- campaigns and their runs ----------------------------------------------------------------
+
+
+class Campaign(SQLModel, table=True):
+    """The last seen definition of a campaign file, so runs and reports can name it."""
+
+    __tablename__ = "campaigns"
+    name: str = Field(primary_key=True)
+    cohort: str
+    channel: str
+    priority: int = 0
+    definition: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    updated_at: dt.datetime = _ts()
+
+
+class CampaignRun(SQLModel, table=True):
+    __tablename__ = "campaign_runs"
+    __table_args__ = (Index("ix_runs_campaign_as_of", "campaign", "as_of"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign: str = Field(foreign_key="campaigns.name")
+    as_of: dt.date
+    status: str = "planned"  # planned | sending | paused | deferred | done | failed
+    dry_run: bool = False
+    started_at: dt.datetime = _ts()
+    finished_at: dt.datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class Contact(SQLModel, table=True):
+    """The outbox: one row per customer per campaign and as_of date."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("campaign", "as_of", "customer_id", name="uq_contacts_campaign_day"),
+        Index("ix_contacts_run_status", "run_id", "status"),
+        Index("ix_contacts_customer_created", "customer_id", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="campaign_runs.id")
+    campaign: str
+    as_of: dt.date
+    customer_id: str = Field(foreign_key="customers.customer_id")
+    vins: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    channel: str  # sms | call | console
+    priority: int = 0
+    # pending | sending | sent | failed | unknown | holdout | suppressed | excluded | deferred
+    status: str = "pending"
+    reason: str | None = None
+    phone: str | None = None
+    body: str | None = None
+    attempts: int = 0
+    error_code: str | None = None
+    error: str | None = None
+    created_at: dt.datetime = _ts()
+    claimed_at: dt.datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    sent_at: dt.datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    # The dispatch worker holding the row, and until when nobody else may touch it
+    # (an in-flight send, or an unknown outcome settling before reconciliation).
+    claimed_by: str | None = None
+    lease_until: dt.datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class Message(SQLModel, table=True):
+    """A message as the provider knows it, with its delivery status."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_contact", "contact_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id")
+    provider: str
+    provider_sid: str | None = Field(default=None, unique=True)
+    to_phone: str
+    body: str
+    segments: int = 1
+    status: str = "queued"  # queued | sent | delivered | undelivered | failed | received
+    error_code: str | None = None
+    created_at: dt.datetime = _ts()
+    updated_at: dt.datetime = _ts()
+
+
+class Outcome(SQLModel, table=True):
+    """What came of a contact: a call result, a reply, a return to the shop."""
+
+    __tablename__ = "outcomes"
+    __table_args__ = (
+        Index("ix_outcomes_contact", "contact_id"),
+        Index("ix_outcomes_customer", "customer_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id")
+    customer_id: str = Field(foreign_key="customers.customer_id")
+    vin: str | None = None
+    kind: str  # call | reply | return
+    code: str  # booked | will_come | callback | not_reached | declined | returned | ...
+    detail: str | None = None  # no_answer / wrong_number / busy, or the decline reason
+    callback_date: dt.date | None = None
+    visit_id: str | None = None
+    amount: float | None = _money()
+    staff: str | None = None
+    note: str | None = None
+    created_at: dt.datetime = _ts()
+
+
+class OptOut(SQLModel, table=True):
+    """The do-not-contact list."""
+
+    __tablename__ = "opt_outs"
+    customer_id: str = Field(primary_key=True, foreign_key="customers.customer_id")
+    source: str  # reply | provider | staff | import
+    reason: str | None = None
+    created_at: dt.datetime = _ts()
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_at", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = _ts()
+    actor: str = "system"
+    action: str
+    entity: str | None = None
+    entity_id: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+# --- Core handles: the one way to get a table ----------------------------------------------
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel class."""
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+STORES = table_of(Store)
+CUSTOMERS = table_of(Customer)
+VEHICLES = table_of(Vehicle)
+VISITS = table_of(Visit)
+POLICIES = table_of(Policy)
+UPSELL = table_of(UpsellItem)
+SUMMARY = table_of(VehicleVisitSummary)
+SUMMARY_STATE = table_of(SummaryState)
+CAMPAIGNS = table_of(Campaign)
+RUNS = table_of(CampaignRun)
+CONTACTS = table_of(Contact)
+MESSAGES = table_of(Message)
+OUTCOMES = table_of(Outcome)
+OPT_OUTS = table_of(OptOut)
+AUDIT = table_of(AuditEntry)

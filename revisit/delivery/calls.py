@@ -1,0 +1,359 @@
+"""The call channel: call lists for customer-service staff, one CSV and one HTML file per
+caller, sorted by priority then due date.
+
+Who calls whom: the advisor of the customer's last visit when that advisor still works for
+the store (is among its callers), else the store's callers in turn (round-robin). A store's
+callers are the advisors seen in its visits over the last year, or a list the campaign gives.
+Customers of a store without any caller go to the shared ``unassigned`` list.
+
+The CSV is UTF-8 with a BOM so Excel opens Chinese text correctly; it holds the real phone
+number (staff dial it) and empty outcome columns to fill in. The HTML embeds every
+customer's call sheet under an anchor linked from the table.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import itertools
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from sqlmodel import Session, col, select
+
+from revisit.db.tables import Customer, Vehicle, Visit
+from revisit.rendering import Renderer, plate
+
+UNASSIGNED = "unassigned"
+CALLER_WINDOW_DAYS = 365
+
+#: Why we call, per cohort: (zh, en).
+REASONS: dict[str, tuple[str, str]] = {
+    "first_service_due": ("首保到期", "First service due"),
+    "maintenance_due": ("定期保养到期", "Maintenance due"),
+    "insurance_renewal": ("保险到期续保", "Insurance renewal"),
+    "lapsed_6_12": ("6-12个月未回店", "Not back for 6-12 months"),
+    "lapsed_12_24": ("1-2年未回店", "Not back for 1-2 years"),
+    "lapsed_24_plus": ("2年以上未回店", "Not back for 2+ years"),
+    "declined_a": ("A类增修未做", "Grade A work declined"),
+    "declined_b": ("B类增修到期", "Grade B work due"),
+    "declined_c": ("C类观察项目", "Grade C items to watch"),
+    "post_service_followup": ("三日回访", "Three-day follow-up"),
+    "birthday": ("生日关怀", "Birthday greeting"),
+}
+
+#: CSV columns: key → (zh header, en header). Outcome columns are left for staff to fill.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "priority": ("优先级", "priority"),
+    "contact_id": ("联系编号", "contact_id"),
+    "customer_id": ("客户编号", "customer_id"),
+    "name": ("客户姓名", "name"),
+    "phone": ("手机号", "phone"),
+    "vehicles": ("车辆", "vehicles"),
+    "reason": ("原因", "reason"),
+    "due_date": ("到期日", "due_date"),
+    "last_visit_date": ("上次进厂", "last_visit_date"),
+    "last_advisor": ("服务顾问", "last_advisor"),
+    "caller": ("跟进人", "caller"),
+    "outcome": ("结果", "outcome"),
+    "detail": ("原因/细节", "detail"),
+    "callback_date": ("回电日期", "callback_date"),
+    "note": ("备注", "note"),
+}
+
+
+@dataclass
+class CallRow:
+    """One customer on a call list."""
+
+    customer_id: str
+    name: str
+    phone: str | None
+    vehicles: str
+    reason: str
+    due_date: dt.date | None = None
+    priority: int = 0
+    caller: str = UNASSIGNED
+    store_id: str = ""
+    last_visit_date: dt.date | None = None
+    last_advisor: str | None = None
+    contact_id: int | None = None
+    sheet_html: str = ""
+
+    def sort_key(self) -> tuple[Any, ...]:
+        """Higher priority first, then the earliest due date (none last), then the id."""
+        return (-self.priority, self.due_date is None, self.due_date, self.customer_id)
+
+
+@dataclass(frozen=True)
+class CallListResult:
+    files: list[Path]
+    counts: dict[str, int]  # rows per caller
+    rows: list[CallRow]
+
+
+def store_callers(
+    session: Session, *, store_ids: Sequence[str], as_of: dt.date, days: int = CALLER_WINDOW_DAYS
+) -> dict[str, list[str]]:
+    """The advisors seen in each store's visits during the ``days`` before ``as_of``."""
+    since = as_of - dt.timedelta(days=days)
+    found: dict[str, set[str]] = defaultdict(set)
+    ids = sorted(set(store_ids))
+    for start in range(0, len(ids), 500):
+        rows = session.exec(
+            select(Customer.store_id, Visit.advisor)
+            .join(Vehicle, col(Vehicle.customer_id) == Customer.customer_id)
+            .join(Visit, col(Visit.vin) == Vehicle.vin)
+            .where(
+                col(Customer.store_id).in_(ids[start : start + 500]),
+                col(Visit.advisor).is_not(None),
+                Visit.date > since,
+                Visit.date <= as_of,
+            )
+            .distinct()
+        ).all()
+        for store_id, advisor in rows:
+            if advisor and advisor.strip():
+                found[store_id].add(advisor.strip())
+    return {store_id: sorted(found.get(store_id, ())) for store_id in ids}
+
+
+def assign_callers(
+    *,
+    contexts: Mapping[str, Mapping[str, Any]],
+    callers_by_store: Mapping[str, Sequence[str]],
+    callers: Sequence[str] | None = None,
+    prefer_advisor: bool = True,
+) -> dict[str, str]:
+    """customer_id → caller. The last visit's advisor when among the store's callers (and
+    ``prefer_advisor``), else round-robin over ``callers`` (the campaign's list) or the
+    store's callers, in order of due date; ``unassigned`` when a store has nobody."""
+    assigned: dict[str, str] = {}
+    waiting: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for cid in sorted(contexts):
+        ctx = contexts[cid]
+        store_id = ctx["store"]["store_id"]
+        advisor = ctx.get("last_advisor")
+        if prefer_advisor and advisor and advisor in callers_by_store.get(store_id, ()):
+            assigned[cid] = advisor
+        else:
+            waiting[store_id].append(ctx)
+    for store_id, group in sorted(waiting.items()):
+        pool = list(callers) if callers else list(callers_by_store.get(store_id, ()))
+        group.sort(key=lambda c: (c.get("due_date") is None, c.get("due_date"), _cid(c)))
+        turn = itertools.cycle(pool) if pool else itertools.repeat(UNASSIGNED)
+        for ctx in group:
+            assigned[_cid(ctx)] = next(turn)
+    return assigned
+
+
+def _cid(ctx: Mapping[str, Any]) -> str:
+    return str(ctx["customer"]["customer_id"])
+
+
+def describe_vehicles(vehicles: Sequence[Mapping[str, Any]]) -> str:
+    """闽C·12345 Sedan; 闽C·23456 SUV."""
+    parts = [
+        " ".join(p for p in (plate(v.get("plate")), v.get("model") or "") if p) for v in vehicles
+    ]
+    return "; ".join(p or str(v["vin"]) for p, v in zip(parts, vehicles, strict=True))
+
+
+def reason_of(ctx: Mapping[str, Any], lang: str = "zh") -> str:
+    cohort = str(ctx["campaign"]["cohort"])
+    labels = REASONS.get(cohort)
+    reason = (labels[1] if lang == "en" else labels[0]) if labels else cohort
+    items = [i["item"] for i in ctx.get("upsell_items", ())]
+    if cohort.startswith("declined_") and items:
+        reason += ": " + ("、" if lang == "zh" else ", ").join(items)
+    return reason
+
+
+def build_call_rows(
+    *,
+    contexts: Mapping[str, Mapping[str, Any]],
+    assignments: Mapping[str, str],
+    renderer: Renderer | None = None,
+    priority: int = 0,
+    contact_ids: Mapping[str, int] | None = None,
+    templates: Mapping[str, str] | None = None,
+    lang: str = "zh",
+) -> list[CallRow]:
+    """One row per customer; with a renderer, each row carries the customer's call sheet
+    (in the customer's language, falling back to zh)."""
+    rows = []
+    for cid, ctx in sorted(contexts.items()):
+        campaign = str(ctx["campaign"]["name"])
+        sheet = ""
+        if renderer is not None:
+            sheet = renderer.render_call_sheet(
+                campaign, str(ctx.get("language") or "zh"), ctx, templates=templates
+            )
+        vehicles = ctx["vehicles"]
+        last_visits = [v["last_visit_date"] for v in vehicles if v.get("last_visit_date")]
+        rows.append(
+            CallRow(
+                customer_id=cid,
+                name=str(ctx["customer"]["name"]),
+                phone=ctx["customer"]["phone"],
+                vehicles=describe_vehicles(vehicles),
+                reason=reason_of(ctx, lang),
+                due_date=ctx.get("due_date"),
+                priority=priority,
+                caller=assignments.get(cid, UNASSIGNED),
+                store_id=str(ctx["store"]["store_id"]),
+                last_visit_date=max(last_visits, default=None),
+                last_advisor=ctx.get("last_advisor"),
+                contact_id=(contact_ids or {}).get(cid),
+                sheet_html=sheet,
+            )
+        )
+    return rows
+
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
+
+
+def _file_stem(campaign: str, as_of: dt.date, caller: str) -> str:
+    return f"{campaign}_{as_of.isoformat()}_{_UNSAFE.sub('_', caller).strip('_') or 'caller'}"
+
+
+def _csv_value(row: CallRow, key: str) -> str:
+    value = getattr(row, key, None)
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _write_csv(path: Path, rows: Sequence[CallRow], lang: str) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(h[1] if lang == "en" else h[0] for h in COLUMNS.values())
+        for row in rows:
+            writer.writerow(_csv_value(row, key) for key in COLUMNS)
+
+
+def write_call_lists(
+    *,
+    rows: Sequence[CallRow],
+    out_dir: Path,
+    campaign: str,
+    as_of: dt.date,
+    lang: str = "zh",
+) -> list[Path]:
+    """One CSV and one HTML call list per caller in ``out_dir`` (created if missing),
+    named ``<campaign>_<as_of>_<caller>``; rows sorted by priority then due date."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_caller: dict[str, list[CallRow]] = defaultdict(list)
+    for row in rows:
+        by_caller[row.caller].append(row)
+    files: list[Path] = []
+    for caller in sorted(by_caller):
+        ordered = sorted(by_caller[caller], key=CallRow.sort_key)
+        stem = _file_stem(campaign, as_of, caller)
+        csv_path, html_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.html"
+        _write_csv(csv_path, ordered, lang)
+        html_path.write_text(
+            _render_html(ordered, campaign=campaign, as_of=as_of, caller=caller, lang=lang),
+            encoding="utf-8",
+        )
+        files += [csv_path, html_path]
+    return files
+
+
+_HTML = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
+    """<!DOCTYPE html>
+<html lang="{{ lang }}"><head><meta charset="utf-8">
+<title>{{ campaign }} · {{ as_of }} · {{ caller }}</title>
+<style>
+body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:2em;}
+table{border-collapse:collapse;}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;}
+.call-sheet{border-top:2px solid #333;margin-top:2em;padding-top:1em;}
+</style></head><body>
+<h1>{{ campaign }} · {{ as_of }} · {{ caller }}({{ rows|length }})</h1>
+<table class="call-list">
+<tr>{% for h in headers %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for r in rows %}
+<tr><td>{{ loop.index }}</td><td>{{ r.priority }}</td>
+<td><a href="#sheet-{{ r.customer_id }}">{{ r.name }}</a></td>
+<td><a href="tel:{{ r.phone or '' }}">{{ r.phone or '' }}</a></td>
+<td>{{ r.vehicles }}</td><td>{{ r.reason }}</td><td>{{ r.due_date or '' }}</td>
+<td>{{ r.last_visit_date or '' }}</td><td>{{ r.last_advisor or '' }}</td></tr>
+{% endfor %}
+</table>
+{% for r in rows %}
+{% if r.sheet_html %}
+{{ r.sheet_html|safe }}
+{% else %}
+<section class="call-sheet" id="sheet-{{ r.customer_id }}"><h2>{{ r.name }}</h2></section>
+{% endif %}
+{% endfor %}
+</body></html>
+"""
+)
+
+_HTML_HEADERS = {
+    "zh": ["#", "优先级", "客户", "电话", "车辆", "原因", "到期日", "上次进厂", "服务顾问"],
+    "en": [
+        "#",
+        "Priority",
+        "Customer",
+        "Phone",
+        "Vehicles",
+        "Reason",
+        "Due",
+        "Last visit",
+        "Advisor",
+    ],
+}
+
+
+def _render_html(
+    rows: Sequence[CallRow], *, campaign: str, as_of: dt.date, caller: str, lang: str
+) -> str:
+    headers = _HTML_HEADERS["en" if lang == "en" else "zh"]
+    return _HTML.render(
+        rows=rows, campaign=campaign, as_of=as_of, caller=caller, lang=lang, headers=headers
+    )
+
+
+def produce_call_lists(
+    session: Session,
+    *,
+    renderer: Renderer,
+    contexts: Mapping[str, Mapping[str, Any]],
+    out_dir: Path,
+    campaign: str,
+    as_of: dt.date,
+    priority: int = 0,
+    callers: Sequence[str] | None = None,
+    prefer_advisor: bool = True,
+    contact_ids: Mapping[str, int] | None = None,
+    templates: Mapping[str, str] | None = None,
+    lang: str = "zh",
+) -> CallListResult:
+    """Assign callers, render every call sheet and write the lists (see the module doc)."""
+    store_ids = sorted({str(c["store"]["store_id"]) for c in contexts.values()})
+    by_store = store_callers(session, store_ids=store_ids, as_of=as_of)
+    assignments = assign_callers(
+        contexts=contexts, callers_by_store=by_store, callers=callers, prefer_advisor=prefer_advisor
+    )
+    rows = build_call_rows(
+        contexts=contexts,
+        assignments=assignments,
+        renderer=renderer,
+        priority=priority,
+        contact_ids=contact_ids,
+        templates=templates,
+        lang=lang,
+    )
+    files = write_call_lists(rows=rows, out_dir=out_dir, campaign=campaign, as_of=as_of, lang=lang)
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        counts[row.caller] += 1
+    return CallListResult(files=files, counts=dict(sorted(counts.items())), rows=rows)

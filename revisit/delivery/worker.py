@@ -1,0 +1,61 @@
+"""A dispatch worker: send one campaign run's pending SMS, on its own or beside others.
+
+``revisit dev dispatch-run --run-id N`` runs one from the command line. Several workers may
+work on the same run at once (PostgreSQL); a killed worker's contacts are reconciled by the
+next one after ``lease_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy.engine import Engine
+
+from revisit.campaigns.window import parse_window, window_check
+from revisit.delivery.channels import open_sms_channel
+from revisit.delivery.dispatch import DispatchSummary, dispatch_run
+from revisit.settings import Settings
+
+
+def run_worker(
+    engine: Engine,
+    settings: Settings,
+    *,
+    run_id: int,
+    rate: float,
+    concurrency: int,
+    window: str | None = None,
+    lease_seconds: float = 30.0,
+    settle_seconds: float = 30.0,
+    read_timeout: float = 15.0,
+    max_consecutive_failures: int = 20,
+) -> DispatchSummary:
+    """Dispatch run ``run_id`` through the configured SMS channel until it is done, deferred
+    (outside ``window``, ``"09:00-20:00"`` in the default store time zone) or paused.
+
+    Raises :class:`~revisit.errors.ConfigError` for a bad window and
+    :class:`~revisit.errors.ProviderError` when the provider rejects the credentials."""
+    may_send = window_check(parse_window(window), settings.default_timezone) if window else None
+
+    async def go() -> DispatchSummary:
+        channel = open_sms_channel(
+            settings, max_connections=concurrency + 4, read_timeout=read_timeout
+        )
+        try:
+            return await dispatch_run(
+                engine,
+                run_id=run_id,
+                channel=channel,
+                rate=rate,
+                concurrency=concurrency,
+                now=lambda: dt.datetime.now(dt.UTC),
+                may_send=may_send,
+                lease_seconds=lease_seconds,
+                settle_seconds=settle_seconds,
+                max_consecutive_failures=max_consecutive_failures,
+            )
+        finally:
+            await channel.aclose()
+
+    return asyncio.run(go())

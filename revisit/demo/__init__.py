@@ -1,0 +1,1 @@
+"""A synthetic dealer group for demos and benchmarks (deterministic per seed)."""

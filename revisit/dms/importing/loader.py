@@ -1,0 +1,354 @@
+"""Loading one export file: parse each row, check its references, upsert in batches.
+
+Rows go to the database thousands at a time through the driver's ``executemany`` with an
+``INSERT … ON CONFLICT DO UPDATE`` keyed by the file's id, so importing the same file twice
+changes nothing. A bad row never stops the file: it is rejected or loaded without the bad
+field, and either way reported as ``file:line: field: reason``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection as Connection_
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from revisit.db.engine import chunked, restore_indexes, secondary_indexes
+from revisit.dms.importing.formats import CUSTOMERS, FileKind, Reference, header_map
+from revisit.dms.importing.reading import Table
+from revisit.dms.importing.writing import open_writer, placeholders
+from revisit.dms.phones import PhoneError, PhoneParser
+from revisit.errors import ImportFileError
+from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
+
+BATCH_ROWS = 5000
+COMMIT_EVERY = 10  # batches per transaction
+PARALLEL_MIN_BYTES = 4 << 20  # files this large are parsed by a second process
+BULK_MIN_BYTES = 16 << 20  # first loads this large build their indexes at the end
+
+
+@dataclass
+class Parsed:
+    """One batch from the reader: good rows, the problems found, where the reader is."""
+
+    rows: list[tuple[int, list[Any]]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    read: int = 0
+    position: int = 0
+    new_stores: list[str] = field(default_factory=list)
+    error: str | None = None  # the file could not be read past this batch
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str
+    line: int
+    field: str
+    reason: str
+    rejected: bool  # the row was not loaded; otherwise it loaded without this field
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.reason}"
+
+
+@dataclass
+class FileReport:
+    path: str
+    kind: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    error: str | None = None  # the file could not be read to its end
+
+
+ProblemSink = Callable[[Problem], None]
+Progress = Callable[[int], None]
+
+
+class FileLoader:
+    """Loads one open :class:`Table` of a known kind over one connection."""
+
+    def __init__(
+        self,
+        *,
+        conn: Connection,
+        kind: FileKind,
+        table: Table,
+        phones: PhoneParser,
+        known_stores: set[str],
+        on_problem: ProblemSink,
+        batch_rows: int = BATCH_ROWS,
+        commit_every: int = COMMIT_EVERY,
+        parallel: bool | None = None,
+    ) -> None:
+        self.conn, self.kind, self.table = conn, kind, table
+        self.batch_rows, self.commit_every = batch_rows, commit_every
+        if parallel is None:
+            parallel = table.size >= PARALLEL_MIN_BYTES
+        self.parallel = parallel and sys.platform == "linux"  # fork keeps it cheap
+        self._pending: list[Problem] | None = None
+        self.phones, self.known_stores, self.on_problem = phones, known_stores, on_problem
+        self.path = str(table.path)
+        self.report = FileReport(self.path, kind.name)
+        self.new_stores: set[str] = set()
+        self.positions = header_map(kind, table.header)
+        missing = [c for c in kind.required if c.name not in self.positions]
+        if missing:
+            names = ", ".join(f"{c.name} (or {' / '.join(c.aliases)})" for c in missing)
+            raise ImportFileError(f"{self.path}:1: missing required column {names}")
+        self.db_columns = kind.db_columns()
+        self.index = {name: i for i, name in enumerate(self.db_columns)}
+        self.plan = [
+            (c, self.positions.get(c.name), c.required and not c.warn_only) for c in kind.columns
+        ]
+        self.width = len(table.header)
+        self.writer = open_writer(conn, kind, self._updated_columns())
+
+    def unknown_columns(self) -> list[str]:
+        used = set(self.positions.values())
+        return [h for i, h in enumerate(self.table.header) if i not in used and h.strip()]
+
+    def _updated_columns(self) -> list[str]:
+        present = [c.name for c in self.kind.columns if c.name in self.positions]
+        if self.kind is CUSTOMERS:
+            if "phone" in self.positions:
+                present += ["phone_raw", "phone_type", "phone_invalid"]
+            if "birthday" in self.positions:
+                present.append("birthday_md")
+        return [c for c in present if c != self.kind.key]
+
+    def load(self, progress: Progress | None = None) -> FileReport:
+        before = self._count()
+        # A first load into an empty table builds its indexes once at the end (a sort)
+        # instead of growing them row by row: several times faster for a whole dealership.
+        bulk = before == 0 and self.table.size >= BULK_MIN_BYTES
+        if bulk:
+            for index in secondary_indexes(self.kind.name):
+                self.conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{index.name}"')
+            self.conn.commit()
+        try:
+            self._load_batches(progress)
+        finally:
+            if bulk:
+                self.conn.rollback()
+                restore_indexes(self.conn)
+                self.conn.commit()
+        inserted = self._count() - before
+        loaded = self.report.read - self.report.rejected
+        self.report.inserted, self.report.updated = inserted, loaded - inserted
+        return self.report
+
+    def _load_batches(self, progress: Progress | None) -> None:
+        for flushed, parsed in enumerate(self._parsed_batches(), start=1):
+            self.report.read += parsed.read
+            for problem in parsed.problems:
+                self._report(problem)
+            for store in parsed.new_stores:
+                self._create_store(store)
+                self.known_stores.add(store)
+            self._flush(parsed.rows)
+            if flushed % self.commit_every == 0:
+                self.conn.commit()
+            if parsed.error:
+                self.report.error = parsed.error  # the rows before the bad spot still load
+            if progress:
+                progress(parsed.position)
+        self.conn.commit()
+
+    # --- reading and parsing, here or in a second process -------------------------------------
+
+    def _parsed_batches(self) -> Iterator[Parsed]:
+        """Parsed batches; for a large file parsed by a forked process while this one writes
+        (two cores: one parses the next batch while the other writes this one)."""
+        if not self.parallel:
+            yield from self._parse_batches()
+            return
+        ctx = multiprocessing.get_context("fork")
+        receiver, sender = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=self._parse_into, args=(sender,), daemon=True)
+        child.start()
+        sender.close()
+        try:
+            while True:
+                try:
+                    parsed = receiver.recv()
+                except EOFError:
+                    raise ImportFileError(f"{self.path}: the reading process stopped") from None
+                if parsed is None:
+                    return
+                yield parsed
+        finally:
+            receiver.close()
+            child.join(timeout=10)
+            if child.is_alive():
+                child.kill()
+
+    def _parse_into(self, sender: Connection_) -> None:
+        try:
+            for parsed in self._parse_batches():
+                sender.send(parsed)
+        except BrokenPipeError:
+            return  # the writer has stopped
+        except BaseException as exc:  # reported, not lost: the file counts as unreadable
+            sender.send(Parsed(error=f"{self.path}: cannot read the file: {exc!r}"))
+        sender.send(None)
+        sender.close()
+
+    def _parse_batches(self) -> Iterator[Parsed]:
+        batch = Parsed()
+        self._pending = batch.problems
+        try:
+            for line, cells in self.table.rows:
+                batch.read += 1
+                row = self._parse(line, cells)
+                if row is not None:
+                    batch.rows.append((line, row))
+                if len(batch.rows) >= self.batch_rows:
+                    yield self._sealed(batch)
+                    batch = Parsed()
+                    self._pending = batch.problems
+        except ImportFileError as exc:
+            batch.error = str(exc)
+        yield self._sealed(batch)
+
+    def _sealed(self, batch: Parsed) -> Parsed:
+        batch.position = self.table.position()
+        batch.new_stores, self.new_stores = sorted(self.new_stores), set()
+        return batch
+
+    def _report(self, problem: Problem) -> None:
+        if problem.rejected:
+            self.report.rejected += 1
+        else:
+            self.report.warnings += 1
+        self.on_problem(problem)
+
+    def _problem(self, line: int, field: str, reason: str, *, rejected: bool) -> None:
+        """A problem found while parsing (reported with its batch) or while writing."""
+        problem = Problem(self.path, line, field, reason, rejected)
+        if self._pending is not None:
+            self._pending.append(problem)
+        else:
+            self._report(problem)
+
+    # --- one row ----------------------------------------------------------------------------
+
+    def _parse(self, line: int, cells: list[str]) -> list[Any] | None:
+        """The row's values in ``db_columns`` order, or None when the row is rejected."""
+        if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
+            reason = f"{len(cells)} fields but the header has {self.width} (a stray delimiter?)"
+            self._problem(line, "row", reason, rejected=True)
+            return None
+        values: list[Any] = []
+        warnings: list[tuple[str, str]] = []
+        n = len(cells)
+        for col, pos, strict in self.plan:
+            text = cells[pos].strip() if pos is not None and pos < n else ""
+            if not text:
+                if strict:
+                    self._problem(line, col.name, "missing", rejected=True)
+                    return None
+                values.append(None if col.warn_only else col.default)
+                continue
+            try:
+                values.append(col.parse(text))
+            except ValueError as exc:
+                if strict:
+                    self._problem(line, col.name, str(exc), rejected=True)
+                    return None
+                warnings.append((col.name, str(exc)))
+                values.append(col.default)
+        if self.kind is CUSTOMERS:
+            self._customer_fields(values, warnings)
+        for name, reason in warnings:
+            self._problem(line, name, reason, rejected=False)
+        return values
+
+    def _customer_fields(self, values: list[Any], warnings: list[tuple[str, str]]) -> None:
+        """Fill the derived columns (phone_raw, phone_type, phone_invalid, birthday_md)."""
+        at = self.index
+        raw = values[at["phone"]]
+        phone_type = None
+        try:
+            phone = self.phones.parse(raw or "")
+            values[at["phone"]], phone_type = phone.e164, phone.kind
+        except PhoneError as exc:
+            values[at["phone"]] = None
+            warnings.append(("phone", f"{exc}; loaded without a phone"))
+        birthday = values[at["birthday"]]
+        values.extend((raw, phone_type, False, birthday[5:] if birthday else None))
+        store = values[at["store_id"]] or DEFAULT_STORE_ID
+        values[at["store_id"]] = store
+        if store not in self.known_stores:
+            self.known_stores.add(store)
+            self.new_stores.add(store)
+            warnings.append(("store_id", f"unknown store {store!r}: created with defaults"))
+        if any(f == "consent_sms" for f, _ in warnings):
+            values[at["consent_sms"]] = False  # consent we cannot read is no consent
+
+    def _create_store(self, store_id: str) -> None:
+        self.conn.exec_driver_sql(
+            placeholders(
+                self.conn,
+                "INSERT INTO stores (store_id, name, timezone) VALUES (?, ?, ?) "
+                "ON CONFLICT (store_id) DO NOTHING",
+            ),
+            (store_id, store_id, DEFAULT_TIMEZONE),
+        )
+
+    # --- one batch --------------------------------------------------------------------------
+
+    def _flush(self, batch: list[tuple[int, list[Any]]]) -> None:
+        self._pending = None  # problems found from here on are the writer's own
+        for ref in self.kind.references:
+            batch = self._check_reference(ref, batch)
+        if batch:
+            self.writer.write([row for _, row in batch])
+
+    def _check_reference(
+        self, ref: Reference, batch: list[tuple[int, list[Any]]]
+    ) -> list[tuple[int, list[Any]]]:
+        at = self.index[ref.column]
+        wanted = sorted({row[at] for _, row in batch})
+        if not wanted:
+            return batch
+        found = _existing(self.conn, ref, wanted)
+        kept = []
+        agree_at = self.index[ref.agree[0]] if ref.agree else 0
+        for line, row in batch:
+            value = row[at]
+            if value not in found:
+                self._problem(line, ref.column, f"unknown {ref.noun} {value!r}", rejected=True)
+            elif ref.agree and found[value] != row[agree_at]:
+                here, there = ref.agree
+                reason = (
+                    f"{ref.noun} {value!r} belongs to {there} {found[value]!r}, "
+                    f"not {row[agree_at]!r}"
+                )
+                self._problem(line, here, reason, rejected=True)
+            else:
+                kept.append((line, row))
+        return kept
+
+    def _count(self) -> int:
+        return int(
+            self.conn.exec_driver_sql(f'SELECT count(*) FROM "{self.kind.name}"').scalar_one()
+        )
+
+
+def _existing(conn: Connection, ref: Reference, keys: Sequence[str]) -> dict[str, Any]:
+    """Which of ``keys`` exist in the referenced table (with the column that must agree)."""
+    other = f', "{ref.agree[1]}"' if ref.agree else ""
+    found: dict[str, Any] = {}
+    for chunk in chunked(keys, BATCH_ROWS):
+        marks = ", ".join("?" * len(chunk))
+        sql = f'SELECT "{ref.key}"{other} FROM "{ref.table}" WHERE "{ref.key}" IN ({marks})'
+        for row in conn.exec_driver_sql(placeholders(conn, sql), tuple(chunk)):
+            found[row[0]] = row[1] if ref.agree else True
+    return found

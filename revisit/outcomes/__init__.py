@@ -1,0 +1,1 @@
+"""What came of contacts: delivery, replies, call results, returns to the shop."""
