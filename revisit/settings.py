@@ -1,4 +1,7 @@
-"""One settings object, built at the entry point (CLI, flow, web app) and passed down."""
+"""One settings object, built at the entry point (CLI, flow, web app) and passed down.
+
+Built by :func:`revisit.entry.context.load_settings`, the one place that reads the
+environment; every field is listed in the README's Configuration table (a test checks)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -28,7 +31,8 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = Field(
         default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID")
     )
-    twilio_auth_token: str | None = Field(
+    # A secret: printed and logged as ``**********``; read it with ``get_secret_value()``.
+    twilio_auth_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN")
     )
     twilio_from: str | None = Field(default=None, validation_alias=AliasChoices("TWILIO_FROM"))
@@ -44,8 +48,11 @@ class Settings(BaseSettings):
 
     @property
     def has_twilio(self) -> bool:
+        """True when an account, its token and a sender are all set (else SMS go to the
+        console channel)."""
         return bool(
             self.twilio_account_sid
             and self.twilio_auth_token
+            and self.twilio_auth_token.get_secret_value()
             and (self.twilio_from or self.twilio_messaging_service_sid)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import inspect
 import os
@@ -78,9 +79,10 @@ def test_campaign_flows_run_send_and_resume(
         "REVISIT_TEMPLATES_DIR": str(ROOT / "templates"), "TWILIO_ACCOUNT_SID": "",
     }.items():  # fmt: skip
         monkeypatch.setenv(key, value)
-    dry = launch_campaign("maintenance_due", as_of="2026-11-23", dry_run=True, database_url=db_url)
+    day = dt.date(2026, 11, 23)
+    dry = launch_campaign("maintenance_due", as_of=day, dry_run=True, database_url=db_url)
     assert dry["status"] == "dry_run" and dry["plan"]["to_contact"] > 0
-    reports = daily_reminders(as_of="2026-11-23", database_url=db_url)
+    reports = daily_reminders(as_of=day, database_url=db_url)
     names = [r["campaign"] for r in reports]
     assert names[:3] == ["declined_a", "post_service_followup", "insurance_renewal"]
     assert {r["status"] for r in reports} <= {"done", "deferred"}

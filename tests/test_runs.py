@@ -72,7 +72,7 @@ def run(engine: Engine, settings: Settings, name: str, at: dt.datetime, **opts: 
     campaigns = load_campaigns(settings.campaigns_dir)
     return run_campaign(
         engine, campaign=campaigns[name], campaigns=campaigns, as_of=AS_OF,
-        now=pinned_clock(at), settings=settings, options=RunOptions(**opts),
+        clock=pinned_clock(at), settings=settings, options=RunOptions(**opts),
     )  # fmt: skip
 
 
@@ -152,7 +152,7 @@ def test_daily_order_gives_the_customer_to_the_higher_priority_campaign(
     for campaign in daily_campaigns(campaigns):
         run_campaign(
             engine, campaign=campaign, campaigns=campaigns, as_of=AS_OF,
-            now=pinned_clock(MORNING), settings=settings,
+            clock=pinned_clock(MORNING), settings=settings,
         )  # fmt: skip
     with engine.connect() as conn:
         per_customer = conn.execute(

@@ -1,5 +1,9 @@
 """The ``revisit`` command. Commands live in one module per domain (``revisit.cli.data``, …);
-this module owns the Typer app, the settings and the translation of library errors."""
+this module owns the Typer app, the settings and the translation of library errors.
+
+Commands are thin: they parse options (:mod:`revisit.cli.options`), call the entry layer
+(:mod:`revisit.entry`) and print. An expected failure (a :class:`RevisitError`, a file that
+cannot be read or written) is one red line on stderr and an exit code, never a traceback."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
-from revisit.entry.engine import open_engine
+from revisit.entry.context import load_settings
+from revisit.entry.engine import open_engine, open_existing
 from revisit.errors import RevisitError
 from revisit.settings import Settings
 
@@ -31,32 +36,51 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _fail(message: object, code: int) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
 @app.callback()
 def main(ctx: typer.Context) -> None:
     """revisit — who to contact today, about what, through which channel, and did it work."""
-    ctx.obj = Settings()
+    try:
+        ctx.obj = load_settings()  # the one Settings of this invocation
+    except RevisitError as exc:
+        raise _fail(exc, exc.exit_code) from exc
 
 
 def settings_of(ctx: typer.Context) -> Settings:
+    """The settings built by the callback for this invocation."""
     obj = ctx.find_root().obj
-    return obj if isinstance(obj, Settings) else Settings()
+    assert isinstance(obj, Settings), "the revisit callback builds the settings"
+    return obj
 
 
 def engine_of(ctx: typer.Context) -> Engine:
-    """The database engine for this invocation, migrated on first use."""
+    """An engine on the existing database (migrated on first use); a missing or empty one is
+    a :class:`~revisit.errors.DatabaseError`: only ``revisit import`` creates a database."""
+    return open_existing(settings_of(ctx).database_url)
+
+
+def creating_engine_of(ctx: typer.Context) -> Engine:
+    """An engine on the database, created when it does not exist (``revisit import``)."""
     return open_engine(settings_of(ctx).database_url)
 
 
 def handles_errors(fn: F) -> F:
-    """Turn library errors into a red message and an exit code instead of a traceback."""
+    """Turn library errors, and files that cannot be read or written, into one red line on
+    stderr and an exit code (the error's, 2 for a file) instead of a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except RevisitError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from exc
+            raise _fail(exc, exc.exit_code) from exc
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            raise _fail(f"{exc.strerror or exc}{where}", 2) from exc
 
     return wrapper  # type: ignore[return-value]
 

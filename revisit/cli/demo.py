@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from revisit.cli import app, console, handles_errors
+from revisit.cli.options import parse_day
 from revisit.demo.catalog import STORES
 from revisit.demo.generator import write_demo_dealership
 
@@ -30,10 +31,11 @@ def demo_data(
     seed: int = typer.Option(
         7, "--seed", help="Random seed: the same seed, size and date give identical files."
     ),
-    as_of: dt.datetime | None = typer.Option(
+    as_of: dt.date | None = typer.Option(
         None,
         "--as-of",
-        formats=["%Y-%m-%d"],
+        parser=parse_day,
+        metavar="YYYY-MM-DD",
         help="The export date (YYYY-MM-DD): no purchase or visit after it, and every cohort "
         "has members on it. Default: today in the stores' time zone (Asia/Shanghai).",
     ),
@@ -43,7 +45,7 @@ def demo_data(
     Three stores in Quanzhou, their customers, vehicles, repair orders, insurance policies and
     upsell items, ready for `revisit import`, with members in every cohort on the export date.
     """
-    day = as_of.date() if as_of is not None else dt.datetime.now(ZoneInfo(STORES[0][2])).date()
+    day = as_of if as_of is not None else dt.datetime.now(ZoneInfo(STORES[0][2])).date()
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

@@ -86,12 +86,12 @@ class _Dispatcher:
         run_id: int,
         channel: Channel,
         tuning: _Tuning,
-        now: Callable[[], dt.datetime],
+        clock: Callable[[], dt.datetime],
         may_send: Callable[[dt.datetime], bool] | None,
         progress: Callable[[DispatchSummary], None] | None,
     ) -> None:
         self.engine, self.run_id, self.channel, self.t = engine, run_id, channel, tuning
-        self._now, self._may_send, self._progress = now, may_send, progress
+        self._clock, self._may_send, self._progress = clock, may_send, progress
         self.worker = uuid.uuid4().hex[:12]
         self.summary = DispatchSummary(run_id)
         self.limiter = RateLimiter(tuning.rate)
@@ -107,7 +107,7 @@ class _Dispatcher:
         self.run_started = dt.datetime.now(dt.UTC)
 
     def now(self) -> dt.datetime:
-        return outbox.utc(self._now())
+        return outbox.utc(self._clock())
 
     async def db(self, fn: Callable[..., T], **kw: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -394,7 +394,7 @@ async def dispatch_run(
     channel: Channel,
     rate: float,
     concurrency: int,
-    now: Callable[[], dt.datetime],
+    clock: Callable[[], dt.datetime],
     may_send: Callable[[dt.datetime], bool] | None = None,
     batch_size: int = 500,
     max_consecutive_failures: int = 20,
@@ -406,7 +406,8 @@ async def dispatch_run(
     """Send the run's pending SMS contacts through ``channel``; see the module docstring.
 
     ``rate`` is messages per second (never exceeded in any one-second window), and
-    ``concurrency`` the number of requests in flight. ``may_send(now)`` is the quiet-hours
+    ``concurrency`` the number of requests in flight; ``clock()`` is the aware "now" of
+    leases and provider timestamps. ``may_send(now)`` is the send-window
     check. ``lease_seconds`` bounds how long a crashed worker's claimed contacts wait before
     another worker reconciles them; ``settle_seconds`` how long an unknown outcome waits
     before the provider is asked. Several workers may share a run.
@@ -422,4 +423,4 @@ async def dispatch_run(
         settle=dt.timedelta(seconds=settle_seconds),
         max_retries=max_retries,
     )
-    return await _Dispatcher(engine, run_id, channel, tuning, now, may_send, progress).run()
+    return await _Dispatcher(engine, run_id, channel, tuning, clock, may_send, progress).run()

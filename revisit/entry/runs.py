@@ -44,6 +44,10 @@ PLAN_STATUS = {"to_contact": "pending", "excluded": "excluded", "suppressed": "s
 
 @dataclass
 class RunOptions:
+    """How a run sends: ``rate`` SMS per second (default 50 on Twilio), ``concurrency``
+    provider requests in flight, ``dry_run`` (plan and render, write nothing), and how many
+    rendered ``samples`` the report keeps."""
+
     rate: float | None = None  # SMS per second; default by channel
     concurrency: int = 10
     dry_run: bool = False
@@ -52,7 +56,12 @@ class RunOptions:
 
 @dataclass
 class RunReport:
-    """What a run did, for the CLI summary, flow artifacts and reports."""
+    """What a run did, for the CLI summary, flow artifacts and reports.
+
+    ``plan`` is the plan's summary (counts of customers: targeted, excluded/suppressed by
+    reason, holdout, to_contact, deferred); ``outbox`` counts the run's contacts by status;
+    ``dispatch`` is a :class:`~revisit.delivery.dispatch.DispatchSummary` as a dict;
+    ``call_lists`` and ``sms_file`` are paths written; ``samples`` are (customer id, text)."""
 
     campaign: str
     as_of: dt.date
@@ -184,7 +193,7 @@ def run_campaign(
     campaign: CampaignDef,
     campaigns: Mapping[str, CampaignDef],
     as_of: dt.date,
-    now: Callable[[], dt.datetime],
+    clock: Callable[[], dt.datetime],
     settings: Settings,
     options: RunOptions | None = None,
     progress: Callable[[DispatchSummary], None] | None = None,
@@ -192,8 +201,10 @@ def run_campaign(
 ) -> RunReport:
     """Plan, render, write the outbox and send (SMS) or write the call lists (calls).
 
-    Runs of one day's campaigns share ``reach`` (see
-    :func:`revisit.campaigns.rules.plan_campaign`)."""
+    ``clock()`` is the run's aware "now" (planning and the send window; pinned in a
+    replay). Runs of one day's campaigns share ``reach`` (see
+    :func:`revisit.campaigns.rules.plan_campaign`). Raises
+    :class:`~revisit.errors.TemplateError` (nothing written) when a template fails."""
     opts = options or RunOptions()
     renderer = Renderer(settings.templates_dir)
     report = RunReport(campaign=campaign.name, as_of=as_of, channel=campaign.channel)
@@ -201,7 +212,7 @@ def run_campaign(
         run = existing_run(session, campaign=campaign.name, as_of=as_of)
         if run is None:
             plan = plan_campaign(
-                session, campaign=campaign, as_of=as_of, now=now(), all_campaigns=campaigns,
+                session, campaign=campaign, as_of=as_of, now=clock(), all_campaigns=campaigns,
                 default_timezone=settings.default_timezone, reach=reach,
             )  # fmt: skip
             texts = render_plan(session, plan=plan, renderer=renderer)
@@ -217,10 +228,10 @@ def run_campaign(
         assert run.id is not None
         report.run_id = run.id
     if campaign.channel == "call":
-        _hand_to_callers(engine, campaign=campaign, run_id=run.id, now=now(), settings=settings,
+        _hand_to_callers(engine, campaign=campaign, run_id=run.id, now=clock(), settings=settings,
                          renderer=renderer, report=report)  # fmt: skip
     else:
-        _send_sms(engine, campaign=campaign, run_id=run.id, now=now, settings=settings,
+        _send_sms(engine, campaign=campaign, run_id=run.id, clock=clock, settings=settings,
                   opts=opts, report=report, progress=progress)  # fmt: skip
     report.outbox = status_counts(engine, run_id=run.id)
     _finish(engine, run_id=run.id, report=report)
@@ -267,7 +278,7 @@ def _send_sms(
     *,
     campaign: CampaignDef,
     run_id: int,
-    now: Callable[[], dt.datetime],
+    clock: Callable[[], dt.datetime],
     settings: Settings,
     opts: RunOptions,
     report: RunReport,
@@ -283,7 +294,7 @@ def _send_sms(
         # Quiet hours follow the run's clock (pinned with --now in a replay), in every
         # store of the run; leases and the provider reconciliation use the real clock, which
         # is the one the provider's timestamps are compared with.
-        at = now()
+        at = clock()
         return all(within_send_window(at, tz, campaign.send_window) for tz in zones)
 
     out = None
@@ -299,7 +310,7 @@ def _send_sms(
         )
         try:
             return await dispatch_run(engine, run_id=run_id, channel=channel, rate=rate,
-                                      concurrency=opts.concurrency, now=real_clock,
+                                      concurrency=opts.concurrency, clock=real_clock,
                                       may_send=may_send,
                                       progress=progress)  # fmt: skip
         finally:
