@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     )
     twilio_base_url: str = "https://api.twilio.com"
     staff_webhook_url: str | None = None
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"{value!r} is not an IANA time zone, e.g. Asia/Shanghai")
+        return value
 
     def today(self) -> dt.date:
         """Today's date in the default store time zone (the as_of when none is given)."""

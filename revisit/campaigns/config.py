@@ -220,7 +220,11 @@ def _problem(error: Any, lines: dict[tuple[str, ...], int], path: Path) -> str:
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         model = _model_at(error["loc"])
-        close = difflib.get_close_matches(loc[-1], _known_keys(model), n=1) if model else []
+        close = (
+            difflib.get_close_matches(loc[-1], _known_keys(model), n=1, cutoff=0.75)
+            if model
+            else []
+        )
         message = "unknown field" + (f"; did you mean {close[0]}?" if close else "")
     return f"{where}: {'.'.join(loc) or '(file)'}: {message}"
 

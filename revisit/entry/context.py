@@ -23,9 +23,17 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{_variable(e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"settings from the environment: {problems}") from exc
     given = {k: v for k, v in overrides.items() if v is not None}
     return settings.model_copy(update=given) if given else settings
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The environment variable of a settings field (``REVISIT_<FIELD>`` or its alias)."""
+    name = str(loc[0]) if loc else "?"
+    field = Settings.model_fields.get(name)
+    alias = field.validation_alias if field is not None else None
+    if alias is not None and hasattr(alias, "choices"):
+        return str(alias.choices[0])
+    return name.upper() if name.isupper() else f"REVISIT_{name.upper()}"

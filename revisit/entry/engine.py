@@ -66,6 +66,9 @@ def open_engine(url: str) -> Engine:
 
     Raises :class:`DatabaseError` (one line, naming the URL) when it cannot be reached."""
     with reporting_connection_failures(url):
+        path = sqlite_file(url)
+        if path is not None and not path.parent.is_dir():
+            raise DatabaseError(f"cannot create the database {shown_url(url)}: {_no_folder(path)}")
         engine = create_db_engine(url)
         upgrade_schema(engine, after_migration=summarise_if_stale)
     return engine
@@ -79,6 +82,13 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database).absolute()  # type: ignore[arg-type]
 
 
+def _no_folder(path: Path) -> str:
+    missing = path.parent
+    while not missing.parent.is_dir():
+        missing = missing.parent
+    return f"the folder {missing} does not exist"
+
+
 def open_existing(url: str) -> Engine:
     """An engine on an existing revisit database that holds imported data, migrated to the
     newest revision: every command but ``import`` opens the database this way.
@@ -89,7 +99,8 @@ def open_existing(url: str) -> Engine:
     with reporting_connection_failures(url):
         path = sqlite_file(url)
         if path is not None and not path.is_file():
-            raise DatabaseError(f"no database at {shown_url(url)} ({path}); {SUGGEST_IMPORT}")
+            where = _no_folder(path) if not path.parent.is_dir() else str(path)
+            raise DatabaseError(f"no database {shown_url(url)} ({where}); {SUGGEST_IMPORT}")
         engine = create_db_engine(url)
         try:
             _require_data(engine, url)
