@@ -88,3 +88,69 @@ def test_campaign_flows_run_send_and_resume(
     assert {r["status"] for r in reports} <= {"done", "deferred"}
     resumed = reconcile_deliveries(database_url=db_url)
     assert all(r["resumed"] for r in resumed)
+
+
+def flow_run_name(state: Any) -> str:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(state.state_details.flow_run_id).name
+
+
+def test_flows_take_dates_and_name_their_runs_after_the_day(
+    prefect_harness: None, db_url: str, engine: object, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from flows.campaigns import daily_reminders, launch_campaign
+    from tests.test_runs import dealership
+
+    dealership(engine)  # type: ignore[arg-type]
+    for key, value in {
+        "REVISIT_OUTPUT_DIR": str(tmp_path), "REVISIT_CAMPAIGNS_DIR": str(ROOT / "campaigns"),
+        "REVISIT_TEMPLATES_DIR": str(ROOT / "templates"), "TWILIO_ACCOUNT_SID": "",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    day = dt.date(2026, 11, 23)
+    assert inspect.signature(daily_reminders.fn).parameters["as_of"].annotation in (
+        "dt.date | None",
+        dt.date | None,
+    )
+    state = daily_reminders(as_of=day, database_url=db_url, return_state=True)
+    assert state.is_completed() and flow_run_name(state) == "daily-reminders-2026-11-23"
+    dry = launch_campaign(
+        "maintenance_due", as_of=day, dry_run=True, database_url=db_url, return_state=True
+    )
+    assert flow_run_name(dry) == "launch-campaign-2026-11-23"
+
+
+def test_flows_fail_with_one_clear_message(
+    prefect_harness: None, db_url: str, engine: object, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """An unknown campaign, a broken campaign file, a missing database: a Failed run whose
+    message says what is wrong (the campaigns that could run have run)."""
+    from flows.campaigns import daily_reminders, launch_campaign
+    from tests.test_runs import dealership
+
+    dealership(engine)  # type: ignore[arg-type]
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    for path in (ROOT / "campaigns").glob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        if path.stem == "declined_c":
+            text = text.replace("holdout_pct: 10", "holdout_pc: 10")
+        (folder / path.name).write_text(text, encoding="utf-8")
+    for key, value in {
+        "REVISIT_OUTPUT_DIR": str(tmp_path), "REVISIT_CAMPAIGNS_DIR": str(folder),
+        "REVISIT_TEMPLATES_DIR": str(ROOT / "templates"), "TWILIO_ACCOUNT_SID": "",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    day = dt.date(2026, 11, 23)
+    unknown = launch_campaign("nope", as_of=day, database_url=db_url, return_state=True)
+    assert unknown.is_failed() and unknown.message.startswith("unknown campaign 'nope'")
+    daily = daily_reminders(as_of=day, database_url=db_url, return_state=True)
+    assert daily.is_failed() and "declined_c" in daily.message
+    assert "did you mean holdout_pct?" in daily.message and "Traceback" not in daily.message
+    ran = [r["campaign"] for r in daily.result(raise_on_failure=False)]
+    assert "maintenance_due" in ran
+    missing = f"sqlite:///{tmp_path / 'typo.db'}"
+    gone = daily_reminders(as_of=day, database_url=missing, return_state=True)
+    assert gone.is_failed() and gone.message.startswith(f"no database {missing}")

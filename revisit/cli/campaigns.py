@@ -13,7 +13,7 @@ import typer
 from rich.table import Column, Table
 
 from revisit.campaigns.rules import CampaignPlan
-from revisit.cli import app, console, engine_of, err_console, handles_errors, settings_of
+from revisit.cli.app import app, console, engine_of, err_console, handles_errors, settings_of
 from revisit.cli.options import AsOf, CampaignName, Now, aware
 from revisit.cohorts.select import COHORTS, CohortMember
 from revisit.entry.lookup import campaign_files, day_of, find_cohort

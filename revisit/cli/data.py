@@ -17,7 +17,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from revisit.cli import app, console, creating_engine_of, err_console, handles_errors, settings_of
+from revisit.cli.app import (
+    app,
+    console,
+    creating_engine_of,
+    err_console,
+    handles_errors,
+    settings_of,
+)
 from revisit.dms.importing import ImportProgress, ImportReport, Problem, import_paths
 from revisit.outcomes.attribution import attribute_returns
 

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from revisit.cli import app, console, handles_errors
+from revisit.cli.app import app, console, handles_errors
 from revisit.cli.options import parse_day
 from revisit.demo.catalog import STORES
 from revisit.demo.generator import write_demo_dealership

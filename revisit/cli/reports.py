@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from revisit.cli import app, console, engine_of, handles_errors, settings_of
+from revisit.cli.app import app, console, engine_of, handles_errors, settings_of
 from revisit.cli.options import AsOf
 from revisit.dms.overview import LAPSE_MONTHS, Overview, dealership_overview
 

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from revisit.cli import console, engine_of, err_console, handles_errors, settings_of
+from revisit.cli.app import console, engine_of, err_console, handles_errors, settings_of
 from revisit.cli.campaigns import campaign_app
 from revisit.cli.options import AsOf, CampaignName, Concurrency, Now, Rate, day_and_clock
 from revisit.delivery.dispatch import DispatchSummary
