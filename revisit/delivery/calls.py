@@ -69,7 +69,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
 
 @dataclass
 class CallRow:
-    """One customer on a call list."""
+    """One customer on a call list: their phone (E.164), the vehicles as one line of text,
+    why they are called and by when (``due_date``), the caller assigned, the last visit, the
+    outbox contact it comes from and the rendered call sheet (HTML)."""
 
     customer_id: str
     name: str
@@ -92,6 +94,9 @@ class CallRow:
 
 @dataclass(frozen=True)
 class CallListResult:
+    """The call lists written (a CSV and an HTML file per caller), rows per caller, and the
+    rows themselves."""
+
     files: list[Path]
     counts: dict[str, int]  # rows per caller
     rows: list[CallRow]

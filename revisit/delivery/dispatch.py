@@ -43,7 +43,10 @@ MAX_ATTEMPTS = 5  # claims of one contact before it is failed instead of requeue
 
 @dataclass
 class DispatchSummary:
-    """What one call of :func:`dispatch_run` did, and where the run stands."""
+    """What one call of :func:`dispatch_run` did, and where the run stands.
+
+    Every count is of contacts (one SMS each) handled by this call; ``elapsed_s`` is wall
+    seconds; ``by_status`` counts the whole run's contacts by status afterwards."""
 
     run_id: int
     status: str = "sending"  # done | paused | deferred
