@@ -154,3 +154,19 @@ def test_flows_fail_with_one_clear_message(
     missing = f"sqlite:///{tmp_path / 'typo.db'}"
     gone = daily_reminders(as_of=day, database_url=missing, return_state=True)
     assert gone.is_failed() and gone.message.startswith(f"no database {missing}")
+
+
+def test_import_flow_on_a_database_it_cannot_create_fails_in_one_line(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    from flows.import_dms import import_dms
+
+    (tmp_path / "customers.csv").write_text("customer_id,name,phone\nC1,张伟,13912345678\n")
+    state = import_dms(
+        paths=[str(tmp_path)], database_url="sqlite:////nonexistent/x.db", return_state=True
+    )
+    assert state.is_failed()
+    assert state.message == (
+        "cannot create the database sqlite:////nonexistent/x.db: "
+        "the folder /nonexistent does not exist"
+    )
