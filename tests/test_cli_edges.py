@@ -44,9 +44,11 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["{tmp}/file.txt", "--problems", "{tmp}/file.txt/problems.txt"], "File exists"),
     ],
     ("overview",): [(["--format", "xml"], "use table or json")],
-    ("cohort",): [(["lapsed_12_25"], "unknown cohort 'lapsed_12_25'; did you mean lapsed_12_24?")],
+    ("cohort",): [(["lapsed_12_25"], "unknown cohort 'lapsed_12_25' (did you mean lapsed_12_24?)")],
     ("campaign", "list"): [],  # no argument to get wrong; a missing folder is tested below
-    ("campaign", "preview"): [(["maintenance_du"], "did you mean maintenance_due?")],
+    ("campaign", "preview"): [
+        (["maintenance_du"], "'maintenance_du' (did you mean maintenance_due?)")
+    ],
     ("campaign", "overview"): [],
     ("campaign", "run"): [
         (["nope", "--now", "2026-11-23T10:00"], "unknown campaign 'nope'"),
@@ -241,3 +243,15 @@ def test_now_without_offset_is_in_the_store_time_zone(
     assert result.exit_code == 0, result.output
     assert '"status": "deferred"' in result.output and '"as_of": "2026-11-23"' in result.output
     assert dt.date(2026, 11, 23).isoformat() in result.output
+
+
+def test_a_postgresql_database_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    """Another instance of the kind (needs a PostgreSQL server to answer)."""
+    from tests.conftest import PG_URL
+
+    if not PG_URL:
+        pytest.skip("REVISIT_TEST_PG_URL is not set")
+    url = PG_URL.rsplit("/", 1)[0] + "/revisit_no_such_db"
+    result = invoke(["import", str(tmp_path)], base_env(url, tmp_path), tmp_path)
+    assert_clean_failure(result, 'database "revisit_no_such_db" does not exist')
+    assert "createdb revisit_no_such_db" in result.output

@@ -53,9 +53,10 @@ def reporting_connection_failures(url: str) -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
-        raise DatabaseError(
-            f"cannot open the database {shown_url(url)}: {_first_line(exc)}"
-        ) from exc
+        reason = _first_line(exc)
+        if "does not exist" in reason and sqlite_file(url) is None:
+            reason += f"; create it first (createdb {make_url(normalise_url(url)).database})"
+        raise DatabaseError(f"cannot open the database {shown_url(url)}: {reason}") from exc
     except ArgumentError as exc:
         raise DatabaseError(f"not a database URL: {url!r} ({exc})") from exc
 

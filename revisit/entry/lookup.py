@@ -19,9 +19,9 @@ from revisit.settings import Settings
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """``"; did you mean X?"`` for the known name closest to ``name``, else ``""``."""
+    """``" (did you mean X?)"`` for the known name closest to ``name``, else ``""``."""
     close = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean {close[0]}?" if close else ""
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def campaign_files(settings: Settings) -> CampaignFiles:
@@ -40,7 +40,7 @@ def find_campaign(files: CampaignFiles, name: str) -> CampaignDef:
         raise files.broken[name]
     known = sorted([*files.campaigns, *files.broken])
     raise NotFoundError(
-        f"unknown campaign {name!r}{did_you_mean(name, known)} known: {', '.join(known)}"
+        f"unknown campaign {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}"
     )
 
 
@@ -48,7 +48,7 @@ def find_cohort(name: str) -> str:
     """``name`` when it is a cohort (SPEC's cohort list), else :class:`NotFoundError`."""
     if name not in COHORTS:
         raise NotFoundError(
-            f"unknown cohort {name!r}{did_you_mean(name, COHORTS)} known: {', '.join(COHORTS)}"
+            f"unknown cohort {name!r}{did_you_mean(name, COHORTS)}; known: {', '.join(COHORTS)}"
         )
     return name
 
