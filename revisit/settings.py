@@ -40,7 +40,8 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("TWILIO_MESSAGING_SERVICE_SID")
     )
     twilio_base_url: str = "https://api.twilio.com"
-    staff_webhook_url: str | None = None
+    # A secret too: a WeCom/DingTalk robot's URL carries its access key.
+    staff_webhook_url: SecretStr | None = None
 
     @field_validator("default_timezone")
     @classmethod

@@ -189,7 +189,9 @@ def test_settings_keep_the_twilio_token_secret(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "tok-very-secret")
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC1")
     monkeypatch.setenv("TWILIO_FROM", "+15005550006")
+    monkeypatch.setenv("REVISIT_STAFF_WEBHOOK_URL", "https://qyapi.example/send?key=robot-key")
     settings = load_settings(output_dir=Path("elsewhere"), database_url=None)
+    assert "robot-key" not in repr(settings)
     assert settings.has_twilio and settings.output_dir == Path("elsewhere")
     assert "tok-very-secret" not in repr(settings) and "tok-very-secret" not in str(
         settings.model_dump()
@@ -207,3 +209,41 @@ def test_settings_that_do_not_validate_name_the_variable(monkeypatch: pytest.Mon
     monkeypatch.setenv("REVISIT_DEFAULT_TIMEZONE", "Asia/Shangai")
     with pytest.raises(ConfigError, match=r"REVISIT_DEFAULT_TIMEZONE: .*'Asia/Shangai' is not an"):
         load_settings()
+
+
+def test_a_call_run_tells_staff_through_the_secret_webhook(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """The webhook URL is a SecretStr setting; the run still posts to it."""
+    import json
+    from http.server import BaseHTTPRequestHandler
+
+    from tests.test_calls import _serve
+
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            answer = b'{"errcode":0,"errmsg":"ok"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    dealership(engine)
+    with _serve(Handler) as base:
+        settings = settings_for(
+            db_url, tmp_path, staff_webhook_url=f"{base}/cgi-bin/webhook/send?key=K"
+        )
+        assert "key=K" not in repr(settings)
+        report = launch(
+            engine, settings, name="post_service_followup", as_of=AS_OF,
+            clock=pinned_clock(MORNING),
+        )  # fmt: skip
+    assert report.status == "done" and report.call_lists
+    (body,) = received
+    assert "post_service_followup" in body["markdown"]["content"]

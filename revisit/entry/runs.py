@@ -366,7 +366,8 @@ def _hand_to_callers(
 def _notify(
     settings: Settings, campaign: CampaignDef, report: RunReport, counts: dict[str, int]
 ) -> None:
-    if not settings.staff_webhook_url:
+    url = settings.staff_webhook_url.get_secret_value() if settings.staff_webhook_url else ""
+    if not url:
         return
     import httpx
 
@@ -374,7 +375,7 @@ def _notify(
 
     with httpx.Client(timeout=10.0) as client:
         notify_staff(
-            settings.staff_webhook_url, campaign=campaign.name, as_of=report.as_of,
+            url, campaign=campaign.name, as_of=report.as_of,
             files=[Path(p) for p in report.call_lists], counts=counts, client=client,
         )  # fmt: skip
 
