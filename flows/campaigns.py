@@ -32,16 +32,28 @@ from revisit.settings import Settings
 
 
 @task(name="run-campaign", cache_policy=NO_CACHE)
-def run_campaign_task(engine: Engine, **kwargs: Any) -> RunReport:
-    """One campaign run (:func:`revisit.entry.runs.run_campaign`) as a Prefect task."""
-    return run_campaign(engine, **{k: v.unquote() if isinstance(v, quote) else v
-                                   for k, v in kwargs.items()})  # fmt: skip
+def run_campaign_task(engine: Engine, **kwargs: Any) -> RunReport | State:
+    """One campaign run (:func:`revisit.entry.runs.run_campaign`) as a Prefect task; an
+    expected failure (a template error, say) is a Failed task run with its one line."""
+    try:
+        return run_campaign(engine, **{k: v.unquote() if isinstance(v, quote) else v
+                                       for k, v in kwargs.items()})  # fmt: skip
+    except RevisitError as exc:
+        return Failed(message=str(exc), data=exc)
 
 
 def as_task(engine: Engine, **kwargs: Any) -> RunReport:
-    """A runner for the entry layer that runs each campaign as a task. Its arguments go in
-    unvisited (quoted): Prefect would otherwise walk, and might copy, the shared reach cache."""
-    return run_campaign_task(engine, **{k: quote(v) for k, v in kwargs.items()})
+    """A runner for the entry layer that runs each campaign as a task (re-raising its
+    expected failure, for the entry layer to record). Its arguments go in unvisited (quoted):
+    Prefect would otherwise walk, and might copy, the shared reach cache."""
+    quoted = {k: quote(v) for k, v in kwargs.items()}
+    state = run_campaign_task(engine, return_state=True, **quoted)
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, RevisitError):
+        raise outcome
+    if not isinstance(outcome, RunReport):
+        raise RevisitError(state.message or f"the run ended {state.type.value}")
+    return outcome
 
 
 def run_name(prefix: str) -> Callable[[], str]:

@@ -170,3 +170,27 @@ def test_import_flow_on_a_database_it_cannot_create_fails_in_one_line(
         "cannot create the database sqlite:////nonexistent/x.db: "
         "the folder /nonexistent does not exist"
     )
+
+
+def test_a_campaign_whose_run_fails_fails_alone_in_the_flow(
+    prefect_harness: None, db_url: str, engine: object, tmp_path: Path, monkeypatch: Any
+) -> None:
+    import shutil
+
+    from flows.campaigns import daily_reminders
+    from tests.test_runs import dealership
+
+    dealership(engine)  # type: ignore[arg-type]
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    (templates / "sms" / "maintenance_due.zh.j2").write_text("{{ customer.nickname }}您好")
+    for key, value in {
+        "REVISIT_OUTPUT_DIR": str(tmp_path), "REVISIT_CAMPAIGNS_DIR": str(ROOT / "campaigns"),
+        "REVISIT_TEMPLATES_DIR": str(templates), "TWILIO_ACCOUNT_SID": "",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    state = daily_reminders(as_of=dt.date(2026, 11, 23), database_url=db_url, return_state=True)
+    assert state.is_failed() and state.message.startswith("1 failed (maintenance_due: ")
+    assert "maintenance_due.zh.j2:1" in state.message
+    ran = [r["campaign"] for r in state.result(raise_on_failure=False)]
+    assert "maintenance_due" not in ran and "insurance_renewal" in ran
