@@ -47,7 +47,7 @@ def as_task(engine: Engine, **kwargs: Any) -> RunReport:
     expected failure, for the entry layer to record). Its arguments go in unvisited (quoted):
     Prefect would otherwise walk, and might copy, the shared reach cache."""
     quoted = {k: quote(v) for k, v in kwargs.items()}
-    state = run_campaign_task(engine, return_state=True, **quoted)
+    state: State = run_campaign_task(engine, return_state=True, **quoted)  # type: ignore[assignment]
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, RevisitError):
         raise outcome
