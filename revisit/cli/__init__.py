@@ -63,7 +63,7 @@ def handles_errors(fn: F) -> F:
 
 def _register() -> None:
     # Each module registers its commands on `app` when imported.
-    from revisit.cli import campaigns, data, demo, dev, reports, runs  # noqa: F401
+    from revisit.cli import campaigns, data, demo, dev, outcomes, report, reports, runs  # noqa: F401
 
 
 _register()
