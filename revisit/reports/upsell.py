@@ -67,7 +67,7 @@ def _items(by_grade: bool) -> Any:
     return (
         select(
             *head,
-            func.count().label("items"),
+            func.count().label("proposed"),
             func.sum(case((accepted, 1), else_=0)).label("accepted"),
             func.sum(case((accepted, func.coalesce(u.amount, 0)), else_=0)).label("amount"),
         )
@@ -84,7 +84,7 @@ def upsell_query(dialect: str, f: UpsellFilter) -> Select[Any]:
     items = _items(by_grade)
     sums = [
         func.count(items.c.visit_id.distinct()).label("with_items"),
-        func.coalesce(func.sum(items.c.items), 0).label("items"),
+        func.coalesce(func.sum(items.c.proposed), 0).label("items"),
         func.coalesce(func.sum(items.c.accepted), 0).label("accepted"),
         func.coalesce(func.sum(items.c.amount), 0).label("amount"),
     ]
