@@ -57,8 +57,14 @@ def make_campaign_run(
                 name=name, cohort="maintenance_due", channel=channel, priority=1,
                 definition={"attribution_days": attribution_days}, updated_at=utcnow()))  # fmt: skip
         run_id = conn.execute(
-            insert(RUNS).values(campaign=name, as_of=as_of, status="done", dry_run=False,
-                                started_at=utcnow(), counts={})  # fmt: skip
+            insert(RUNS).values(
+                campaign=name,
+                as_of=as_of,
+                status="done",
+                dry_run=False,
+                started_at=utcnow(),
+                counts={},
+            )  # fmt: skip
         ).inserted_primary_key[0]
         ids = []
         for i, status in enumerate(statuses):

@@ -102,7 +102,9 @@ def test_filters_and_breakdown(engine: Engine) -> None:
 outcome = st.sampled_from(["sent", "failed", "holdout", "excluded", "listed", "pending"])
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     statuses=st.lists(outcome, min_size=1, max_size=12),
     visits=st.lists(st.integers(min_value=-5, max_value=40), min_size=12, max_size=12),

@@ -107,9 +107,7 @@ def test_report_formats_and_bad_options(engine: Engine, db_url: str, tmp_path: P
     make_campaign_run(engine, ["sent", "sent", "holdout", "holdout"])
     env = {"REVISIT_DATABASE_URL": db_url}
     out = tmp_path / "r.csv"
-    csv_run = CliRunner().invoke(
-        app, ["report", "--format", "csv", "--output", str(out)], env=env
-    )
+    csv_run = CliRunner().invoke(app, ["report", "--format", "csv", "--output", str(out)], env=env)
     assert csv_run.exit_code == 0, csv_run.output
     assert out.read_text(encoding="utf-8-sig").startswith("campaign,cohort,channel,run_id")
     table = CliRunner().invoke(app, ["report"], env=env)

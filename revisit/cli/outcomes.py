@@ -30,13 +30,26 @@ class OutcomeError(RevisitError):
 def log_command(
     ctx: typer.Context,
     contact_id: Annotated[int, typer.Argument(help="The contact (联系编号 on the call list).")],
-    code: Annotated[str, typer.Option("--code", help="booked, will_come, callback, "
-                                      "not_reached, declined, do_not_contact (or 已预约, …).")],
-    reason: Annotated[str, typer.Option("--reason", help="not_reached: no_answer, "
-                                        "wrong_number, busy; declined: price, quality, …")] = "",
+    code: Annotated[
+        str,
+        typer.Option(
+            "--code",
+            help="booked, will_come, callback, "
+            "not_reached, declined, do_not_contact (or 已预约, …).",
+        ),
+    ],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="not_reached: no_answer, wrong_number, busy; declined: price, quality, …",
+        ),
+    ] = "",
     callback: Annotated[
-        dt.datetime | None, typer.Option("--callback", formats=["%Y-%m-%d"],
-                                         help="The day to call back (with callback).")
+        dt.datetime | None,
+        typer.Option(
+            "--callback", formats=["%Y-%m-%d"], help="The day to call back (with callback)."
+        ),
     ] = None,
     staff: Annotated[str | None, typer.Option("--staff", help="Who called.")] = None,
     note: Annotated[str | None, typer.Option("--note", help="What the customer said.")] = None,

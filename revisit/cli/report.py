@@ -231,9 +231,7 @@ def staff_command(
 @handles_errors
 def upsell_command(
     ctx: typer.Context,
-    by: Annotated[
-        str, typer.Option("--by", help=f"Group by {'|'.join(UPSELL_GROUPS)}.")
-    ] = "month",
+    by: Annotated[str, typer.Option("--by", help=f"Group by {'|'.join(UPSELL_GROUPS)}.")] = "month",
     since: DateOpt = None,
     until: DateOpt = None,
     store: Store = None,

@@ -67,9 +67,9 @@ def returns_query(dialect: str) -> Select[tuple[object, ...]]:
         .subquery("window")
     )
     w = window.c
-    return select(
-        w.contact_id, w.customer_id, w.vin, w.visit_id, w.revenue.label("amount")
-    ).where(w.rank == 1)
+    return select(w.contact_id, w.customer_id, w.vin, w.visit_id, w.revenue.label("amount")).where(
+        w.rank == 1
+    )
 
 
 def attribute_returns_on(conn: Connection) -> int:

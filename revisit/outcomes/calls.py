@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from revisit.campaigns.statuses import ContactStatus, OptOutSource
 from revisit.db.tables import CONTACTS, CUSTOMERS, OPT_OUTS, VEHICLES, utcnow
 from revisit.dms.importing.values import parse_date
-from revisit.outcomes.codes import (
+from revisit.campaigns.outcome_codes import (
     CODES,
     DECLINE_REASONS,
     NOT_REACHED,
@@ -244,7 +244,9 @@ def add_callback(conn: Connection, contact: Any, day: dt.date) -> int:
         "phone": contact.phone, "attempts": 0, "created_at": utcnow(),
         "caller": contact.caller, "callback_of": contact.callback_of or contact.id,
     }  # fmt: skip
-    statement = insert(CONTACTS).values(values).on_conflict_do_nothing(
-        index_elements=["campaign", "as_of", "customer_id"]
+    statement = (
+        insert(CONTACTS)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["campaign", "as_of", "customer_id"])
     )
     return int(conn.execute(statement).rowcount or 0)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from revisit.db.tables import OUTCOMES, utcnow
-from revisit.outcomes.codes import OutcomeKind
+from revisit.campaigns.outcome_codes import OutcomeKind
 
 #: The columns an appended outcome may set (the rest default).
 OUTCOME_FIELDS = (
@@ -77,9 +77,7 @@ def replace_returns(conn: Connection, returned: Select[tuple[Any, ...]]) -> int:
     return int(count)
 
 
-def existing_call_outcomes(
-    conn: Connection, contact_ids: Sequence[int]
-) -> set[tuple[Any, ...]]:
+def existing_call_outcomes(conn: Connection, contact_ids: Sequence[int]) -> set[tuple[Any, ...]]:
     """The (contact_id, code, detail, callback_date, staff, note) of the call outcomes already
     recorded for these contacts: an import skips a row that is already there."""
     o = OUTCOMES.c

@@ -19,7 +19,7 @@ from sqlalchemy.sql import Select
 
 from revisit.campaigns.statuses import ContactStatus
 from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES
-from revisit.outcomes.codes import CallCode, OutcomeKind
+from revisit.campaigns.outcome_codes import CallCode, OutcomeKind
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,13 @@ def churn_report(conn: Connection, f: CallFilter | None = None) -> list[dict[str
     n = func.count()
     total = func.sum(n).over(partition_by=(c.campaign, store))
     query = (
-        select(c.campaign, store.label("store"), o.detail.label("reason"),
-               n.label("declined"), total.label("total"))  # fmt: skip
+        select(
+            c.campaign,
+            store.label("store"),
+            o.detail.label("reason"),
+            n.label("declined"),
+            total.label("total"),
+        )  # fmt: skip
         .select_from(
             OUTCOMES.join(CONTACTS, c.id == o.contact_id).join(
                 CUSTOMERS, CUSTOMERS.c.customer_id == c.customer_id
@@ -66,8 +71,13 @@ def churn_report(conn: Connection, f: CallFilter | None = None) -> list[dict[str
         .order_by(c.campaign, store, n.desc(), o.detail)
     )
     return [
-        {"campaign": r.campaign, "store": r.store, "reason": r.reason or "other",
-         "declined": int(r.declined), "share": int(r.declined) / int(r.total)}  # fmt: skip
+        {
+            "campaign": r.campaign,
+            "store": r.store,
+            "reason": r.reason or "other",
+            "declined": int(r.declined),
+            "share": int(r.declined) / int(r.total),
+        }  # fmt: skip
         for r in conn.execute(_scoped(query, f))
     ]
 

@@ -44,7 +44,7 @@ from revisit.db.tables import (
     RUNS,
     VEHICLES,
 )
-from revisit.outcomes.codes import CallCode, OutcomeKind
+from revisit.campaigns.outcome_codes import CallCode, OutcomeKind
 from revisit.reports.stats import newcombe_diff, rate
 
 BREAKDOWNS = ("cohort", "store", "region", "model", "car_age", "staff")
