@@ -52,7 +52,8 @@ def make_campaign_run(
             vins.append(v.vin)
         s.commit()
     with engine.begin() as conn:
-        if conn.execute(select(CAMPAIGNS.c.name).where(CAMPAIGNS.c.name == name)).first() is None:
+        known = conn.execute(select(CAMPAIGNS.c.name).where(CAMPAIGNS.c.name == name)).first()
+        if known is None:
             conn.execute(insert(CAMPAIGNS).values(
                 name=name, cohort="maintenance_due", channel=channel, priority=1,
                 definition={"attribution_days": attribution_days}, updated_at=utcnow()))  # fmt: skip
@@ -64,7 +65,7 @@ def make_campaign_run(
                 dry_run=False,
                 started_at=utcnow(),
                 counts={},
-            )  # fmt: skip
+            )
         ).inserted_primary_key[0]
         ids = []
         for i, status in enumerate(statuses):

@@ -18,8 +18,8 @@ from revisit.delivery.calls import (
     UNASSIGNED,
     CallRow,
     assign_callers,
-    split_callers,
     produce_call_lists,
+    split_callers,
     store_callers,
     write_call_lists,
 )

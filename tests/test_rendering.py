@@ -3,9 +3,8 @@ preview check (undefined variables, sandbox, segment cap)."""
 
 from __future__ import annotations
 
-import re
-
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy import event
 from sqlmodel import Session
 
-from revisit.errors import TemplateError
 from revisit.campaigns.outcome_codes import canonical
+from revisit.errors import TemplateError
 from revisit.rendering import (
     GSM7,
     UCS2,

@@ -125,4 +125,4 @@ def test_report_arithmetic_property(engine: Engine, statuses: list[str], visits:
     assert row["returned"] == expected
     if row["lift"] is not None:
         assert row["lift_ci_low"] <= row["lift"] <= row["lift_ci_high"]
-        assert -1 <= row["lift_ci_low"] and row["lift_ci_high"] <= 1
+        assert row["lift_ci_low"] >= -1 and row["lift_ci_high"] <= 1

@@ -2,8 +2,8 @@
 
 A campaign names its cohort and parameters, a channel, a template per language, a
 schedule, a priority, a send window, a frequency cap, a holdout percentage, an attribution
-window, declarative filters and, for calls, who calls (``callers``, ``call_by``). A file that does not validate raises
-:class:`~revisit.errors.ConfigError` naming the file and the field.
+window, declarative filters and, for calls, who calls (``callers``, ``call_by``). A file
+that does not validate raises :class:`~revisit.errors.ConfigError` naming the file and the field.
 """
 
 from __future__ import annotations

@@ -65,8 +65,8 @@ def log_command(
             done = record_call_outcomes(conn, [outcome])
     except FieldProblem as problem:
         raise OutcomeError(f"contact {contact_id}: {problem}") from None
-    for _, problem in done.problems or ():
-        raise OutcomeError(f"contact {contact_id}: {problem}")
+    if done.problems:
+        raise OutcomeError(f"contact {contact_id}: {done.problems[0][1]}")
     what = f"{parsed}" + (f" / {detail}" if detail else "") + (f" on {when}" if when else "")
     if done.duplicates:
         console.print(f"contact {contact_id}: {what} was already recorded", highlight=False)

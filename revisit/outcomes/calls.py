@@ -16,16 +16,13 @@ Outcomes; issue 12):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from revisit.campaigns.statuses import ContactStatus, OptOutSource
-from revisit.db.tables import CONTACTS, CUSTOMERS, OPT_OUTS, VEHICLES, utcnow
-from revisit.dms.importing.values import parse_date
 from revisit.campaigns.outcome_codes import (
     CODES,
     DECLINE_REASONS,
@@ -36,6 +33,9 @@ from revisit.campaigns.outcome_codes import (
     OutcomeKind,
     canonical,
 )
+from revisit.campaigns.statuses import ContactStatus, OptOutSource
+from revisit.db.tables import CONTACTS, CUSTOMERS, OPT_OUTS, VEHICLES, utcnow
+from revisit.dms.importing.values import parse_date
 from revisit.outcomes.records import add_outcomes, existing_call_outcomes, outcome_key
 
 #: Contacts that were never meant to be called: an outcome for one is refused.
@@ -67,7 +67,7 @@ class CallOutcome:
                            self.staff, self.note)  # fmt: skip
 
 
-def _known(words: str) -> str:
+def _known(words: Iterable[str]) -> str:
     return ", ".join(sorted(words))
 
 

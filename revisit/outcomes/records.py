@@ -14,8 +14,8 @@ from sqlalchemy import delete, func, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
-from revisit.db.tables import OUTCOMES, utcnow
 from revisit.campaigns.outcome_codes import OutcomeKind
+from revisit.db.tables import OUTCOMES, utcnow
 
 #: The columns an appended outcome may set (the rest default).
 OUTCOME_FIELDS = (

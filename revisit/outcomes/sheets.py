@@ -72,12 +72,14 @@ def _parse(values: dict[str, str]) -> CallOutcome:
     try:
         contact_id = int(values["contact_id"].removesuffix(".0"))
     except ValueError:
-        raise FieldProblem("contact_id", f"not a contact number ({values['contact_id']!r})")
+        raise FieldProblem(
+            "contact_id", f"not a contact number ({values['contact_id']!r})"
+        ) from None
     code, detail, day = parse_outcome(
         values["outcome"], values.get("reason", ""), values.get("callback_date", "")
     )
-    return CallOutcome(contact_id=contact_id, code=code, detail=detail, callback_date=day,
-                       staff=values.get("staff") or None, note=values.get("note") or None)  # fmt: skip
+    staff, note = values.get("staff") or None, values.get("note") or None
+    return CallOutcome(contact_id, code, detail, day, staff=staff, note=note)
 
 
 def import_sheet(

@@ -17,9 +17,9 @@ from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
+from revisit.campaigns.outcome_codes import CallCode, OutcomeKind
 from revisit.campaigns.statuses import ContactStatus
 from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES
-from revisit.campaigns.outcome_codes import CallCode, OutcomeKind
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def churn_report(conn: Connection, f: CallFilter | None = None) -> list[dict[str
             o.detail.label("reason"),
             n.label("declined"),
             total.label("total"),
-        )  # fmt: skip
+        )
         .select_from(
             OUTCOMES.join(CONTACTS, c.id == o.contact_id).join(
                 CUSTOMERS, CUSTOMERS.c.customer_id == c.customer_id
@@ -77,7 +77,7 @@ def churn_report(conn: Connection, f: CallFilter | None = None) -> list[dict[str
             "reason": r.reason or "other",
             "declined": int(r.declined),
             "share": int(r.declined) / int(r.total),
-        }  # fmt: skip
+        }
         for r in conn.execute(_scoped(query, f))
     ]
 

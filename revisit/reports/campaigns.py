@@ -32,6 +32,7 @@ from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, se
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
+from revisit.campaigns.outcome_codes import CallCode, OutcomeKind
 from revisit.campaigns.statuses import ContactStatus, ExclusionReason, SuppressionReason
 from revisit.dates import sql_epoch_days
 from revisit.db.tables import (
@@ -44,7 +45,6 @@ from revisit.db.tables import (
     RUNS,
     VEHICLES,
 )
-from revisit.campaigns.outcome_codes import CallCode, OutcomeKind
 from revisit.reports.stats import newcombe_diff, rate
 
 BREAKDOWNS = ("cohort", "store", "region", "model", "car_age", "staff")
