@@ -54,9 +54,13 @@ def make_campaign_run(
     with engine.begin() as conn:
         known = conn.execute(select(CAMPAIGNS.c.name).where(CAMPAIGNS.c.name == name)).first()
         if known is None:
-            conn.execute(insert(CAMPAIGNS).values(
-                name=name, cohort="maintenance_due", channel=channel, priority=1,
-                definition={"attribution_days": attribution_days}, updated_at=utcnow()))  # fmt: skip
+            definition = {"attribution_days": attribution_days}
+            conn.execute(
+                insert(CAMPAIGNS).values(
+                    name=name, cohort="maintenance_due", channel=channel, priority=1,
+                    definition=definition, updated_at=utcnow(),
+                )
+            )  # fmt: skip
         run_id = conn.execute(
             insert(RUNS).values(
                 campaign=name,
