@@ -62,10 +62,6 @@ class CallOutcome:
     staff: str | None = None
     note: str | None = None
 
-    def key(self) -> tuple[Any, ...]:
-        return outcome_key(self.contact_id, self.code, self.detail, self.callback_date,
-                           self.staff, self.note)  # fmt: skip
-
 
 def _known(words: Iterable[str]) -> str:
     return ", ".join(sorted(words))
@@ -173,11 +169,14 @@ def record_call_outcomes(conn: Connection, outcomes: Sequence[CallOutcome]) -> R
         except FieldProblem as problem:
             done.problems.append((index, problem))
             continue
-        if outcome.key() in seen:
+        row = _outcome_row(outcome, contact)
+        key = outcome_key(outcome.contact_id, row["code"], row["detail"], row["callback_date"],
+                          row["staff"], row["note"])  # fmt: skip
+        if key in seen:
             done.duplicates += 1
             continue
-        seen.add(outcome.key())
-        rows.append(_outcome_row(outcome, contact))
+        seen.add(key)
+        rows.append(row)
         done.callbacks += _take_effect(conn, outcome, contact)
     done.inserted = add_outcomes(conn, rows)
     return done
