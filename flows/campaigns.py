@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from revisit.campaigns.config import load_campaigns
 from revisit.entry.engine import open_engine
@@ -21,6 +21,7 @@ from revisit.entry.runs import (
     run_campaign,
     unsettled_runs,
 )
+from revisit.reports.campaigns import ReportFilter, artifact_rows, campaign_report
 from revisit.settings import Settings
 
 
@@ -46,6 +47,21 @@ def run_one(settings: Settings, name: str, as_of: dt.date, options: RunOptions) 
         )  # fmt: skip
     finally:
         engine.dispose()
+
+
+def publish_report(settings: Settings, reports: list[RunReport], key: str) -> list[dict]:
+    """The report rows of these runs (README, Reports) as a table artifact; returns them."""
+    ids = tuple(r.run_id for r in reports if r.run_id is not None)
+    if not ids:
+        return []
+    engine = open_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = artifact_rows(campaign_report(conn, ReportFilter(run_ids=ids)))
+    finally:
+        engine.dispose()
+    create_table_artifact(key=key, table=rows, description="Report rows of the runs")
+    return rows
 
 
 def runs_markdown(reports: list[RunReport]) -> str:
@@ -76,6 +92,7 @@ def daily_reminders(
         run_one(settings, c.name, day, RunOptions(rate=rate)) for c in daily_campaigns(campaigns)
     ]
     create_markdown_artifact(key="daily-reminders", markdown=runs_markdown(reports))
+    publish_report(settings, reports, "daily-reminders-report")
     return [r.as_dict() for r in reports]
 
 
@@ -93,6 +110,7 @@ def launch_campaign(
     options = RunOptions(rate=rate, concurrency=concurrency, dry_run=dry_run)
     report = run_one(settings, name, _day(settings, as_of), options)
     create_markdown_artifact(key="launch-campaign", markdown=runs_markdown([report]))
+    publish_report(settings, [report], "launch-campaign-report")
     return report.as_dict()
 
 
@@ -110,4 +128,5 @@ def reconcile_deliveries(days: int = 3, database_url: str | None = None) -> list
     reports = [run_one(settings, name, day, RunOptions()) for name, day in waiting]
     if reports:
         create_markdown_artifact(key="reconcile-deliveries", markdown=runs_markdown(reports))
+        publish_report(settings, reports, "reconcile-deliveries-report")
     return [r.as_dict() for r in reports]

@@ -18,8 +18,8 @@ from revisit.cli import app
 from revisit.db.tables import CONTACTS, CUSTOMERS, OPT_OUTS, OUTCOMES, VEHICLES
 from revisit.outcomes.calls import FieldProblem, parse_outcome
 from tests.outcome_support import make_campaign_run
-from tests.test_runs import dealership, run, settings_for
 from tests.test_runs import MORNING as RUN_MORNING
+from tests.test_runs import dealership, run, settings_for
 
 
 @pytest.mark.parametrize(

@@ -70,14 +70,16 @@ KEYS = (
 
 @dataclass(frozen=True)
 class ReportFilter:
-    """Which runs: a campaign, run days in [since, until], customers of one store; and the
-    breakdown (one of :data:`BREAKDOWNS`, or None for one row per run)."""
+    """Which runs: a campaign, run days in [since, until], customers of one store, or the
+    runs of ``run_ids``; and the breakdown (one of :data:`BREAKDOWNS`, or None for one row
+    per run)."""
 
     campaign: str | None = None
     since: dt.date | None = None
     until: dt.date | None = None
     store: str | None = None
     by: str | None = None
+    run_ids: tuple[int, ...] = ()
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -205,6 +207,8 @@ def report_query(dialect: str, f: ReportFilter) -> Select[Any]:
         query = query.where(r.as_of <= f.until)
     if f.store:
         query = query.where(CUSTOMERS.c.store_id == f.store)
+    if f.run_ids:
+        query = query.where(r.id.in_(f.run_ids))
     group = [r.id, r.campaign, k.cohort, k.channel, r.as_of, *([key] if key is not None else [])]
     return query.group_by(*group).order_by(r.as_of, r.campaign, r.id, *group[5:])
 
@@ -257,3 +261,19 @@ def campaign_report(conn: Connection, f: ReportFilter | None = None) -> list[dic
 def report_columns(by: str | None) -> Sequence[str]:
     """The keys of a report row, in order."""
     return (*KEYS[:5], by, *KEYS[5:]) if by else KEYS
+
+
+def artifact_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Report rows flattened for a table (excluded and suppressed as ``reason=n;…`` text,
+    rates rounded to 4 places)."""
+    flat = []
+    for row in rows:
+        out: dict[str, Any] = {}
+        for key, value in row.items():
+            if isinstance(value, dict):
+                value = ";".join(f"{k}={n}" for k, n in value.items())
+            elif isinstance(value, float):
+                value = round(value, 4)
+            out[key] = value
+        flat.append(out)
+    return flat
