@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from revisit.cli import app, console, engine_of, handles_errors
@@ -103,36 +104,49 @@ def emit(
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
+    return "—" if value is None else f"{value * 100:.1f}"
 
 
 def lift_text(row: dict[str, Any]) -> str:
-    """The lift and its interval, marked when the interval contains 0."""
+    """The lift and its interval in percentage points, marked when the interval contains 0."""
     if row["lift"] is None:
         return "—"
-    text = f"{row['lift']:+.1%} [{row['lift_ci_low']:+.1%}, {row['lift_ci_high']:+.1%}]"
-    if not significant(row["lift_ci_low"], row["lift_ci_high"]):
+    low, high = row["lift_ci_low"], row["lift_ci_high"]
+    text = f"{row['lift']:+.1%} [{low * 100:+.1f}, {high * 100:+.1f}]"
+    if not significant(low, high):
         text += " not yet significant"
     return text
 
 
+def _lift_cells(row: dict[str, Any]) -> tuple[str, str, str]:
+    if row["lift"] is None:
+        return "—", "", ""
+    low, high = row["lift_ci_low"], row["lift_ci_high"]
+    mark = "yes" if significant(low, high) else "[yellow]not yet[/yellow]"
+    return f"{row['lift'] * 100:+.1f}", f"{low * 100:+.1f}…{high * 100:+.1f}", mark
+
+
 def campaign_table(rows: Sequence[dict[str, Any]], by: str | None) -> Table:
-    """The campaign report as a rich table (the counts a manager reads first)."""
-    table = Table(title="Did the campaigns bring them back?")
-    heads = ["campaign", "day", *([by] if by else []), "targeted", "excluded", "suppressed",
-             "holdout", "contacted", "delivered", "reached", "booked", "returned", "return rate",
-             "holdout rate", "lift [95% CI]", "revenue"]  # fmt: skip
+    """The campaign report as a rich table (the counts a manager reads first; excluded and
+    suppressed customers are in the JSON and CSV). Rates in %, lift in percentage points."""
+    table = Table(title="Did the campaigns bring them back?", box=box.SIMPLE_HEAD,
+                  collapse_padding=True, pad_edge=False,
+                  caption="lift in percentage points; significant? = the 95% interval "
+                  "excludes 0")  # fmt: skip
+    heads = ["campaign", "day", *([by] if by else []), "tar-\ngeted", "hold-\nout",
+             "con-\ntacted", "deliv-\nered", "reach-\ned", "booked", "re-\nturned",
+             "return\n%", "hold-\nout %", "lift", "95% CI", "signif-\nicant?",
+             "revenue"]  # fmt: skip
     for name in heads:
-        table.add_column(name, justify="left" if name in ("campaign", "day", by) else "right")
+        left = name in ("campaign", "day", by, "signif-\nicant?")
+        table.add_column(name, justify="left" if left else "right", no_wrap=True)
+    counts = ("targeted", "holdout", "contacted", "delivered", "reached", "booked", "returned")
     for r in rows:
         table.add_row(
             r["campaign"], r["as_of"], *([str(r[by])] if by else []),
-            *(f"{r[k]:,}" for k in ("targeted",)),
-            f"{sum(r['excluded'].values()):,}", f"{sum(r['suppressed'].values()):,}",
-            *(f"{r[k]:,}" for k in ("holdout", "contacted", "delivered", "reached", "booked",
-                                    "returned")),
-            _pct(r["return_rate"]), _pct(r["holdout_return_rate"]), lift_text(r),
-            f"{r['revenue']:,.2f}",
+            *(f"{r[k]:,}" for k in counts),
+            _pct(r["return_rate"]), _pct(r["holdout_return_rate"]), *_lift_cells(r),
+            f"{r['revenue']:,.0f}",
         )  # fmt: skip
     return table
 
