@@ -337,3 +337,16 @@ class _serve:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
+
+
+def test_store_callers_come_from_the_stores_file(engine: Any, tmp_path: Path) -> None:
+    from revisit.delivery.calls import configured_callers
+    from revisit.dms.importing import import_paths
+
+    path = tmp_path / "门店.csv"
+    path.write_text("门店编号,门店名称,客服\nQZ,泉州店,王芳;李娜\nXM,厦门店,\n", encoding="utf-8")
+    report = import_paths(engine, [path], region="CN")
+    assert report.rejected == 0
+    with Session(engine) as s:
+        found = configured_callers(s, store_ids=["QZ", "XM", "nowhere"])
+    assert found == {"QZ": ["王芳", "李娜"], "XM": [], "nowhere": []}
