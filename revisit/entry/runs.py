@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -33,7 +33,7 @@ from revisit.db.engine import chunked
 from revisit.db.tables import CONTACTS, CUSTOMERS, STORES, Campaign, CampaignRun, Contact, utcnow
 from revisit.delivery.channels import open_sms_channel
 from revisit.delivery.dispatch import DispatchSummary, dispatch_run
-from revisit.delivery.outbox import status_counts
+from revisit.delivery.outbox import mark_listed, status_counts
 from revisit.rendering import Renderer, load_contexts, member_refs, raise_problems
 from revisit.rendering.members import MemberRef
 from revisit.settings import Settings
@@ -365,13 +365,7 @@ def _mark_listed(
     by_caller: dict[str, list[int]] = {}
     for p in pending:
         by_caller.setdefault(callers.get(p.customer_id, "unassigned"), []).append(p.id)
-    for caller, ids in by_caller.items():
-        for chunk in chunked(ids, 5000):
-            session.execute(
-                update(CONTACTS)
-                .where(CONTACTS.c.id.in_(chunk))
-                .values(status="listed", sent_at=now, caller=caller)
-            )
+    mark_listed(session.connection(), by_caller=by_caller, now=now)
 
 
 def _notify(

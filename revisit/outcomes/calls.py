@@ -35,6 +35,7 @@ from revisit.campaigns.outcome_codes import (
 )
 from revisit.campaigns.statuses import ContactStatus, OptOutSource
 from revisit.db.tables import CONTACTS, CUSTOMERS, OPT_OUTS, VEHICLES, utcnow
+from revisit.delivery.outbox import add_callback
 from revisit.dms.importing.values import parse_date
 from revisit.outcomes.records import add_outcomes, existing_call_outcomes, outcome_key
 
@@ -210,7 +211,7 @@ def _take_effect(conn: Connection, outcome: CallOutcome, contact: Any) -> int:
     elif outcome.code == CallCode.DO_NOT_CONTACT:
         staff_opt_out(conn, contact.customer_id, reason=outcome.note or "told a caller")
     elif outcome.code == CallCode.CALLBACK and outcome.callback_date is not None:
-        return add_callback(conn, contact, outcome.callback_date)
+        return add_callback(conn, contact, outcome.callback_date, now=utcnow())
     return 0
 
 
@@ -226,26 +227,3 @@ def staff_opt_out(conn: Connection, customer_id: str, *, reason: str) -> None:
                 created_at=utcnow(),
             )
         )  # fmt: skip
-
-
-def add_callback(conn: Connection, contact: Any, day: dt.date) -> int:
-    """A call contact for ``day`` in the same campaign, following up ``contact`` (its root,
-    when ``contact`` is itself a callback); 0 when the customer is already in that day's
-    outbox of the campaign (never listed twice)."""
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
-    values = {
-        "run_id": contact.run_id, "campaign": contact.campaign, "as_of": day,
-        "customer_id": contact.customer_id, "vins": list(contact.vins or []),
-        "channel": "call", "priority": contact.priority, "status": ContactStatus.PENDING.value,
-        "phone": contact.phone, "attempts": 0, "created_at": utcnow(),
-        "caller": contact.caller, "callback_of": contact.callback_of or contact.id,
-    }  # fmt: skip
-    statement = (
-        insert(CONTACTS)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["campaign", "as_of", "customer_id"])
-    )
-    return int(conn.execute(statement).rowcount or 0)
