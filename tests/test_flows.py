@@ -69,13 +69,9 @@ def test_import_dms_flow_loads_and_fails_on_rejected_rows(
 def test_campaign_flows_run_send_and_resume(
     prefect_harness: None, db_url: str, engine: object, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    import flows.campaigns
     from flows.campaigns import daily_reminders, launch_campaign, reconcile_deliveries
     from tests.test_runs import dealership
 
-    tables: dict[str, Any] = {}
-    monkeypatch.setattr(flows.campaigns, "create_table_artifact",
-                        lambda key, table, **kw: tables.setdefault(key, table))  # fmt: skip
     dealership(engine)  # type: ignore[arg-type]
     for key, value in {
         "REVISIT_OUTPUT_DIR": str(tmp_path), "REVISIT_CAMPAIGNS_DIR": str(ROOT / "campaigns"),
@@ -90,13 +86,25 @@ def test_campaign_flows_run_send_and_resume(
     assert {r["status"] for r in reports} <= {"done", "deferred"}
     resumed = reconcile_deliveries(database_url=db_url)
     assert all(r["resumed"] for r in resumed)
-    published = tables["daily-reminders-report"]
+    published = _table("daily-reminders-report")
     assert {r["campaign"] for r in published} >= {"maintenance_due", "post_service_followup"}
     assert all("return_rate" in r and "lift_ci_low" in r for r in published)
 
 
+def _table(key: str) -> list[dict[str, Any]]:
+    """The rows of the latest table artifact under ``key``, read back from the server."""
+    import json
+
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get(key)
+    assert artifact is not None and artifact.type == "table"
+    data = artifact.data
+    return json.loads(data) if isinstance(data, str) else data  # type: ignore[return-value]
+
+
 def test_attribute_returns_flow_publishes_the_report(
-    prefect_harness: None, db_url: str, engine: Any, monkeypatch: Any
+    prefect_harness: None, db_url: str, engine: Any
 ) -> None:
     import datetime as dt
 
@@ -104,15 +112,12 @@ def test_attribute_returns_flow_publishes_the_report(
     from revisit.settings import Settings
     from tests.outcome_support import add_visit, make_campaign_run
 
-    tables: dict[str, Any] = {}
-    monkeypatch.setattr(flows.attribute_returns, "create_table_artifact",
-                        lambda key, table, **kw: tables.setdefault(key, table))  # fmt: skip
     today = Settings().today()
     run = make_campaign_run(engine, ["sent", "holdout"], as_of=today - dt.timedelta(days=3))
     add_visit(engine, run.vins[0], today, 120)
     done = flows.attribute_returns.attribute_returns_flow(database_url=db_url)
     assert done == {"returned": 1, "runs": 1}
-    (row,) = tables["campaign-returns"]
+    (row,) = _table("campaign-returns")
     assert (row["campaign"], row["returned"], row["holdout"], row["revenue"]) == (
         run.campaign, 1, 1, 120.0,
     )  # fmt: skip
