@@ -215,3 +215,33 @@ def test_a_callback_is_listed_once_on_its_day_by_the_campaign_run(
             select(CONTACTS.c.status).where(CONTACTS.c.callback_of == contact_id)
         ).scalar_one()
     assert status == "listed"
+
+
+def test_the_call_list_csv_round_trips_through_excel(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """The CSV a run hands out, filled in and saved again (as Chinese Excel does: GB18030),
+    imports back unchanged."""
+    dealership(engine)
+    settings = settings_for(db_url, tmp_path)
+    report = run(engine, settings, "post_service_followup", RUN_MORNING)
+    (handed_out,) = [Path(p) for p in report.call_lists if p.endswith(".csv")]
+    with handed_out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    for row in rows[1:]:
+        row[header.index("结果")] = "拒绝"
+        row[header.index("原因")] = "距离远"
+        row[header.index("备注")] = "搬到厦门了"
+    saved = tmp_path / "filled.csv"
+    with saved.open("w", encoding="gb18030", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    env = {"REVISIT_DATABASE_URL": db_url}
+    result = CliRunner().invoke(app, ["outcome", "import", str(saved)], env=env)
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        got = conn.execute(select(OUTCOMES.c.code, OUTCOMES.c.detail, OUTCOMES.c.staff,
+                                  OUTCOMES.c.note)).all()  # fmt: skip
+    assert got == [("declined", "distance", "王芳", "搬到厦门了")] * (len(rows) - 1)
+    again = CliRunner().invoke(app, ["outcome", "import", str(saved)], env=env)
+    assert again.exit_code == 0 and _count(engine, OUTCOMES) == len(rows) - 1
