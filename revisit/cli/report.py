@@ -96,7 +96,7 @@ def emit(
         Console(file=capture, width=200).print(table())
         text = capture.getvalue() + "".join(f"{n}\n" for n in notes)
     if output is None:
-        console.out(text, end="", highlight=False)
+        typer.echo(text, nl=False)
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
@@ -165,6 +165,8 @@ def _numeric(value: Any) -> bool:
 
 
 def _shown(column: str, value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.1%}" if column.endswith(("rate", "share")) else f"{value:,.2f}"
     return _cell(value) if value is not None else "—"
