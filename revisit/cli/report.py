@@ -154,7 +154,8 @@ def campaign_table(rows: Sequence[dict[str, Any]], by: str | None) -> Table:
 def _plain_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Table:
     table = Table(title=title)
     for name in columns:
-        table.add_column(name, justify="right" if rows and _numeric(rows[0].get(name)) else "left")
+        numeric = any(_numeric(r.get(name)) for r in rows)
+        table.add_column(name, justify="right" if numeric else "left")
     for r in rows:
         table.add_row(*(_shown(c, r.get(c)) for c in columns))
     return table
