@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Failed, State
@@ -28,6 +28,7 @@ from revisit.entry.daily import DailyResult, launch, resume_unsettled, run_daily
 from revisit.entry.engine import open_existing
 from revisit.entry.runs import RunOptions, RunReport, real_clock, run_campaign
 from revisit.errors import RevisitError
+from revisit.reports.campaigns import ReportFilter, artifact_rows, campaign_report
 from revisit.settings import Settings
 
 
@@ -79,6 +80,17 @@ def opened(database_url: str | None) -> Iterator[tuple[Settings, Engine]]:
         engine.dispose()
 
 
+def publish_report(engine: Engine, reports: list[RunReport], key: str) -> list[dict]:
+    """The report rows of these runs (README, Reports) as a table artifact; returns them."""
+    ids = tuple(r.run_id for r in reports if r.run_id is not None)
+    if not ids:
+        return []
+    with engine.connect() as conn:
+        rows = artifact_rows(campaign_report(conn, ReportFilter(run_ids=ids)))
+    create_table_artifact(key=key, table=rows, description="Report rows of the runs")
+    return rows
+
+
 def runs_markdown(reports: list[RunReport]) -> str:
     lines = [
         "| campaign | as of | targeted | to contact | sent | listed | waiting | status |",
@@ -117,6 +129,7 @@ def daily_reminders(
                 engine, settings, as_of=as_of or settings.today(), clock=real_clock,
                 options=RunOptions(rate=rate), runner=as_task,
             )  # fmt: skip
+            publish_report(engine, result.reports, "daily-reminders-report")
     except RevisitError as exc:
         return Failed(message=str(exc))
     return _outcome("daily-reminders", result)
@@ -139,6 +152,7 @@ def launch_campaign(
                 engine, settings, name=name, as_of=as_of or settings.today(), clock=real_clock,
                 options=options, runner=as_task,
             )  # fmt: skip
+            publish_report(engine, [report], "launch-campaign-report")
     except RevisitError as exc:
         return Failed(message=str(exc))
     create_markdown_artifact(key="launch-campaign", markdown=runs_markdown([report]))
@@ -156,6 +170,7 @@ def reconcile_deliveries(days: int = 3, database_url: str | None = None) -> list
             result = resume_unsettled(
                 engine, settings, since=since, clock=real_clock, runner=as_task
             )
+            publish_report(engine, result.reports, "reconcile-deliveries-report")
     except RevisitError as exc:
         return Failed(message=str(exc))
     return _outcome("reconcile-deliveries", result)

@@ -21,7 +21,9 @@ from tests.test_runs import NO_TWILIO, ROOT, dealership
 
 def leaf_commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     """Every runnable command of the app, as the words that invoke it."""
-    if hasattr(command, "commands"):  # a group
+    if hasattr(command, "commands"):  # a group (runnable itself when it says so)
+        if path and getattr(command, "invoke_without_command", False):
+            yield path
         for name, sub in command.commands.items():
             yield from leaf_commands(sub, (*path, name))
     else:
@@ -64,6 +66,23 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--run-id", "999"], "no campaign run with id 999"),
         (["--run-id", "1", "--window", "9-20"], "send window '9-20'"),
     ],
+    ("demo-month-after",): [(["{tmp}/file.txt", "--as-of", "2026-11-23"], "is a file")],
+    ("attribute",): [],  # no argument to get wrong; a missing database is tested below
+    ("outcome", "log"): [
+        (["999999", "--code", "booked"], "unknown contact 999999"),
+        (["1", "--code", "flying"], "unknown outcome 'flying'"),
+    ],
+    ("outcome", "import"): [(["{tmp}/nope.csv"], "nope.csv")],
+    ("report",): [
+        (["--campaign", "maintenance_du"], "unknown campaign 'maintenance_du'"),
+        (["--store", "S9"], "unknown store 'S9'"),
+        (["--since", "2026-13-01"], "'2026-13-01' is not a date"),
+        (["--by", "colour"], "unknown breakdown 'colour'"),
+        (["--format", "xml"], "unknown format 'xml'"),
+    ],
+    ("report", "churn"): [(["--store", "S9"], "unknown store 'S9'")],
+    ("report", "staff"): [(["--campaign", "nope"], "unknown campaign 'nope'")],
+    ("report", "upsell"): [(["--by", "planet"], "unknown grouping 'planet'")],
 }
 # Arguments that reach the database, for the commands that use one.
 USES_DB: dict[tuple[str, ...], list[str]] = {
@@ -74,10 +93,20 @@ USES_DB: dict[tuple[str, ...], list[str]] = {
     ("campaign", "run"): ["maintenance_due", "--now", "2026-11-23T10:00"],
     ("campaign", "daily"): ["--now", "2026-11-23T10:00"],
     ("dev", "dispatch-run"): ["--run-id", "1"],
+    ("demo-month-after",): ["{tmp}/month", "--as-of", "2026-11-23"],
+    ("attribute",): [],
+    ("outcome", "log"): ["1", "--code", "booked"],
+    ("outcome", "import"): ["{tmp}/file.txt"],
+    ("report",): [],
+    ("report", "churn"): [],
+    ("report", "staff"): [],
+    ("report", "upsell"): [],
 }
 LEAD: dict[tuple[str, ...], list[str]] = {
     ("import",): ["{tmp}/export"], ("demo-data",): ["{tmp}/demo"], ("cohort",): ["lapsed_12_24"],
     ("campaign", "preview"): ["maintenance_due"], ("campaign", "run"): ["maintenance_due"],
+    ("demo-month-after",): ["{tmp}/month"], ("outcome", "log"): ["1", "--code", "booked"],
+    ("outcome", "import"): ["{tmp}/file.txt"],
 }  # fmt: skip
 NO_DB = {("import",), ("demo-data",), ("campaign", "list"), ("dev", "fake-twilio")}
 

@@ -88,6 +88,9 @@ def test_campaign_flows_run_send_and_resume(
     assert {r["status"] for r in reports} <= {"done", "deferred"}
     resumed = reconcile_deliveries(database_url=db_url)
     assert all(r["resumed"] for r in resumed)
+    published = _table("daily-reminders-report")
+    assert {r["campaign"] for r in published} >= {"maintenance_due", "post_service_followup"}
+    assert all("return_rate" in r and "lift_ci_low" in r for r in published)
 
 
 def flow_run_name(state: Any) -> str:
@@ -194,3 +197,35 @@ def test_a_campaign_whose_run_fails_fails_alone_in_the_flow(
     assert "maintenance_due.zh.j2:1" in state.message
     ran = [r["campaign"] for r in state.result(raise_on_failure=False)]
     assert "maintenance_due" not in ran and "insurance_renewal" in ran
+
+
+def _table(key: str) -> list[dict[str, Any]]:
+    """The rows of the latest table artifact under ``key``, read back from the server."""
+    import json
+
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get(key)
+    assert artifact is not None and artifact.type == "table"
+    data = artifact.data
+    return json.loads(data) if isinstance(data, str) else data  # type: ignore[return-value]
+
+
+def test_attribute_returns_flow_publishes_the_report(
+    prefect_harness: None, db_url: str, engine: Any
+) -> None:
+    import datetime as dt
+
+    import flows.attribute_returns
+    from revisit.settings import Settings
+    from tests.outcome_support import add_visit, make_campaign_run
+
+    today = Settings().today()
+    run = make_campaign_run(engine, ["sent", "holdout"], as_of=today - dt.timedelta(days=3))
+    add_visit(engine, run.vins[0], today, 120)
+    done = flows.attribute_returns.attribute_returns_flow(database_url=db_url)
+    assert done == {"returned": 1, "runs": 1}
+    (row,) = _table("campaign-returns")
+    assert (row["campaign"], row["returned"], row["holdout"], row["revenue"]) == (
+        run.campaign, 1, 1, 120.0,
+    )  # fmt: skip

@@ -47,7 +47,8 @@ def dealership(engine: Engine, n_due: int = 6) -> None:
     """``n_due`` customers due for maintenance (one of them also back from the shop two
     days ago, so the follow-up call outranks the SMS), one without consent."""
     with Session(engine) as s:
-        store = make_store(s, store_id="QZ", name="泉州店", phone="0595-22881234")
+        store = make_store(s, store_id="QZ", name="泉州店", phone="0595-22881234",
+                           callers="王芳;张伟")  # fmt: skip
         for i in range(n_due):
             c = make_customer(s, store_id=store.store_id, consent_sms=(i != 1))
             v = make_vehicle(s, customer=c, purchase_date=dt.date(2022, 1, 10))
@@ -137,7 +138,7 @@ def test_call_campaign_writes_lists_and_marks_contacts_listed(
     report = run(engine, settings, "post_service_followup", MORNING)
     assert report.status == "done" and contacts(engine, "post_service_followup") == {"listed": 1}
     csvs = [Path(p) for p in report.call_lists if p.endswith(".csv")]
-    assert [p.name for p in csvs] == ["post_service_followup_2026-11-23_李娜.csv"]
+    assert [p.name for p in csvs] == ["post_service_followup_2026-11-23_王芳.csv"]
     assert "+86139" in csvs[0].read_text(encoding="utf-8-sig")  # staff need the real number
     again = run(engine, settings, "post_service_followup", MORNING)
     assert again.resumed and again.call_lists == []

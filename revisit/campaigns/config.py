@@ -2,8 +2,8 @@
 
 A campaign names its cohort and parameters, a channel, a template per language, a
 schedule, a priority, a send window, a frequency cap, a holdout percentage, an attribution
-window and declarative filters. A file that does not validate raises
-:class:`~revisit.errors.ConfigError` naming the file and the field.
+window, declarative filters and, for calls, who calls (``callers``, ``call_by``). A file
+that does not validate raises :class:`~revisit.errors.ConfigError` naming the file and the field.
 """
 
 from __future__ import annotations
@@ -98,6 +98,10 @@ class CampaignDef(_Strict):
     attribution_days: int = Field(default=30, ge=1, le=365)
     max_segments: int | None = Field(default=None, ge=1)
     filters: Filters = Filters()
+    # Call campaigns: who calls (revisit.delivery.calls). The campaign's own callers, in
+    # turn, instead of the store's; last_advisor gives a customer to their last advisor.
+    callers: tuple[str, ...] = ()
+    call_by: Literal["callers", "last_advisor"] = "callers"
 
     @field_validator("cohort")
     @classmethod

@@ -1,7 +1,7 @@
 """The ``revisit`` command: the Typer app (:mod:`revisit.cli.app`) with every command module
 imported, so that each registers its commands on it."""
 
-from revisit.cli import campaigns, data, demo, dev, reports, runs
+from revisit.cli import campaigns, data, demo, dev, outcomes, report, reports, runs
 from revisit.cli.app import app
 
-__all__ = ["app", "campaigns", "data", "demo", "dev", "reports", "runs"]
+__all__ = ["app", "campaigns", "data", "demo", "dev", "outcomes", "report", "reports", "runs"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
@@ -45,6 +45,8 @@ class Store(SQLModel, table=True):
     phone: str | None = None
     address: str | None = None
     sms_sender: str | None = None
+    # The store's customer-service callers (客服 / 招揽专员), in turn order: "王芳;李娜".
+    callers: str | None = None
 
 
 class Customer(SQLModel, table=True):
@@ -253,6 +255,9 @@ class Contact(SQLModel, table=True):
     lease_until: dt.datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # A call contact: who it was handed to; a callback: the contact it follows up.
+    caller: str | None = None
+    callback_of: int | None = Field(default=None, foreign_key="contacts.id")
 
 
 class Message(SQLModel, table=True):
@@ -281,6 +286,14 @@ class Outcome(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outcomes_contact", "contact_id"),
         Index("ix_outcomes_customer", "customer_id"),
+        # At most one return per contact (the attribution replaces it).
+        Index(
+            "uq_outcomes_return",
+            "contact_id",
+            unique=True,
+            sqlite_where=text("kind = 'return'"),
+            postgresql_where=text("kind = 'return'"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int | None = Field(default=None, foreign_key="contacts.id")

@@ -341,3 +341,37 @@ def finish_run(
             values["finished_at"] = now
         conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values))
     return counts
+
+
+# --- call contacts: handed to callers, and callbacks -----------------------------------------
+
+
+def mark_listed(conn: Connection, *, by_caller: dict[str, list[int]], now: dt.datetime) -> None:
+    """Call contacts handed to their callers (caller → contact ids): status ``listed``."""
+    for caller, ids in by_caller.items():
+        for start in range(0, len(ids), 5000):
+            conn.execute(
+                update(CONTACTS)
+                .where(CONTACTS.c.id.in_(ids[start : start + 5000]))
+                .values(status="listed", sent_at=now, caller=caller)
+            )
+
+
+def add_callback(conn: Connection, contact: Any, day: dt.date, *, now: dt.datetime) -> int:
+    """A call contact for ``day`` in the campaign of ``contact`` (a contacts row), following it
+    up (its root, when ``contact`` is itself a callback), pending, for the same caller; 0 when
+    the customer is already in that day's outbox of the campaign (never listed twice)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    values = {
+        "run_id": contact.run_id, "campaign": contact.campaign, "as_of": day,
+        "customer_id": contact.customer_id, "vins": list(contact.vins or []),
+        "channel": "call", "priority": contact.priority, "status": "pending",
+        "phone": contact.phone, "attempts": 0, "created_at": now,
+        "caller": contact.caller, "callback_of": contact.callback_of or contact.id,
+    }  # fmt: skip
+    statement = (
+        dialect.insert(CONTACTS)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["campaign", "as_of", "customer_id"])
+    )
+    return int(conn.execute(statement).rowcount or 0)

@@ -12,8 +12,12 @@ import difflib
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
 from revisit.campaigns.config import CampaignDef, CampaignFiles, read_campaigns
 from revisit.cohorts.select import COHORTS
+from revisit.db.tables import CAMPAIGNS, STORES
 from revisit.errors import NotFoundError
 from revisit.settings import Settings
 
@@ -51,6 +55,27 @@ def find_cohort(name: str) -> str:
             f"unknown cohort {name!r}{did_you_mean(name, COHORTS)}; known: {', '.join(COHORTS)}"
         )
     return name
+
+
+def check_known(engine: Engine, *, campaign: str | None = None, store: str | None = None) -> None:
+    """Raise :class:`NotFoundError` (with a "did you mean") when ``campaign`` has never run
+    and names no campaign file's campaign either, or ``store`` names no imported store: a
+    report filter that finds nothing because of a typo must say so, not print nothing."""
+    with engine.connect() as conn:
+        if campaign is not None:
+            known = set(conn.execute(select(CAMPAIGNS.c.name)).scalars())
+            if campaign not in known:
+                raise NotFoundError(
+                    f"unknown campaign {campaign!r}{did_you_mean(campaign, known)}; "
+                    f"campaigns with runs: {', '.join(sorted(known)) or 'none yet'}"
+                )
+        if store is not None:
+            stores = set(conn.execute(select(STORES.c.store_id)).scalars())
+            if store not in stores:
+                raise NotFoundError(
+                    f"unknown store {store!r}{did_you_mean(store, stores)}; "
+                    f"known: {', '.join(sorted(stores))}"
+                )
 
 
 def day_of(settings: Settings, as_of: dt.date | None, now: dt.datetime | None = None) -> dt.date:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -33,7 +33,7 @@ from revisit.db.engine import chunked
 from revisit.db.tables import CONTACTS, CUSTOMERS, STORES, Campaign, CampaignRun, Contact, utcnow
 from revisit.delivery.channels import open_sms_channel
 from revisit.delivery.dispatch import DispatchSummary, dispatch_run
-from revisit.delivery.outbox import status_counts
+from revisit.delivery.outbox import mark_listed, status_counts
 from revisit.rendering import Renderer, load_contexts, member_refs, raise_problems
 from revisit.rendering.members import MemberRef
 from revisit.settings import Settings
@@ -334,33 +334,49 @@ def _hand_to_callers(
     renderer: Renderer,
     report: RunReport,
 ) -> None:
-    """Write the call lists for the run's pending contacts and mark them listed."""
+    """Write the call lists for the run's pending contacts, and the callbacks due that day
+    in the campaign, and mark them listed with their caller."""
     from revisit.delivery.calls import produce_call_lists
 
     with Session(engine) as session:
-        c = CONTACTS.c
-        pending = session.execute(
-            select(c.id, c.customer_id, c.vins).where(c.run_id == run_id, c.status == "pending")
-        ).all()
+        pending = _to_call(session, campaign=campaign.name, run_id=run_id, as_of=report.as_of)
         if pending:
-            refs = [MemberRef(customer_id=cid, vins=list(vins or [])) for _, cid, vins in pending]
+            refs = [MemberRef(customer_id=p.customer_id, vins=list(p.vins or [])) for p in pending]
             contexts = _contexts(session, campaign, report.as_of, refs)
             out_dir = settings.output_dir / "calls" / report.as_of.isoformat()
             result = produce_call_lists(
                 session, renderer=renderer, contexts=contexts, out_dir=out_dir,
                 campaign=campaign.name, as_of=report.as_of, priority=campaign.priority,
-                contact_ids={cid: cid_id for cid_id, cid, _ in pending},
-                templates=campaign.templates,
+                contact_ids={p.customer_id: p.id for p in pending},
+                templates=campaign.templates, callers=campaign.callers,
+                prefer_advisor=campaign.call_by == "last_advisor",
+                preset={p.customer_id: p.caller for p in pending if p.caller},
             )  # fmt: skip
-            report.call_lists = [str(p) for p in result.files]
-            ids = [contact_id for contact_id, _, _ in pending]
-            for chunk in chunked(ids, 5000):
-                session.execute(
-                    update(CONTACTS).where(c.id.in_(chunk)).values(status="listed", sent_at=now)
-                )
+            report.call_lists = [str(path) for path in result.files]
+            _mark_listed(session, pending, {r.customer_id: r.caller for r in result.rows}, now)
             session.commit()
             _notify(settings, campaign, report, result.counts)
     report.status = "done"
+
+
+def _to_call(session: Session, *, campaign: str, run_id: int, as_of: dt.date) -> list[Any]:
+    """The run's pending call contacts and the campaign's callbacks due on ``as_of``."""
+    c = CONTACTS.c
+    mine = c.run_id == run_id
+    callbacks = and_(c.campaign == campaign, c.as_of == as_of, c.callback_of.is_not(None))
+    query = select(c.id, c.customer_id, c.vins, c.caller).where(
+        c.status == "pending", or_(mine, callbacks)
+    )
+    return list(session.execute(query).all())
+
+
+def _mark_listed(
+    session: Session, pending: Sequence[Any], callers: Mapping[str, str], now: dt.datetime
+) -> None:
+    by_caller: dict[str, list[int]] = {}
+    for p in pending:
+        by_caller.setdefault(callers.get(p.customer_id, "unassigned"), []).append(p.id)
+    mark_listed(session.connection(), by_caller=by_caller, now=now)
 
 
 def _notify(
