@@ -146,7 +146,10 @@ def test_xlsx_sheet_with_english_headers(engine: Engine, db_url: str, tmp_path: 
                     ("callback", None, dt.date(2026, 10, 9), None)]  # fmt: skip
 
 
-def test_a_sheet_without_an_outcome_column_is_refused(db_url: str, tmp_path: Path) -> None:
+def test_a_sheet_without_an_outcome_column_is_refused(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    make_campaign_run(engine, ["listed"], channel="call")  # a database with data in it
     path = tmp_path / "calls.csv"
     path.write_text("联系编号,客户姓名\n1,王\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["outcome", "import", str(path)],
@@ -203,7 +206,7 @@ def test_a_callback_is_listed_once_on_its_day_by_the_campaign_run(
     campaigns = load_campaigns(settings.campaigns_dir)
     later = run_campaign(
         engine, campaign=campaigns["post_service_followup"], campaigns=campaigns, as_of=day,
-        now=pinned_clock(RUN_MORNING + dt.timedelta(days=2)), settings=settings,
+        clock=pinned_clock(RUN_MORNING + dt.timedelta(days=2)), settings=settings,
         options=RunOptions(),
     )  # fmt: skip
     listed = [Path(p) for p in later.call_lists if p.endswith(".csv")]
