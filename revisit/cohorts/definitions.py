@@ -27,6 +27,15 @@ from revisit.dates import (
     epoch_days,
     sql_epoch_days,
 )
+from revisit.cohorts.source import QuerySource
+from revisit.cohorts.touchpoints import (
+    active_customers,
+    finish_new_car_7dc,
+    finish_new_car_care,
+    finish_repeat_repair,
+    new_car,
+    repeat_repair,
+)
 from revisit.db.tables import CUSTOMERS, POLICIES, SUMMARY, UPSELL, VEHICLES, VISITS
 from revisit.dms.visit_summary import (
     SERVICE_TYPES,
@@ -37,15 +46,6 @@ from revisit.dms.visit_summary import (
 Builder = Callable[[dt.date, Mapping[str, Any], "QuerySource"], Select[Any]]
 # (member, the query's extra columns by name, params): fills the member's own fields
 Finisher = Callable[[Any, Mapping[str, Any], Mapping[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class QuerySource:
-    """Where a cohort query reads: the database dialect, and whether the per-vehicle visit
-    summary is current for the as_of date (else the visits themselves are grouped)."""
-
-    dialect: str
-    summary: bool = False
 
 
 @dataclass(frozen=True)
@@ -309,5 +309,35 @@ COHORTS: dict[str, CohortDef] = {
             pick="max:visit_date",
         ),
         CohortDef("birthday", "customer's birthday today", {}, _birthday, customer_level=True),
+        CohortDef(
+            "new_car_7dc",
+            "delivered 7–9 days ago: sales satisfaction call (7DC)",
+            {"from_days": 7, "to_days": 9},
+            new_car,
+            finish_new_car_7dc,
+        ),
+        CohortDef(
+            "new_car_care",
+            "delivered 3–4 weeks ago, no first service yet: how is the car",
+            {"from_days": 21, "to_days": 28, "first_service_days": 90, "first_service_km": 5000},
+            new_car,
+            finish_new_car_care,
+        ),
+        CohortDef(
+            "active_customers",
+            "an active vehicle bought or visited in the last 24 months",
+            {"months": 24},
+            active_customers,
+            customer_level=True,
+            reads_summary=True,
+        ),
+        CohortDef(
+            "repeat_repair",
+            "a repair or warranty visit yesterday within 30 days of another: a comeback",
+            {"within_days": 30, "from_days": 1},
+            repeat_repair,
+            finish_repeat_repair,
+            pick="max:visit_date",
+        ),
     )
 }

@@ -21,12 +21,8 @@ from typing import Any
 from sqlalchemy import exists, func, null, select, text
 from sqlalchemy.sql import ColumnElement, Select
 
-from revisit.cohorts.definitions import (
-    COHORTS,
-    CohortDef,
-    QuerySource,
-    unindexed,
-)
+from revisit.cohorts.definitions import COHORTS, CohortDef, unindexed
+from revisit.cohorts.source import QuerySource
 from revisit.dates import age_band_bounds
 from revisit.db.engine import Db, connection_of, dialect_of
 from revisit.db.tables import CUSTOMERS, OPT_OUTS, VEHICLES
@@ -72,6 +68,7 @@ class CohortMember:
     visit_date: dt.date | None = None
     policy_id: str | None = None
     expiry_date: dt.date | None = None
+    due_km: int | None = None  # new_car_care: the first service's mileage
     # what the always- and channel exclusions look at
     vehicle_status: str | None = None
     opted_out: bool = False
@@ -80,7 +77,9 @@ class CohortMember:
     phone_invalid: bool = False
     consent_sms: bool = True
     language: str = "zh"
-    item_ids: tuple[str, ...] = ()  # last: the query gives every field before it, in order
+    # last: the query gives every field before these, in order; finishers and merges fill them
+    item_ids: tuple[str, ...] = ()
+    visit_ids: tuple[str, ...] = ()  # repeat_repair: the visits of the case
 
     def public(self) -> dict[str, Any]:
         """The fields ``revisit cohort`` prints: ids plus the cohort's own details."""
@@ -100,9 +99,11 @@ _DETAIL_FIELDS = (
     "visit_date",
     "policy_id",
     "expiry_date",
+    "due_km",
     "item_ids",
+    "visit_ids",
 )
-_ROW_FIELDS = tuple(f.name for f in fields(CohortMember))[1:-1]  # what SQL returns
+_ROW_FIELDS = tuple(f.name for f in fields(CohortMember))[1:-2]  # what SQL returns
 _N = len(_ROW_FIELDS)
 
 # --- running a cohort ----------------------------------------------------------------------
@@ -183,8 +184,12 @@ def member_query(
     if defn.customer_level:
         src = sub.join(CUSTOMERS, c.customer_id == sub.c.member_id)
         conds: list[ColumnElement[bool]] = []
-        if vehicle_conds:
-            owns = [VEHICLES.c.customer_id == c.customer_id, VEHICLES.c.purchase_date <= as_of]
+        if vehicle_conds:  # an active vehicle of the customer meets the filters
+            owns = [
+                VEHICLES.c.customer_id == c.customer_id,
+                VEHICLES.c.purchase_date <= as_of,
+                VEHICLES.c.status.not_in(GONE_STATUSES),
+            ]
             conds.append(exists().where(*owns, *vehicle_conds))
     else:
         src = sub.join(VEHICLES, VEHICLES.c.vin == sub.c.vin).join(
@@ -206,7 +211,7 @@ def member_query(
 
 def _merge(defn: CohortDef, members: list[CohortMember]) -> list[CohortMember]:
     """Several rows for one vehicle (policies, items, visits) become one member: the one
-    with the earliest/latest ``pick`` field, holding every item id."""
+    with the earliest/latest ``pick`` field, holding every item id and visit id."""
     how, name = (defn.pick or "min:customer_id").split(":")
     sign = 1 if how == "min" else -1
     best: dict[tuple[str, str | None], CohortMember] = {}
@@ -217,9 +222,10 @@ def _merge(defn: CohortDef, members: list[CohortMember]) -> list[CohortMember]:
             best[key] = m
             continue
         items = tuple(sorted({*kept.item_ids, *m.item_ids}))
+        visits = tuple(sorted({*kept.visit_ids, *m.visit_ids}))
         if _order(m, name, sign) < _order(kept, name, sign):
             best[key] = kept = m
-        kept.item_ids = items
+        kept.item_ids, kept.visit_ids = items, visits
     return list(best.values())
 
 

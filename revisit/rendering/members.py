@@ -16,7 +16,9 @@ DETAIL_FIELDS = (
     "visit_date",
     "policy_id",
     "expiry_date",
+    "due_km",
     "item_ids",
+    "visit_ids",
 )
 
 
