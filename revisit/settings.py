@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     twilio_base_url: str = "https://api.twilio.com"
     # A secret too: a WeCom/DingTalk robot's URL carries its access key.
     staff_webhook_url: SecretStr | None = None
+    # store id → the service manager who takes the call lists of ``call_to:
+    # service_manager`` campaigns (repeat repairs), as JSON: {"S01": "王经理"}
+    service_managers: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("default_timezone")
     @classmethod

@@ -1,9 +1,12 @@
-"""Campaign files: ``campaigns/<name>.yaml``, one per cohort, validated with pydantic.
+"""Campaign files: ``campaigns/<name>.yaml``, validated with pydantic.
 
 A campaign names its cohort and parameters, a channel, a template per language, a
 schedule, a priority, a send window, a frequency cap, a holdout percentage, an attribution
-window, declarative filters and, for calls, who calls (``callers``, ``call_by``). A file
-that does not validate raises :class:`~revisit.errors.ConfigError` naming the file and the field.
+window, declarative filters and, for calls, who calls (``callers``, ``call_by``,
+``call_to``). A campaign may also say what it tells customers beyond the cohort (an
+occasion, an offer, the workshop's hours: :mod:`revisit.campaigns.content`). A file
+that does not validate raises :class:`~revisit.errors.ConfigError` naming the file and
+the field.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from revisit.campaigns.content import CampaignContent
 from revisit.campaigns.window import SendWindow
 from revisit.cohorts.select import COHORTS, CohortFilter
 from revisit.errors import ConfigError
@@ -79,8 +83,12 @@ class Filters(_Strict):
         )
 
 
-class CampaignDef(_Strict):
-    """One campaign file."""
+class CampaignDef(CampaignContent):
+    """One campaign file.
+
+    ``call_to``: who a call campaign's lists go to — ``staff`` (``callers`` / ``call_by``
+    decide) or ``service_manager`` (the store's service manager, for the seeds' important
+    customers such as repeat repairs; see ``Settings.service_managers``)."""
 
     name: str
     description: str = ""
@@ -102,6 +110,9 @@ class CampaignDef(_Strict):
     # turn, instead of the store's; last_advisor gives a customer to their last advisor.
     callers: tuple[str, ...] = ()
     call_by: Literal["callers", "last_advisor"] = "callers"
+    # Call campaigns for the seeds' important customers: every list to the store's
+    # service manager (Settings.service_managers), not to the callers.
+    call_to: Literal["staff", "service_manager"] = "staff"
 
     @field_validator("cohort")
     @classmethod
@@ -131,6 +142,14 @@ class CampaignDef(_Strict):
         for lang, path in self.templates.items():
             if not path.startswith(folder):
                 raise ValueError(f"templates.{lang}: a {self.channel} template lives in {folder}")
+        if self.call_to != "staff" and self.channel != "call":
+            raise ValueError("call_to: only a call campaign hands lists to people")
+        texts = [("offer.text", self.offer.text)] if self.offer else []
+        texts += [("occasion.name", self.occasion.name)] if self.occasion else []
+        for where, text in texts:
+            missing = sorted(set(self.templates) - set(text))
+            if missing:
+                raise ValueError(f"{where}: no text for {', '.join(missing)}")
         return self
 
     @property

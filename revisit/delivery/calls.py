@@ -8,6 +8,10 @@ of due date) — the campaign's ``callers:`` when it has them, else the store's 
 customer to the advisor of their last visit while that advisor still works for the store
 (was seen in its visits over the last year), the others to the callers. Customers of a
 store without any caller go to the shared ``unassigned`` list.
+A campaign for the seeds' important customers (``call_to: service_manager``:
+repeat repairs) hands every customer to their store's service manager instead, never
+to routine callers; a store with no manager configured gets a
+``service_manager_<store>`` list.
 
 The CSV is UTF-8 with a BOM so Excel opens Chinese text correctly; it holds the real phone
 number (staff dial it) and empty outcome columns to fill in and import back
@@ -35,6 +39,7 @@ from revisit.db.tables import Customer, Store, Vehicle, Visit
 from revisit.rendering import Renderer, plate
 
 UNASSIGNED = "unassigned"
+MANAGER_LIST = "service_manager"
 CALLER_WINDOW_DAYS = 365
 
 #: Why we call, per cohort: (zh, en).
@@ -50,6 +55,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "declined_c": ("C类观察项目", "Grade C items to watch"),
     "post_service_followup": ("三日回访", "Three-day follow-up"),
     "birthday": ("生日关怀", "Birthday greeting"),
+    "new_car_7dc": ("新车7日回访", "New car: 7-day call"),
+    "new_car_care": ("新车关怀", "New car care"),
+    "active_customers": ("客户关怀", "Customer care"),
+    "repeat_repair": ("返修客户跟进", "Repeat repair follow-up"),
 }
 
 #: CSV columns: key → (zh header, en header). Outcome columns are left for staff to fill.
@@ -190,6 +199,18 @@ def assign_callers(
         for ctx in group:
             assigned[_cid(ctx)] = next(turn)
     return assigned
+
+
+def manager_assignments(
+    *, contexts: Mapping[str, Mapping[str, Any]], managers: Mapping[str, str]
+) -> dict[str, str]:
+    """customer_id → the service manager of the customer's store (``managers``: store id →
+    name), or ``service_manager_<store>`` for a store without one."""
+    out = {}
+    for cid, ctx in contexts.items():
+        store_id = str(ctx["store"]["store_id"])
+        out[cid] = managers.get(store_id) or f"{MANAGER_LIST}_{store_id}"
+    return out
 
 
 def _cid(ctx: Mapping[str, Any]) -> str:
@@ -386,15 +407,24 @@ def produce_call_lists(
     contact_ids: Mapping[str, int] | None = None,
     templates: Mapping[str, str] | None = None,
     lang: str = "zh",
+    managers: Mapping[str, str] | None = None,
 ) -> CallListResult:
-    """Assign callers, render every call sheet and write the lists (see the module doc)."""
+    """Assign callers, render every call sheet and write the lists (see the module doc).
+    With ``managers`` (store id → service manager) every customer goes to their store's
+    manager, as :func:`manager_assignments` says (a ``preset`` caller still comes first)."""
     store_ids = sorted({str(c["store"]["store_id"]) for c in contexts.values()})
-    by_store = configured_callers(session, store_ids=store_ids)
-    advisors = store_callers(session, store_ids=store_ids, as_of=as_of) if prefer_advisor else {}
-    assignments = assign_callers(
-        contexts=contexts, callers_by_store=by_store, callers=callers,
-        prefer_advisor=prefer_advisor, advisors_by_store=advisors, preset=preset,
-    )  # fmt: skip
+    if managers is not None:
+        assignments = manager_assignments(contexts=contexts, managers=managers)
+        assignments |= {cid: who for cid, who in (preset or {}).items() if who and cid in contexts}
+    else:
+        by_store = configured_callers(session, store_ids=store_ids)
+        advisors = (
+            store_callers(session, store_ids=store_ids, as_of=as_of) if prefer_advisor else {}
+        )
+        assignments = assign_callers(
+            contexts=contexts, callers_by_store=by_store, callers=callers,
+            prefer_advisor=prefer_advisor, advisors_by_store=advisors, preset=preset,
+        )  # fmt: skip
     rows = build_call_rows(
         contexts=contexts,
         assignments=assignments,

@@ -113,7 +113,7 @@ def _contexts(
 ) -> dict[str, dict[str, Any]]:
     return load_contexts(
         session, campaign_name=c.name, cohort=c.cohort, channel=c.channel, as_of=as_of,
-        members=refs,
+        members=refs, campaign_vars=c.template_vars(),
     )  # fmt: skip
 
 
@@ -204,8 +204,13 @@ def run_campaign(
     ``clock()`` is the run's aware "now" (planning and the send window; pinned in a
     replay). Runs of one day's campaigns share ``reach`` (see
     :func:`revisit.campaigns.rules.plan_campaign`). Raises
-    :class:`~revisit.errors.TemplateError` (nothing written) when a template fails."""
+    :class:`~revisit.errors.TemplateError` (nothing written) when a template fails,
+    and ConfigError before anything is planned when the campaign may not run for ``as_of``
+    (a greeting on another day than its occasion, an offer that has ended); a dry run
+    previews any day."""
     opts = options or RunOptions()
+    if not opts.dry_run:
+        campaign.check_run_day(campaign.name, as_of)  # a greeting's day, an offer's dates
     renderer = Renderer(settings.templates_dir)
     report = RunReport(campaign=campaign.name, as_of=as_of, channel=campaign.channel)
     with Session(engine) as session:
@@ -351,6 +356,7 @@ def _hand_to_callers(
                 templates=campaign.templates, callers=campaign.callers,
                 prefer_advisor=campaign.call_by == "last_advisor",
                 preset={p.customer_id: p.caller for p in pending if p.caller},
+                managers=settings.service_managers if campaign.call_to != "staff" else None,
             )  # fmt: skip
             report.call_lists = [str(path) for path in result.files]
             _mark_listed(session, pending, {r.customer_id: r.caller for r in result.rows}, now)

@@ -9,7 +9,8 @@ The context of one customer (every key is always present; values may be ``None``
   customer's active vehicles), each with vin, plate, model, purchase_date, status,
   car_age_years, last_visit_date, last_visit_type, last_mileage_km, due_date
 - ``store``: store_id, name, phone, address, sms_sender, timezone
-- ``campaign``: name, cohort, channel, marketing
+- ``campaign``: name, cohort, channel, marketing, and what the campaign file says to
+  customers (``occasion``, ``offer``, ``workshop_hours``: see revisit.campaigns.content)
 - ``as_of``: the campaign date; ``due_date``: the earliest due date of the vehicles
 - ``upsell_items``: item_id, item, grade, amount, due_date, visit_date, vin
 - ``policies``: policy_id, vin, insurer, expiry_date
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func
@@ -288,6 +289,7 @@ def load_contexts(
     members: Sequence[MemberRef],
     language_default: str = "zh",
     marketing: bool = True,
+    campaign_vars: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The render context of every member's customer, keyed by customer id (see the module
     docstring). Members of one customer are merged. Raises LookupError for an unknown
@@ -306,6 +308,7 @@ def load_contexts(
     history = _load_history(session, vins, as_of)
     items, policies = _load_related(session, merged, vehicles, cohort=cohort, as_of=as_of)
     campaign = {"name": campaign_name, "cohort": cohort, "channel": channel, "marketing": marketing}
+    campaign |= dict(campaign_vars or {})
     contexts: dict[str, dict[str, Any]] = {}
     for cid in sorted(merged):
         customer = customers[cid]
