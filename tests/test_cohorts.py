@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import itertools
 import random
 from typing import Any
 
@@ -57,6 +58,14 @@ def oracle(data: dict[str, list[dict[str, Any]]], cohort: str, as_of: dt.date) -
             if (b.month, day) == (as_of.month, as_of.day):
                 out[(c["customer_id"], None)] = None
         return out
+    if cohort == "active_customers":  # an active vehicle last seen (or bought) < 24 months ago
+        for v in data["vehicles"]:
+            if v["purchase_date"] > as_of or v["status"] != "active" or v["customer_id"] in dnc:
+                continue
+            seen = [x["date"] for x in data["visits"] if x["vin"] == v["vin"] and x["date"] <= as_of]
+            if max(seen, default=v["purchase_date"]) > months_before(as_of, 24):
+                out[(v["customer_id"], None)] = None
+        return out
     for v in data["vehicles"]:
         if v["purchase_date"] > as_of or v["status"] != "active" or v["customer_id"] in dnc:
             continue
@@ -94,6 +103,24 @@ def vehicle_member(data: dict, v: dict, cohort: str, as_of: dt.date) -> Any:
             for p in data["policies"]
         )
         return None if ok else False
+    if cohort == "new_car_7dc":
+        due = v["purchase_date"] + 7 * DAY
+        return due if 7 <= (as_of - v["purchase_date"]).days <= 9 else False
+    if cohort == "new_car_care":
+        serviced = any(x["type"] in ("first_service", "maintenance") for x in visits)
+        due = v["purchase_date"] + 90 * DAY
+        return due if 21 <= (as_of - v["purchase_date"]).days <= 28 and not serviced else False
+    if cohort == "repeat_repair":
+        repairs = [x for x in visits if x["type"] in ("repair", "warranty")]
+        return (
+            None
+            if any(
+                b["date"] == as_of - DAY and a is not b and 0 <= (b["date"] - a["date"]).days <= 30
+                for a in repairs
+                for b in repairs
+            )
+            else False
+        )
     if cohort == "post_service_followup":
         return None if any(as_of - 3 * DAY <= x["date"] <= as_of - DAY for x in visits) else False
     return declined(data, v, visits, cohort[-1].upper(), as_of)
@@ -181,7 +208,9 @@ def random_dealership(seed: int, around: dt.date, n: int = 160) -> dict[str, lis
             step = rnd.choice([1, 2, 3, 29, 30, 31, 60, 90, 150, 166, 180, 200, 400])
             day, km = day + step * DAY, km + step * rate
             vid = f"{vin}-{j}"
-            kind = rnd.choice(["first_service", "maintenance", "maintenance", "repair", "other"])
+            kind = rnd.choice(
+                ["first_service", "maintenance", "maintenance", "repair", "warranty", "other"]
+            )
             mileage = None if rnd.random() < 0.2 else km + rnd.randint(-500, 100)
             data["visits"].append(
                 {"visit_id": vid, "vin": vin, "date": day, "type": kind, "mileage_km": mileage}
@@ -224,6 +253,14 @@ def data_dates(data: dict[str, list[dict]], seed: int) -> list[dt.date]:
     picks = [rnd.choice(visits) + rnd.randint(1, 3) * DAY for _ in range(3)]
     picks += [rnd.choice(visits) + rnd.choice([166, 180, 194, 210]) * DAY for _ in range(3)]
     picks += [rnd.choice(graded_a) + rnd.randint(1, 3) * DAY for _ in range(4)]
+    purchases = [v["purchase_date"] for v in data["vehicles"]]
+    picks += [rnd.choice(purchases) + rnd.choice([7, 8, 9, 21, 24, 28]) * DAY for _ in range(6)]
+    repairs = sorted(
+        (x["vin"], x["date"]) for x in data["visits"] if x["type"] in ("repair", "warranty")
+    )
+    comebacks = [b for (va, a), (vb, b) in itertools.pairwise(repairs) if va == vb and (b - a).days <= 31]
+    picks += [rnd.choice(comebacks) + DAY for _ in range(4)]
+    picks += [rnd.choice(repairs)[1] + DAY for _ in range(2)]
     return [*picks, rnd.choice(dues) - rnd.randint(0, 14) * DAY]
 
 
@@ -444,7 +481,7 @@ def test_boundary(engine, cohort, case_name, as_of, case, expected) -> None:
             summarise_through(s, as_of)
             again = select_cohort(s, cohort=cohort, as_of=as_of)
             assert [m.public() for m in again] == [m.public() for m in members]
-    key = (customer_id, None if cohort == "birthday" else vin)
+    key = (customer_id, None if COHORTS[cohort].customer_level else vin)
     assert (key in {(m.customer_id, m.vin) for m in members}) is expected
 
 
