@@ -62,7 +62,9 @@ def oracle(data: dict[str, list[dict[str, Any]]], cohort: str, as_of: dt.date) -
         for v in data["vehicles"]:
             if v["purchase_date"] > as_of or v["status"] != "active" or v["customer_id"] in dnc:
                 continue
-            seen = [x["date"] for x in data["visits"] if x["vin"] == v["vin"] and x["date"] <= as_of]
+            seen = [
+                x["date"] for x in data["visits"] if x["vin"] == v["vin"] and x["date"] <= as_of
+            ]
             if max(seen, default=v["purchase_date"]) > months_before(as_of, 24):
                 out[(v["customer_id"], None)] = None
         return out
@@ -258,7 +260,9 @@ def data_dates(data: dict[str, list[dict]], seed: int) -> list[dt.date]:
     repairs = sorted(
         (x["vin"], x["date"]) for x in data["visits"] if x["type"] in ("repair", "warranty")
     )
-    comebacks = [b for (va, a), (vb, b) in itertools.pairwise(repairs) if va == vb and (b - a).days <= 31]
+    comebacks = [
+        b for (va, a), (vb, b) in itertools.pairwise(repairs) if va == vb and (b - a).days <= 31
+    ]
     picks += [rnd.choice(comebacks) + DAY for _ in range(4)]
     picks += [rnd.choice(repairs)[1] + DAY for _ in range(2)]
     return [*picks, rnd.choice(dues) - rnd.randint(0, 14) * DAY]

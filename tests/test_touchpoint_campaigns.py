@@ -86,7 +86,9 @@ def test_festival_renders_without_commercial_content(engine: Engine, tmp_path: P
     included) has no price, offer or booking word either."""
     c = CAMPAIGNS["festival"]
     with Session(engine) as s:
-        store = make_store(s, name="鸿达汽车丰泽服务中心", phone="0595-22881234", address="刺桐路688号")
+        store = make_store(
+            s, name="鸿达汽车丰泽服务中心", phone="0595-22881234", address="刺桐路688号"
+        )
         for lang in ("zh", "en"):
             make_vehicle(s, customer=make_customer(s, store_id=store.store_id, language=lang),
                          purchase_date=dt.date(2025, 3, 1))  # fmt: skip
@@ -116,7 +118,7 @@ templates: {zh: sms/festival.zh.j2, en: sms/festival.en.j2}
 priority: 15
 """
 OCCASION = "occasion: {name: {zh: 中秋节, en: Mid-Autumn Festival}, date: 2027-09-15}\n"
-OFFER = "offer: {text: {zh: 免费检查, en: a free check}, valid_from: 2027-05-15, valid_until: 2027-06-30}\n"
+OFFER = "offer: {text: {zh: 免费检查, en: a free check}, valid_from: 2027-05-15, valid_until: 2027-06-30}\n"  # noqa: E501
 
 
 @pytest.mark.parametrize(
@@ -125,9 +127,9 @@ OFFER = "offer: {text: {zh: 免费检查, en: a free check}, valid_from: 2027-05
         (OCCASION + OFFER, "offer: a greeting for an occasion carries no offer"),
         ("occasion: {name: {en: Mid-Autumn}, date: 2027-09-15}\n", "a zh text is needed"),
         ("occasion: {name: {zh: 中秋节}, date: 2027-09-15}\n", "occasion.name: no text for en"),
-        ("offer: {text: {zh: 检查, en: a check}, valid_from: 2027-07-01, valid_until: 2027-06-30}\n",
+        ("offer: {text: {zh: 检查, en: a check}, valid_from: 2027-07-01, valid_until: 2027-06-30}\n",  # noqa: E501
          "valid_from must not be after valid_until"),
-        ("offer: {text: {zh: 检查, fr: contrôle}, valid_from: 2027-05-01, valid_until: 2027-06-30}\n",
+        ("offer: {text: {zh: 检查, fr: contrôle}, valid_from: 2027-05-01, valid_until: 2027-06-30}\n",  # noqa: E501
          "unknown language 'fr'"),
         ("workshop_hours: {start: '18:00', end: '08:00'}\n", "start must be before end"),
         ("call_to: service_manager\n", "call_to: only a call campaign"),
@@ -176,7 +178,8 @@ def test_a_campaign_runs_only_on_its_days(
     assert run(engine, settings, name, day, dry_run=True).status == "dry_run"  # a preview may
     env = {"REVISIT_DATABASE_URL": db_url, "REVISIT_OUTPUT_DIR": str(tmp_path),
            "REVISIT_CAMPAIGNS_DIR": str(ROOT / "campaigns"),
-           "REVISIT_TEMPLATES_DIR": str(ROOT / "templates")} | {k: "" for k in NO_TWILIO}  # fmt: skip
+           "REVISIT_TEMPLATES_DIR": str(ROOT / "templates")}  # fmt: skip
+    env |= {k: "" for k in NO_TWILIO}
     result = CliRunner().invoke(app, ["campaign", "run", name, "--as-of", day.isoformat()], env=env)
     assert result.exit_code == 2 and message in result.output
     assert "Traceback" not in result.output
@@ -220,7 +223,9 @@ def test_new_car_care_text_names_the_first_service_and_is_sent_once(
 ) -> None:
     day = dt.date(2026, 11, 23)
     with Session(engine) as s:
-        store = make_store(s, store_id="QZ", name="泉州店", phone="0595-22881234", address="刺桐路688号")
+        store = make_store(
+            s, store_id="QZ", name="泉州店", phone="0595-22881234", address="刺桐路688号"
+        )
         cid = next(f"N{i}" for i in range(50) if not in_holdout("new_car_care", f"N{i}", 10))
         c = make_customer(s, customer_id=cid, store_id=store.store_id)
         make_vehicle(s, customer=c, purchase_date=day - dt.timedelta(days=21), plate="闽C12345")
@@ -229,7 +234,14 @@ def test_new_car_care_text_names_the_first_service_and_is_sent_once(
     report = run(engine, settings, "new_car_care", day)
     assert report.plan["to_contact"] == 1
     text = Path(report.sms_file).read_text(encoding="utf-8")
-    for part in ("2027年1月31日", "5,000 km", "刺桐路688号", "08:30–17:30", "行驶证", "0595-22881234"):
+    for part in (
+        "2027年1月31日",
+        "5,000 km",
+        "刺桐路688号",
+        "08:30–17:30",
+        "行驶证",
+        "0595-22881234",
+    ):
         assert part in text, part
     nxt = run(engine, settings, "new_car_care", day + dt.timedelta(days=7))
     assert nxt.plan["suppressed"] == {"recontact_window": 1}  # day 28 of the same delivery

@@ -113,7 +113,9 @@ def test_repeat_repair_member_lists_the_visits_of_the_case(engine) -> None:
             },
         )
         (m,) = select_cohort(s, cohort="repeat_repair", as_of=D(2024, 3, 1))
-        wider = select_cohort(s, cohort="repeat_repair", as_of=D(2024, 3, 1), params={"from_days": 30})
+        wider = select_cohort(
+            s, cohort="repeat_repair", as_of=D(2024, 3, 1), params={"from_days": 30}
+        )
     assert (m.vin, m.visit_date) == (vin, D(2024, 2, 29))
     assert len(m.visit_ids) == 3 and m.visit_id == m.visit_ids[-1]
     assert len(wider) == 1 and len(wider[0].visit_ids) == 4  # one member per vehicle
@@ -126,7 +128,9 @@ def test_active_customers_once_per_customer_and_filtered_by_an_active_vehicle(en
         make_vehicle(s, customer=two, purchase_date=D(2023, 1, 1), model="SUV")
         make_vehicle(s, customer=two, purchase_date=D(2024, 1, 1), model="Sedan")
         sold_sedan = make_customer(s)
-        make_vehicle(s, customer=sold_sedan, purchase_date=D(2018, 1, 1), model="Sedan", status="sold")
+        make_vehicle(
+            s, customer=sold_sedan, purchase_date=D(2018, 1, 1), model="Sedan", status="sold"
+        )
         make_vehicle(s, customer=sold_sedan, purchase_date=D(2024, 1, 1), model="SUV")
         old = make_customer(s)
         car = make_vehicle(s, customer=old, purchase_date=D(2019, 5, 1), model="Sedan")
@@ -141,10 +145,12 @@ def test_active_customers_once_per_customer_and_filtered_by_an_active_vehicle(en
         )
         refresh_visit_summary(s)
         s.commit()
-        assert sorted(m.customer_id for m in select_cohort(s, cohort="active_customers", as_of=as_of)) == sorted(
-            m.customer_id for m in everyone
-        )
-    assert sorted(m.customer_id for m in everyone) == sorted([two.customer_id, sold_sedan.customer_id, old.customer_id])
+        assert sorted(
+            m.customer_id for m in select_cohort(s, cohort="active_customers", as_of=as_of)
+        ) == sorted(m.customer_id for m in everyone)
+    assert sorted(m.customer_id for m in everyone) == sorted(
+        [two.customer_id, sold_sedan.customer_id, old.customer_id]
+    )
     assert all(m.vin is None for m in everyone)
     # the sold Sedan does not make its owner a Sedan customer
     assert sorted(m.customer_id for m in sedans) == sorted([two.customer_id, old.customer_id])

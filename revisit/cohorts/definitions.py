@@ -20,13 +20,6 @@ from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from revisit.dates import (
-    add_days,
-    add_months,
-    birthday_keys,
-    epoch_days,
-    sql_epoch_days,
-)
 from revisit.cohorts.source import QuerySource
 from revisit.cohorts.touchpoints import (
     active_customers,
@@ -35,6 +28,13 @@ from revisit.cohorts.touchpoints import (
     finish_repeat_repair,
     new_car,
     repeat_repair,
+)
+from revisit.dates import (
+    add_days,
+    add_months,
+    birthday_keys,
+    epoch_days,
+    sql_epoch_days,
 )
 from revisit.db.tables import CUSTOMERS, POLICIES, SUMMARY, UPSELL, VEHICLES, VISITS
 from revisit.dms.visit_summary import (
