@@ -255,6 +255,20 @@ def members(demo: Demo, as_of: dt.date) -> dict[str, set[str]]:
             out["maintenance_due"].add(vin)
         if history and 1 <= (as_of - last).days <= 3:
             out["post_service_followup"].add(vin)
+        age = (as_of - bought).days
+        if 7 <= age <= 9:
+            out["new_car_7dc"].add(vin)
+        serviced = any(v["type"] in ("first_service", "maintenance") for v in history)
+        if 21 <= age <= 28 and not serviced:
+            out["new_car_care"].add(vin)
+        if last > as_of - relativedelta(months=24):
+            out["active_customers"].add(vehicle["customer_id"])
+        repairs = [day(v["date"]) for v in history if v["type"] in ("repair", "warranty")]
+        yesterday = as_of - dt.timedelta(days=1)
+        if repairs.count(yesterday) and any(
+            0 <= (yesterday - d).days <= 30 for d in repairs if d != yesterday
+        ):
+            out["repeat_repair"].add(vin)
         for item in items.get(vin, []):
             seen = next(day(v["date"]) for v in history if v["visit_id"] == item["visit_id"])
             if item["status"] != "declined" or seen != last:
@@ -303,6 +317,7 @@ COHORTS = (
     *("first_service_due", "maintenance_due", "insurance_renewal", "post_service_followup"),
     *("lapsed_6_12", "lapsed_12_24", "lapsed_24_plus", "declined_a", "declined_b", "declined_c"),
     "birthday",
+    *("new_car_7dc", "new_car_care", "active_customers", "repeat_repair"),
 )
 
 

@@ -9,8 +9,11 @@ drift away, rarely while the warranty (3 years) lasts and most often in the year
 so that most lost customers are lost within 4 years of purchase. Insurance policies expire on
 the purchase anniversary; upsell items are graded A (replace now), B (soon) and C (watch).
 
-A few owners are planted so that every cohort has members on ``as_of``. Output is a pure
-function of (vehicles, seed, as_of): rows are generated owner by owner and streamed to disk.
+A few owners are planted so that every cohort has members on ``as_of``. The owners planted
+for the customer-care touchpoints (new cars a week and a month old, a repair comeback) come
+last, from a random stream of their own, so that they leave every other owner as it was.
+Output is a pure function of (vehicles, seed, as_of): rows are generated owner by owner and
+streamed to disk.
 """
 
 from __future__ import annotations
@@ -79,6 +82,11 @@ _FINAL_VISIT = {  # plant -> (days before as_of of the last visit: lo, hi; force
 }
 # Planted owners, one cohort each and each three times over, spread through the file.
 PLANTS = ("first_service_due", "insurance_renewal", "birthday", *_FINAL_VISIT) * 3
+# Planted last, three each, in groups of at least this many vehicles: a new car delivered
+# (lo, hi) days before as_of; a second repair yesterday, 3-29 days after the first.
+NEW_CARS = {"new_car_7dc": (7, 9), "new_car_care": (21, 28)}
+TOUCHPOINT_PLANTS = (*NEW_CARS, "repeat_repair") * 3
+TOUCHPOINT_MIN_VEHICLES = 180
 
 
 class DemoError(RevisitError):
@@ -130,7 +138,8 @@ def write_demo_dealership(
         for store, callers in zip(STORES, CALLERS, strict=True):
             writers["stores.csv"].writerow((*store, ";".join(callers)))
         gen = _Dealership(random.Random(seed), as_of, writers)
-        gen.run(vehicles, progress)
+        planted = TOUCHPOINT_PLANTS if vehicles >= TOUCHPOINT_MIN_VEHICLES else ()
+        gen.run(vehicles, progress, last=planted, last_rng=random.Random(f"touchpoints-{seed}"))
     finally:
         for f in files.values():
             f.close()
@@ -167,15 +176,28 @@ class _Dealership:
         self.customers = self.vehicles = self.visits = self.policies = self.items = 0
         self.ro_seq: dict[int, int] = {}
 
-    def run(self, vehicles: int, progress: Callable[[int], None] | None) -> None:
+    def run(
+        self,
+        vehicles: int,
+        progress: Callable[[int], None] | None,
+        last: tuple[str, ...] = (),
+        last_rng: random.Random | None = None,
+    ) -> None:
+        """The owners of ``vehicles`` vehicles; the last ``len(last)`` are planted owners
+        with one vehicle each, drawn from ``last_rng`` rather than the fleet's stream."""
         stride = max(1, vehicles // (2 * len(PLANTS)))
         next_report = PROGRESS_EVERY
+        end = vehicles - len(last)
         while self.vehicles < vehicles:
+            if self.vehicles == end and last_rng is not None:
+                self.r, self.rnd = last_rng, last_rng.random
             slot, rest = divmod(self.customers, stride)
             plant = PLANTS[slot] if rest == 0 and slot < len(PLANTS) else ""
+            if self.vehicles >= end:
+                plant = last[self.vehicles - end]
             store, region = self._customer(plant)
             owned = 1 if plant else _FLEET_SIZE(self.rnd)
-            for _ in range(min(owned, vehicles - self.vehicles)):
+            for _ in range(min(owned, max(end - self.vehicles, 1))):
                 self._vehicle(store, region, plant)
             if progress is not None and self.vehicles >= next_report:
                 progress(self.vehicles)
@@ -261,6 +283,14 @@ class _Dealership:
     ) -> tuple[int, list[tuple[int, int]], tuple[int, int, str] | None]:
         """Purchase day, history and a forced last visit (day, type, upsell grade)."""
         r = self.r
+        if plant in NEW_CARS:
+            lo, hi = NEW_CARS[plant]
+            return self.a - r.randint(lo, hi), [], None
+        if plant == "repeat_repair":  # a comeback: repaired 3-29 days ago and again yesterday
+            first = self.last - r.randint(3, 29)
+            p = first - r.randint(200, 900)
+            events = [*self._history(p, first - 1, min(kpd, 38.0), 1.0), (first, REPAIR)]
+            return p, events, (self.last, r.choice((REPAIR, WARRANTY)), "")
         if plant == "first_service_due":
             return self.a - r.randint(76, 120), [], None
         if plant == "insurance_renewal":
