@@ -133,6 +133,7 @@ OFFER = "offer: {text: {zh: 免费检查, en: a free check}, valid_from: 2027-05
          "unknown language 'fr'"),
         ("workshop_hours: {start: '18:00', end: '08:00'}\n", "start must be before end"),
         ("call_to: service_manager\n", "call_to: only a call campaign"),
+        (OCCASION + "schedule: daily\n", "schedule: a campaign with an occasion or an offer"),
     ],
 )  # fmt: skip
 def test_content_errors_name_the_file_and_field(tmp_path: Path, extra: str, message: str) -> None:
@@ -263,6 +264,29 @@ def test_new_car_7dc_call_sheet(engine: Engine, db_url: str, tmp_path: Path) -> 
 
 
 # --- repeat repairs go to the service manager -------------------------------------------
+
+
+def test_new_car_care_as_a_call_campaign(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    """``channel: call`` turns the care message into a call with the shipped call sheets."""
+    day = dt.date(2026, 11, 23)
+    care = CAMPAIGNS["new_car_care"]
+    as_call = care.model_copy(
+        update={
+            "channel": "call",
+            "templates": {k: f"calls/new_car_care.{k}.j2" for k in ("zh", "en")},
+            "frequency_cap": care.frequency_cap.model_copy(update={"max_sms": 1}),
+            "holdout_pct": 0.0,
+        }
+    )
+    with Session(engine) as s:
+        make_vehicle(s, customer=make_customer(s), purchase_date=day - dt.timedelta(days=25))
+        s.commit()
+    report = run_campaign(
+        engine, campaign=as_call, campaigns={**CAMPAIGNS, "new_car_care": as_call}, as_of=day,
+        now=pinned_clock(noon(day)), settings=settings_for(db_url, tmp_path),
+    )  # fmt: skip
+    html = next(Path(p) for p in report.call_lists if p.endswith(".html")).read_text("utf-8")
+    assert "新车关怀" in html and "首次保养" in html and "08:30–17:30" in html
 
 
 def repeat_repair_store(engine: Engine, day: dt.date) -> None:

@@ -144,6 +144,9 @@ class CampaignDef(CampaignContent):
                 raise ValueError(f"templates.{lang}: a {self.channel} template lives in {folder}")
         if self.call_to != "staff" and self.channel != "call":
             raise ValueError("call_to: only a call campaign hands lists to people")
+        if (self.occasion or self.offer) and self.schedule != "manual":
+            # a daily run would greet (or offer) the same customers again every day
+            raise ValueError("schedule: a campaign with an occasion or an offer is manual")
         texts = [("offer.text", self.offer.text)] if self.offer else []
         texts += [("occasion.name", self.occasion.name)] if self.occasion else []
         for where, text in texts:
