@@ -84,7 +84,9 @@ def test_campaign_flows_run_send_and_resume(
     assert dry["status"] == "dry_run" and dry["plan"]["to_contact"] > 0
     reports = daily_reminders(as_of=day, database_url=db_url)
     names = [r["campaign"] for r in reports]
-    assert names[:3] == ["declined_a", "post_service_followup", "insurance_renewal"]
+    assert names[:5] == [
+        "declined_a", "repeat_repair", "post_service_followup", "new_car_7dc", "insurance_renewal",
+    ]  # fmt: skip
     assert {r["status"] for r in reports} <= {"done", "deferred"}
     resumed = reconcile_deliveries(database_url=db_url)
     assert all(r["resumed"] for r in resumed)
