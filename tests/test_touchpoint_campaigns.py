@@ -323,3 +323,18 @@ def test_repeat_repair_call_lists_go_to_the_service_manager(
 def test_service_managers_setting_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("REVISIT_SERVICE_MANAGERS", '{"QZ": "王经理", "JJ": "李经理"}')
     assert Settings().service_managers == {"QZ": "王经理", "JJ": "李经理"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("王经理", "REVISIT_SERVICE_MANAGERS: not valid JSON"),
+        ("[1, 2]", "REVISIT_SERVICE_MANAGERS: Input should be a valid dictionary"),
+    ],
+)
+def test_a_bad_service_managers_setting_is_one_line(value: str, message: str) -> None:
+    """Not JSON (the settings source fails) and JSON of the wrong shape (validation fails)."""
+    result = CliRunner().invoke(app, ["campaign", "list"], env={"REVISIT_SERVICE_MANAGERS": value})
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -7,9 +7,11 @@ them down with an engine to the entry functions (:mod:`revisit.entry.daily`,
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from revisit.errors import ConfigError
 from revisit.settings import Settings
@@ -25,6 +27,10 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{_variable(e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"settings from the environment: {problems}") from exc
+    except SettingsError as exc:  # a JSON value (REVISIT_SERVICE_MANAGERS) that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        where = _variable((field.group(1),)) if field else "a REVISIT_ variable"
+        raise ConfigError(f"settings from the environment: {where}: not valid JSON") from exc
     given = {k: v for k, v in overrides.items() if v is not None}
     return settings.model_copy(update=given) if given else settings
 
