@@ -19,6 +19,7 @@ from revisit.campaigns.config import load_campaign, load_campaigns
 from revisit.campaigns.rules import in_holdout, plan_campaign
 from revisit.cli import app
 from revisit.db.tables import OptOut
+from revisit.entry.preview import preview
 from revisit.entry.runs import RunOptions, pinned_clock, run_campaign
 from revisit.errors import ConfigError
 from revisit.rendering import Renderer, load_contexts, member_refs
@@ -159,7 +160,7 @@ def noon(day: dt.date) -> dt.datetime:
 def run(engine: Engine, settings: Settings, name: str, day: dt.date, **opts: Any) -> Any:
     return run_campaign(
         engine, campaign=CAMPAIGNS[name], campaigns=CAMPAIGNS, as_of=day,
-        now=pinned_clock(noon(day)), settings=settings, options=RunOptions(**opts),
+        clock=pinned_clock(noon(day)), settings=settings, options=RunOptions(**opts),
     )  # fmt: skip
 
 
@@ -173,6 +174,9 @@ def run(engine: Engine, settings: Settings, name: str, day: dt.date, **opts: Any
 def test_a_campaign_runs_only_on_its_days(
     engine: Engine, db_url: str, tmp_path: Path, name: str, day: dt.date, message: str
 ) -> None:
+    with Session(engine) as s:
+        make_vehicle(s, customer=make_customer(s), purchase_date=dt.date(2026, 1, 1))
+        s.commit()
     settings = settings_for(db_url, tmp_path)
     with pytest.raises(ConfigError, match=re.escape(message)):
         run(engine, settings, name, day)
@@ -283,7 +287,7 @@ def test_new_car_care_as_a_call_campaign(engine: Engine, db_url: str, tmp_path: 
         s.commit()
     report = run_campaign(
         engine, campaign=as_call, campaigns={**CAMPAIGNS, "new_car_care": as_call}, as_of=day,
-        now=pinned_clock(noon(day)), settings=settings_for(db_url, tmp_path),
+        clock=pinned_clock(noon(day)), settings=settings_for(db_url, tmp_path),
     )  # fmt: skip
     html = next(Path(p) for p in report.call_lists if p.endswith(".html")).read_text("utf-8")
     assert "新车关怀" in html and "首次保养" in html and "08:30–17:30" in html
@@ -338,3 +342,32 @@ def test_a_bad_service_managers_setting_is_one_line(value: str, message: str) ->
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "day"),
+    [
+        ("festival", FESTIVAL_DAY),
+        ("seasonal", dt.date(2027, 5, 20)),
+        ("new_car_care", dt.date(2027, 5, 20)),
+        ("new_car_7dc", dt.date(2027, 5, 20)),
+    ],
+)
+def test_previews_render_the_campaign_content(
+    engine: Engine, db_url: str, tmp_path: Path, name: str, day: dt.date
+) -> None:
+    """Regression: a preview's samples, like a run, give templates the campaign file's
+    occasion, offer and workshop hours (else the strict templates fail on them)."""
+    with Session(engine) as s:
+        for back in (8, 24):  # new cars
+            c = make_customer(s, customer_id=f"P{back}")
+            make_vehicle(s, customer=c, purchase_date=day - dt.timedelta(days=back))
+        for i in range(5):  # regular customers: three-year-old cars serviced two months ago
+            c = make_customer(s, customer_id=f"R{i}")
+            car = make_vehicle(s, customer=c, purchase_date=day - dt.timedelta(days=3 * 365))
+            make_visit(s, vehicle=car, date=day - dt.timedelta(days=60), type="maintenance")
+        s.commit()
+    result = preview(engine, settings_for(db_url, tmp_path), name=name, as_of=day,
+                     now=noon(day), samples=3)  # fmt: skip
+    assert result.samples, result.plan.summary()
+    assert all("segment" in text or "call sheet" in text for _, text in result.samples)

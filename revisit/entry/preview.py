@@ -97,7 +97,7 @@ def render_samples(
     refs = member_refs([m for row in rows for m in row.members])
     contexts = load_contexts(
         session, campaign_name=c.name, cohort=c.cohort, channel=c.channel, as_of=plan.as_of,
-        members=refs,
+        members=refs, campaign_vars=c.template_vars(),
     )  # fmt: skip
     renderer = Renderer(settings.templates_dir)
     out = []
