@@ -12,15 +12,10 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from revisit.campaigns.config import load_campaigns
+from revisit.campaigns.statuses import ContactStatus, PlanDecision
+from revisit.delivery.outbox import unsettled_runs
 from revisit.entry.engine import open_engine
-from revisit.entry.runs import (
-    RunOptions,
-    RunReport,
-    daily_campaigns,
-    pinned_clock,
-    run_campaign,
-    unsettled_runs,
-)
+from revisit.entry.runs import RunOptions, RunReport, daily_campaigns, pinned_clock, run_campaign
 from revisit.settings import Settings
 
 
@@ -55,11 +50,11 @@ def runs_markdown(reports: list[RunReport]) -> str:
     ]
     for r in reports:
         box = r.outbox
-        waiting = box.get("pending", 0) + box.get("unknown", 0)
+        waiting = box.get(ContactStatus.PENDING, 0) + box.get(ContactStatus.UNKNOWN, 0)
         lines.append(
             f"| {r.campaign} | {r.as_of} | {r.plan.get('targeted', 0)} "
-            f"| {r.plan.get('to_contact', 0)} | {box.get('sent', 0)} | {box.get('listed', 0)} "
-            f"| {waiting} | {r.status} |"
+            f"| {r.plan.get(PlanDecision.TO_CONTACT, 0)} | {box.get(ContactStatus.SENT, 0)} "
+            f"| {box.get(ContactStatus.LISTED, 0)} | {waiting} | {r.status} |"
         )
     return "\n".join(lines)
 

@@ -22,13 +22,14 @@ from pydantic import (
     model_validator,
 )
 
+from revisit.campaigns.statuses import ChannelKind
 from revisit.campaigns.window import SendWindow
 from revisit.cohorts.select import COHORTS, CohortFilter
 from revisit.errors import ConfigError
 
 LAPSED_CAMPAIGNS = ("lapsed_6_12", "lapsed_12_24", "lapsed_24_plus")
 LANGUAGES = ("zh", "en")
-TEMPLATE_DIRS = {"sms": "sms", "call": "calls"}
+TEMPLATE_DIRS = {ChannelKind.SMS: "sms", ChannelKind.CALL: "calls"}
 
 
 class _Strict(BaseModel):
@@ -83,7 +84,7 @@ class CampaignDef(_Strict):
     description: str = ""
     cohort: str
     params: dict[str, Any] = Field(default_factory=dict)
-    channel: Literal["sms", "call"]
+    channel: ChannelKind
     templates: dict[str, str]
     schedule: Literal["daily", "manual"] = "manual"
     priority: int = Field(ge=0, le=1000)

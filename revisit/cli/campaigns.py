@@ -14,7 +14,8 @@ from rich.table import Column, Table
 from sqlmodel import Session
 
 from revisit.campaigns.config import load_campaigns
-from revisit.campaigns.rules import CampaignPlan, ReachCache, plan_campaign
+from revisit.campaigns.plan import CampaignPlan, ReachCache, plan_campaign
+from revisit.campaigns.statuses import ChannelKind, PlanDecision
 from revisit.cli import app, console, engine_of, handles_errors, settings_of
 from revisit.cohorts.select import (
     COHORTS,
@@ -120,11 +121,11 @@ def _print_plan(plan: CampaignPlan) -> None:
     s = plan.summary()
     table = Table("", "customers", title=f"{plan.campaign.name} as of {s['as_of']}")
     table.add_row("targeted", str(s["targeted"]))
-    for status in ("excluded", "suppressed"):
+    for status in (PlanDecision.EXCLUDED, PlanDecision.SUPPRESSED):
         for reason, n in s[status].items():
             table.add_row(f"  {status}: {reason}", str(n))
-    table.add_row("  holdout", str(s["holdout"]))
-    table.add_row("  to contact", str(s["to_contact"]))
+    table.add_row("  holdout", str(s[PlanDecision.HOLDOUT]))
+    table.add_row("  to contact", str(s[PlanDecision.TO_CONTACT]))
     if s["deferred"]:
         table.add_row("    of which deferred to the quiet-hours window", str(s["deferred"]))
     console.print(table)
@@ -175,7 +176,7 @@ def _samples(
     session: Session, plan: CampaignPlan, settings: Settings, n: int
 ) -> list[tuple[str, str]]:
     """Rendered messages (or call sheets) for the first ``n`` customers to contact."""
-    rows = plan.by_status("to_contact")[:n]
+    rows = plan.by_status(PlanDecision.TO_CONTACT)[:n]
     if not rows:
         return []
     c = plan.campaign
@@ -188,7 +189,7 @@ def _samples(
     out = []
     for customer_id, ctx in contexts.items():
         lang = str(ctx["language"])
-        if c.channel == "sms":
+        if c.channel == ChannelKind.SMS:
             sms = renderer.render_sms(c.name, lang, ctx, templates=c.templates)
             out.append((customer_id, f"{sms.text} [{sms.segments} segment(s), {sms.encoding}]"))
         else:
@@ -230,7 +231,9 @@ def overview_command(ctx: typer.Context, as_of: AsOf = None) -> None:
     for plan in plans:
         s, c = plan.summary(), plan.campaign
         preview.add_row(
-            c.name, c.channel, c.schedule, str(s["targeted"]), str(sum(s["excluded"].values())),
-            str(sum(s["suppressed"].values())), str(s["holdout"]), str(s["to_contact"]),
+            c.name, c.channel, c.schedule, str(s["targeted"]),
+            str(sum(s[PlanDecision.EXCLUDED].values())),
+            str(sum(s[PlanDecision.SUPPRESSED].values())), str(s[PlanDecision.HOLDOUT]),
+            str(s[PlanDecision.TO_CONTACT]),
         )  # fmt: skip
     console.print(preview)

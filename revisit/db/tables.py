@@ -179,12 +179,18 @@ class Campaign(SQLModel, table=True):
 
 
 class CampaignRun(SQLModel, table=True):
+    """One run of a campaign for an as_of date; its contacts are the outbox. Written by
+    :mod:`revisit.delivery.outbox` only. ``counts`` holds the plan's numbers
+    (``CampaignPlan.summary``), ``outbox`` (contacts by status) and ``dispatch`` (the last
+    dispatch's summary)."""
+
     __tablename__ = "campaign_runs"
     __table_args__ = (Index("ix_runs_campaign_as_of", "campaign", "as_of"),)
     id: int | None = Field(default=None, primary_key=True)
     campaign: str = Field(foreign_key="campaigns.name")
     as_of: dt.date
-    status: str = "planned"  # planned | sending | paused | deferred | done | failed
+    # a RunStatus (revisit.campaigns.statuses, a layer above; a test ties the default to it)
+    status: str = "planned"
     dry_run: bool = False
     started_at: dt.datetime = _ts()
     finished_at: dt.datetime | None = Field(
@@ -194,7 +200,11 @@ class CampaignRun(SQLModel, table=True):
 
 
 class Contact(SQLModel, table=True):
-    """The outbox: one row per customer per campaign and as_of date."""
+    """The outbox: one row per customer per campaign and as_of date, written by
+    :mod:`revisit.delivery.outbox` only. ``status``, ``reason`` and ``channel`` hold the
+    enums of :mod:`revisit.campaigns.statuses`; ``details`` what the contact is about, one
+    entry per cohort member (``CohortMember.details``: the vehicle, its due date and why —
+    ``due_by``, e.g. ``mileage`` — and the cohort's own fields)."""
 
     __tablename__ = "contacts"
     __table_args__ = (
@@ -208,11 +218,11 @@ class Contact(SQLModel, table=True):
     as_of: dt.date
     customer_id: str = Field(foreign_key="customers.customer_id")
     vins: list[str] = Field(default_factory=list, sa_column=Column(JSON))
-    channel: str  # sms | call | console
+    channel: str  # a ChannelKind
     priority: int = 0
-    # pending | sending | sent | failed | unknown | holdout | suppressed | excluded | deferred
-    status: str = "pending"
-    reason: str | None = None
+    status: str = "pending"  # a ContactStatus (a test ties the default to it)
+    reason: str | None = None  # an ExclusionReason or SuppressionReason
+    details: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     phone: str | None = None
     body: str | None = None
     attempts: int = 0
@@ -279,7 +289,7 @@ class OptOut(SQLModel, table=True):
 
     __tablename__ = "opt_outs"
     customer_id: str = Field(primary_key=True, foreign_key="customers.customer_id")
-    source: str  # reply | provider | staff | import
+    source: str  # an OptOutSource
     reason: str | None = None
     created_at: dt.datetime = _ts()
 
