@@ -39,7 +39,7 @@ def _dealership(engine: Engine) -> None:
         special: dict[int, dict[str, Any]] = {
             1: {"consent_sms": False}, 2: {"phone_type": "landline"}, 3: {"phone": None},
         }  # fmt: skip
-        for i in range(24):
+        for i in range(40):
             c = make_customer(s, store_id=store.store_id, **special.get(i, {}))
             status = "sold" if i == 4 else "active"
             v = make_vehicle(s, customer=c, purchase_date=dt.date(2022, 1, 10), status=status)
@@ -48,7 +48,7 @@ def _dealership(engine: Engine) -> None:
                 other = make_vehicle(s, customer=c, purchase_date=dt.date(2023, 3, 1))
                 make_visit(s, vehicle=other, date=AS_OF - dt.timedelta(days=2), type="repair",
                            advisor="李娜")  # fmt: skip
-            if i == 23:  # its first service window closes the day before as_of
+            if i == 39:  # its first service window closes the day before as_of
                 make_vehicle(s, customer=c, purchase_date=AS_OF - dt.timedelta(days=121))
         s.commit()
 

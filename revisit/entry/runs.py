@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from revisit.campaigns.config import CampaignDef
 from revisit.campaigns.plan import CampaignPlan, ReachCache, plan_campaign
-from revisit.campaigns.statuses import PlanDecision, RunStatus
+from revisit.campaigns.statuses import ChannelKind, PlanDecision, RunStatus
 from revisit.db.engine import chunked
 from revisit.db.tables import utcnow
 from revisit.delivery import outbox
@@ -47,7 +47,7 @@ class RunReport:
 
     campaign: str
     as_of: dt.date
-    channel: str
+    channel: ChannelKind
     run_id: int | None = None
     status: RunStatus = RunStatus.PLANNED  # then done, deferred, paused or dry_run
     resumed: bool = False  # the outbox already existed: nothing was planned again

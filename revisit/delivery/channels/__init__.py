@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 
 from sqlalchemy.engine import Engine
 
@@ -60,6 +60,7 @@ class Delivered:
     call_lists: list[str] = field(default_factory=list)  # CSV and HTML files
 
 
+@runtime_checkable
 class RunChannel(Protocol):
     """How a run's waiting contacts reach customers. ``find`` counts the run's contacts
     this channel still has to deliver; ``send`` delivers them (resuming what an earlier
