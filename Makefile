@@ -30,6 +30,9 @@ demo: install
 	$(BIN)/revisit overview --as-of $(DEMO_AS_OF)
 	$(BIN)/revisit campaign overview --as-of $(DEMO_AS_OF)
 	$(BIN)/revisit campaign daily --as-of $(DEMO_AS_OF) --now $(DEMO_AS_OF)T10:00:00
+	$(BIN)/revisit demo-month-after out/month-after --as-of $(DEMO_AS_OF) --seed $(DEMO_SEED)
+	$(BIN)/revisit import out/month-after --problems out/month-after-problems.txt
+	$(BIN)/revisit report
 
 lint: install
 	$(BIN)/ruff check revisit flows tests bench devtools

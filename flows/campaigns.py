@@ -1,46 +1,95 @@
 """Flows ``daily-reminders``, ``launch-campaign`` and ``reconcile-deliveries``.
 
-Each campaign run is one task: the run itself batches its contacts (rendering a thousand at a
-time, claiming and sending in small groups), so a run of 100,000 SMS is still one task.
+Thin callers of the entry layer (:mod:`revisit.entry.daily`), as the CLI is: each flow run
+builds its settings and engine once, passes them down, and runs each campaign as one task (the
+run itself batches its contacts, so a run of 100,000 SMS is still one task). Runs are named
+after their day (``daily-reminders-2026-11-23``). An expected failure — an unknown campaign, a
+broken campaign file, a missing database — ends the flow run Failed with one clear message
+instead of a traceback; the campaigns that could run have run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.states import Failed, State
+from prefect.utilities.annotations import quote
+from sqlalchemy.engine import Engine
 
-from revisit.campaigns.config import load_campaigns
 from revisit.campaigns.statuses import ContactStatus, PlanDecision
-from revisit.delivery.outbox import unsettled_runs
-from revisit.entry.engine import open_engine
-from revisit.entry.runs import RunOptions, RunReport, daily_campaigns, pinned_clock, run_campaign
+from revisit.entry.context import load_settings
+from revisit.entry.daily import DailyResult, launch, resume_unsettled, run_daily
+from revisit.entry.engine import open_existing
+from revisit.entry.runs import RunOptions, RunReport, real_clock, run_campaign
+from revisit.errors import RevisitError
+from revisit.reports.campaigns import ReportFilter, artifact_rows, campaign_report
 from revisit.settings import Settings
 
 
-def _settings(database_url: str | None) -> Settings:
-    settings = Settings()
-    return settings.model_copy(update={"database_url": database_url}) if database_url else settings
-
-
-def _day(settings: Settings, as_of: str | None) -> dt.date:
-    if as_of:
-        return dt.date.fromisoformat(as_of)
-    return settings.today()
-
-
-@task(name="run-campaign")
-def run_one(settings: Settings, name: str, as_of: dt.date, options: RunOptions) -> RunReport:
-    campaigns = load_campaigns(settings.campaigns_dir)
-    engine = open_engine(settings.database_url)
+@task(name="run-campaign", cache_policy=NO_CACHE)
+def run_campaign_task(engine: Engine, **kwargs: Any) -> RunReport | State:
+    """One campaign run (:func:`revisit.entry.runs.run_campaign`) as a Prefect task; an
+    expected failure (a template error, say) is a Failed task run with its one line."""
     try:
-        return run_campaign(
-            engine, campaign=campaigns[name], campaigns=campaigns, as_of=as_of,
-            now=pinned_clock(None), settings=settings, options=options,
-        )  # fmt: skip
+        return run_campaign(engine, **{k: v.unquote() if isinstance(v, quote) else v
+                                       for k, v in kwargs.items()})  # fmt: skip
+    except RevisitError as exc:
+        return Failed(message=str(exc), data=exc)
+
+
+def as_task(engine: Engine, **kwargs: Any) -> RunReport:
+    """A runner for the entry layer that runs each campaign as a task (re-raising its
+    expected failure, for the entry layer to record). Its arguments go in unvisited (quoted):
+    Prefect would otherwise walk, and might copy, the shared reach cache."""
+    quoted = {k: quote(v) for k, v in kwargs.items()}
+    state: State = run_campaign_task(engine, return_state=True, **quoted)  # type: ignore[assignment]
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, RevisitError):
+        raise outcome
+    if not isinstance(outcome, RunReport):
+        raise RevisitError(state.message or f"the run ended {state.type.value}")
+    return outcome
+
+
+def run_name(prefix: str) -> Callable[[], str]:
+    """A flow-run namer: ``<prefix>-<as_of>`` (today in the default store time zone when the
+    run has no ``as_of``)."""
+
+    def name() -> str:
+        as_of = flow_run.parameters.get("as_of")
+        return f"{prefix}-{as_of or load_settings().today()}"
+
+    return name
+
+
+@contextmanager
+def opened(database_url: str | None) -> Iterator[tuple[Settings, Engine]]:
+    """The flow run's settings (with ``database_url`` when given) and an engine on the
+    existing database, disposed of at the end."""
+    settings = load_settings(database_url=database_url)
+    engine = open_existing(settings.database_url)
+    try:
+        yield settings, engine
     finally:
         engine.dispose()
+
+
+def publish_report(engine: Engine, reports: list[RunReport], key: str) -> list[dict]:
+    """The report rows of these runs (README, Reports) as a table artifact; returns them."""
+    ids = tuple(r.run_id for r in reports if r.run_id is not None)
+    if not ids:
+        return []
+    with engine.connect() as conn:
+        rows = artifact_rows(campaign_report(conn, ReportFilter(run_ids=ids)))
+    create_table_artifact(key=key, table=rows, description="Report rows of the runs")
+    return rows
 
 
 def runs_markdown(reports: list[RunReport]) -> str:
@@ -59,50 +108,70 @@ def runs_markdown(reports: list[RunReport]) -> str:
     return "\n".join(lines)
 
 
-@flow(name="daily-reminders")
+def _outcome(key: str, result: DailyResult) -> list[dict] | State:
+    if result.reports:
+        create_markdown_artifact(key=key, markdown=runs_markdown(result.reports))
+    reports = [r.as_dict() for r in result.reports]
+    if result.failed:
+        failed = "; ".join(f"{name}: {error}" for name, error in result.failures.items())
+        return Failed(message=f"{len(result.failures)} failed ({failed})", data=reports)
+    return reports
+
+
+@flow(name="daily-reminders", flow_run_name=run_name("daily-reminders"))
 def daily_reminders(
-    as_of: str | None = None, database_url: str | None = None, rate: float | None = None
-) -> list[dict]:
-    """Run every ``schedule: daily`` campaign for the day, highest priority first."""
-    settings = _settings(database_url)
-    day = _day(settings, as_of)
-    campaigns = load_campaigns(settings.campaigns_dir)
-    reports = [
-        run_one(settings, c.name, day, RunOptions(rate=rate)) for c in daily_campaigns(campaigns)
-    ]
-    create_markdown_artifact(key="daily-reminders", markdown=runs_markdown(reports))
-    return [r.as_dict() for r in reports]
+    as_of: dt.date | None = None, database_url: str | None = None, rate: float | None = None
+) -> list[dict] | State:
+    """Run every ``schedule: daily`` campaign for the day, highest priority first, sharing
+    one reach cache as ``revisit campaign daily`` does."""
+    try:
+        with opened(database_url) as (settings, engine):
+            result = run_daily(
+                engine, settings, as_of=as_of or settings.today(), clock=real_clock,
+                options=RunOptions(rate=rate), runner=as_task,
+            )  # fmt: skip
+            publish_report(engine, result.reports, "daily-reminders-report")
+    except RevisitError as exc:
+        return Failed(message=str(exc))
+    return _outcome("daily-reminders", result)
 
 
-@flow(name="launch-campaign")
+@flow(name="launch-campaign", flow_run_name=run_name("launch-campaign"))
 def launch_campaign(
     name: str,
-    as_of: str | None = None,
+    as_of: dt.date | None = None,
     dry_run: bool = False,
     rate: float | None = None,
     concurrency: int = 10,
     database_url: str | None = None,
-) -> dict:
+) -> dict | State:
     """Run one campaign (a manual one, typically) for a day."""
-    settings = _settings(database_url)
     options = RunOptions(rate=rate, concurrency=concurrency, dry_run=dry_run)
-    report = run_one(settings, name, _day(settings, as_of), options)
+    try:
+        with opened(database_url) as (settings, engine):
+            report = launch(
+                engine, settings, name=name, as_of=as_of or settings.today(), clock=real_clock,
+                options=options, runner=as_task,
+            )  # fmt: skip
+            publish_report(engine, [report], "launch-campaign-report")
+    except RevisitError as exc:
+        return Failed(message=str(exc))
     create_markdown_artifact(key="launch-campaign", markdown=runs_markdown([report]))
     return report.as_dict()
 
 
 @flow(name="reconcile-deliveries")
-def reconcile_deliveries(days: int = 3, database_url: str | None = None) -> list[dict]:
-    """Resume the runs of the last ``days`` days that still have SMS waiting: deferred by
-    quiet hours, paused after failures, or left by a crash (their unknown outcomes are
+def reconcile_deliveries(days: int = 3, database_url: str | None = None) -> list[dict] | State:
+    """Resume the runs of the last ``days`` days that still have SMS waiting: deferred by the
+    send window, paused after failures, or left by a crash (their unknown outcomes are
     reconciled with the provider before anything is resent)."""
-    settings = _settings(database_url)
-    engine = open_engine(settings.database_url)
     try:
-        waiting = unsettled_runs(engine, since=_day(settings, None) - dt.timedelta(days=days))
-    finally:
-        engine.dispose()
-    reports = [run_one(settings, name, day, RunOptions()) for name, day in waiting]
-    if reports:
-        create_markdown_artifact(key="reconcile-deliveries", markdown=runs_markdown(reports))
-    return [r.as_dict() for r in reports]
+        with opened(database_url) as (settings, engine):
+            since = settings.today() - dt.timedelta(days=days)
+            result = resume_unsettled(
+                engine, settings, since=since, clock=real_clock, runner=as_task
+            )
+            publish_report(engine, result.reports, "reconcile-deliveries-report")
+    except RevisitError as exc:
+        return Failed(message=str(exc))
+    return _outcome("reconcile-deliveries", result)

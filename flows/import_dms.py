@@ -1,4 +1,8 @@
-"""Flow ``import-dms``: load a DMS export, then attribute returns."""
+"""Flow ``import-dms``: load a DMS export, then attribute returns.
+
+The one flow that may create the database (as ``revisit import`` is the one command). An
+expected failure — a database that cannot be reached, settings that do not validate — ends
+the run Failed with one line; rejected rows end it Failed after every good row has loaded."""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import Failed, State
 
 from revisit.dms.importing import ImportReport, Problem, import_paths
+from revisit.entry.context import load_settings
 from revisit.entry.engine import open_engine
+from revisit.errors import RevisitError
 from revisit.outcomes.attribution import attribute_returns
-from revisit.settings import Settings
 
 LOGGED_PROBLEMS = 200
 
@@ -61,12 +67,18 @@ def report_markdown(report: ImportReport) -> str:
 
 
 @flow(name="import-dms")
-def import_dms(paths: list[str], database_url: str | None = None, region: str = "CN") -> dict:
+def import_dms(
+    paths: list[str], database_url: str | None = None, region: str = "CN"
+) -> dict | State:
     """Import the export files or folders in ``paths``; fails (after loading every good row)
     when any row was rejected, so the run stands out."""
-    url = database_url or Settings().database_url
-    report = import_files(url, paths, region)
-    attribute(url)
+    try:
+        url = load_settings(database_url=database_url).database_url
+        open_engine(url).dispose()  # created or migrated here: a failure is the flow's line
+        report = import_files(url, paths, region)
+        attribute(url)
+    except RevisitError as exc:
+        return Failed(message=str(exc))
     create_markdown_artifact(
         key="dms-import", markdown=report_markdown(report), description="DMS import"
     )

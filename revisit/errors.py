@@ -24,3 +24,12 @@ class TemplateError(RevisitError):
 
 class ProviderError(RevisitError):
     """The message provider refused or failed a request."""
+
+
+class DatabaseError(RevisitError):
+    """The database cannot be reached, does not exist yet, or holds no imported data (only
+    ``revisit import`` creates one)."""
+
+
+class NotFoundError(RevisitError):
+    """A lookup by name or id found nothing (a campaign, a cohort, a run)."""

@@ -1,12 +1,15 @@
-"""One settings object, built at the entry point (CLI, flow, web app) and passed down."""
+"""One settings object, built at the entry point (CLI, flow, web app) and passed down.
+
+Built by :func:`revisit.entry.context.load_settings`, the one place that reads the
+environment; every field is listed in the README's Configuration table (a test checks)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -28,7 +31,8 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = Field(
         default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID")
     )
-    twilio_auth_token: str | None = Field(
+    # A secret: printed and logged as ``**********``; read it with ``get_secret_value()``.
+    twilio_auth_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN")
     )
     twilio_from: str | None = Field(default=None, validation_alias=AliasChoices("TWILIO_FROM"))
@@ -36,7 +40,15 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("TWILIO_MESSAGING_SERVICE_SID")
     )
     twilio_base_url: str = "https://api.twilio.com"
-    staff_webhook_url: str | None = None
+    # A secret too: a WeCom/DingTalk robot's URL carries its access key.
+    staff_webhook_url: SecretStr | None = None
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"{value!r} is not an IANA time zone, e.g. Asia/Shanghai")
+        return value
 
     def today(self) -> dt.date:
         """Today's date in the default store time zone (the as_of when none is given)."""
@@ -44,8 +56,11 @@ class Settings(BaseSettings):
 
     @property
     def has_twilio(self) -> bool:
+        """True when an account, its token and a sender are all set (else SMS go to the
+        console channel)."""
         return bool(
             self.twilio_account_sid
             and self.twilio_auth_token
+            and self.twilio_auth_token.get_secret_value()
             and (self.twilio_from or self.twilio_messaging_service_sid)
         )

@@ -113,7 +113,7 @@ def utcnow() -> dt.datetime:
 
 def dispatch(engine: Engine, channel_factory: Callable[[], Channel], **kw: Any) -> DispatchSummary:
     """Run :func:`dispatch_run` to the end in a fresh event loop (closing the channel)."""
-    kw.setdefault("now", utcnow)
+    kw.setdefault("clock", utcnow)
     kw.setdefault("rate", 500.0)
     kw.setdefault("concurrency", 20)
     kw.setdefault("lease_seconds", 2.0)

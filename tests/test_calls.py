@@ -19,6 +19,7 @@ from revisit.delivery.calls import (
     CallRow,
     assign_callers,
     produce_call_lists,
+    split_callers,
     store_callers,
     write_call_lists,
 )
@@ -166,7 +167,7 @@ def test_write_call_lists_one_csv_and_html_per_caller_sorted(tmp_path: Path) -> 
     assert [r["客户编号"] for r in table] == ["C3", "C2", "C5", "C1"]
     assert table[0]["手机号"] == "+8613912345678"  # staff dial the real number
     assert table[0]["到期日"] == "2026-11-15" and table[1]["到期日"] == ""
-    assert table[0]["结果"] == "" and "回电日期" in table[0]
+    assert table[0]["结果"] == "" and "回访日期" in table[0] and "原因" in table[0]
     html = files[1].read_text(encoding="utf-8")
     assert html.index("客户C3") < html.index("客户C2") < html.index("客户C5")
     assert 'href="#sheet-C5"' in html and '<section id="sheet-C5">话术</section>' in html
@@ -175,9 +176,9 @@ def test_write_call_lists_one_csv_and_html_per_caller_sorted(tmp_path: Path) -> 
     assert "&lt;b&gt;赵&lt;/b&gt;" in other and "<b>赵</b>" not in other
 
 
-def test_produce_call_lists_end_to_end(engine: Any, tmp_path: Path) -> None:
+def _followup_calls(engine: Any, tmp_path: Path, **kw: Any) -> Any:
     with Session(engine) as s:
-        store = make_store(s, name="福州闽运大众4S店", phone="0591-87654321")
+        store = make_store(s, name="福州闽运大众4S店", phone="0591-87654321", callers="王芳;张伟")
         members = []
         for n, advisor in enumerate(["李娜", "李娜", None, None, "陈明"]):
             customer = make_customer(s, store_id=store.store_id, name=f"客户{n}")
@@ -193,7 +194,7 @@ def test_produce_call_lists_end_to_end(engine: Any, tmp_path: Path) -> None:
             as_of=AS_OF,
             members=members,
         )
-        result = produce_call_lists(
+        return produce_call_lists(
             s,
             renderer=Renderer(TEMPLATES),
             contexts=contexts,
@@ -201,11 +202,37 @@ def test_produce_call_lists_end_to_end(engine: Any, tmp_path: Path) -> None:
             campaign="post_service_followup",
             as_of=AS_OF,
             priority=90,
+            **kw,
         )
-    assert result.counts == {"李娜": 3, "陈明": 2}
+
+
+def test_call_lists_go_to_the_stores_callers(engine: Any, tmp_path: Path) -> None:
+    result = _followup_calls(engine, tmp_path)
+    assert result.counts == {"张伟": 2, "王芳": 3}
     assert len(result.files) == 4 and all(p.exists() for p in result.files)
-    html = next(p for p in result.files if p.name.endswith("李娜.html")).read_text("utf-8")
+    html = next(p for p in result.files if p.name.endswith("王芳.html")).read_text("utf-8")
     assert html.count('class="call-sheet"') == 3 and "三日回访" in html
+    # outcome codes and reasons in the list's language
+    assert "已预约" in html and "空号错号" in html and "亲友修理厂" in html
+
+
+def test_the_campaigns_callers_replace_the_stores(engine: Any, tmp_path: Path) -> None:
+    result = _followup_calls(engine, tmp_path, callers=["赵敏"], lang="en")
+    assert result.counts == {"赵敏": 5}
+    html = next(p for p in result.files if p.name.endswith(".html")).read_text("utf-8")
+    assert "wrong number" in html and "relative&#39;s garage" in html
+
+
+def test_last_advisor_where_the_campaign_says_so(engine: Any, tmp_path: Path) -> None:
+    result = _followup_calls(engine, tmp_path, prefer_advisor=True)
+    # advisors keep their customers; the others go to the store's callers in turn
+    assert result.counts == {"张伟": 1, "李娜": 2, "王芳": 1, "陈明": 1}
+
+
+def test_split_callers() -> None:
+    assert split_callers("王芳;李娜") == ["王芳", "李娜"]
+    assert split_callers(" 王芳 ， 李娜、王芳;; ") == ["王芳", "李娜"]
+    assert split_callers(None) == []
 
 
 # --- the staff webhook ------------------------------------------------------------------------
@@ -310,3 +337,16 @@ class _serve:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
+
+
+def test_store_callers_come_from_the_stores_file(engine: Any, tmp_path: Path) -> None:
+    from revisit.delivery.calls import configured_callers
+    from revisit.dms.importing import import_paths
+
+    path = tmp_path / "门店.csv"
+    path.write_text("门店编号,门店名称,客服\nQZ,泉州店,王芳;李娜\nXM,厦门店,\n", encoding="utf-8")
+    report = import_paths(engine, [path], region="CN")
+    assert report.rejected == 0
+    with Session(engine) as s:
+        found = configured_callers(s, store_ids=["QZ", "XM", "nowhere"])
+    assert found == {"QZ": ["王芳", "李娜"], "XM": [], "nowhere": []}

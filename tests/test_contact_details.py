@@ -67,7 +67,7 @@ def test_mileage_due_date_reaches_the_call_sheet_and_the_sms(
     def run(name: str) -> Any:  # alone (the SMS campaign would outrank the calls), no holdout
         c = campaigns[name].model_copy(update={"holdout_pct": 0})
         return run_campaign(
-            engine, campaign=c, campaigns={name: c}, as_of=AS_OF, now=pinned_clock(MORNING),
+            engine, campaign=c, campaigns={name: c}, as_of=AS_OF, clock=pinned_clock(MORNING),
             settings=settings, options=RunOptions(),
         )  # fmt: skip
 

@@ -22,7 +22,7 @@ AS_OF = dt.date(2025, 6, 15)
 N = 2000
 
 SPEC_HEADERS = {
-    "stores.csv": ["store_id", "name", "timezone", "phone", "address", "sms_sender"],
+    "stores.csv": ["store_id", "name", "timezone", "phone", "address", "sms_sender", "callers"],
     "customers.csv": [
         "customer_id",
         "name",

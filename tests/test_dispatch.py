@@ -210,7 +210,7 @@ def test_nothing_leaves_outside_the_send_window(engine: Engine, fake: RunningFak
     at_23 = dt.datetime(2025, 3, 1, 15, 0, tzinfo=dt.UTC)  # 23:00 in Asia/Shanghai
     window = window_check(parse_window("09:00-20:00"), "Asia/Shanghai")
     summary = dispatch(
-        engine, lambda: twilio(fake), run_id=run_id, now=lambda: at_23, may_send=window
+        engine, lambda: twilio(fake), run_id=run_id, clock=lambda: at_23, may_send=window
     )
     assert (summary.status, summary.sent) == ("deferred", 0)
     assert fake.fake.snapshot() == []

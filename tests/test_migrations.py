@@ -70,10 +70,10 @@ OLD_ROWS = [
 
 
 def test_contacts_migrate_to_invalid_phone_and_details(bare_engine: Engine) -> None:
-    """0005 renames the dispatcher's ``phone_invalid`` reason to ``invalid_phone``; 0006
+    """0006 renames the dispatcher's ``phone_invalid`` reason to ``invalid_phone``; 0007
     adds the contacts' details (none for rows written before)."""
     migrate = _migrator(bare_engine)
-    migrate(command.upgrade, "0004")
+    migrate(command.upgrade, "0005")
     with bare_engine.begin() as conn:
         for row in OLD_ROWS:
             conn.exec_driver_sql(f"INSERT INTO {row}")
@@ -81,7 +81,7 @@ def test_contacts_migrate_to_invalid_phone_and_details(bare_engine: Engine) -> N
     with bare_engine.connect() as conn:
         rows = conn.execute(text("SELECT customer_id, reason, details FROM contacts ORDER BY 1"))
         assert rows.all() == [("C1", "invalid_phone", None), ("C2", "no_sms_consent", None)]
-    migrate(command.downgrade, "0004")
+    migrate(command.downgrade, "0005")
     with bare_engine.connect() as conn:
         assert "details" not in {c["name"] for c in inspect(conn).get_columns("contacts")}
         reasons = conn.execute(text("SELECT reason FROM contacts ORDER BY customer_id"))

@@ -4,6 +4,7 @@ preview check (undefined variables, sandbox, segment cap)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import event
 from sqlmodel import Session
 
+from revisit.campaigns.outcome_codes import canonical
 from revisit.cohorts.select import select_cohort
 from revisit.errors import TemplateError
 from revisit.rendering import (
@@ -261,7 +263,14 @@ def test_every_shipped_template_renders(engine: Any, renderer: Renderer, campaig
                 assert "闽A·" in sms.text
             sheet = renderer.render_call_sheet(campaign, lang, ctx)
             assert ctx["customer"]["name"] in sheet
-            assert ("declined: relative_garage" in sheet) and ("declined: low_mileage" in sheet)
+            declined = {
+                "zh": ("拒绝 · 亲友修理厂", "拒绝 · 里程少"),
+                "en": ("declined: relative_garage", "declined: low_mileage"),
+            }[lang]
+            assert all(text in sheet for text in declined)
+            # every outcome the sheet tells the caller to write is one the import reads
+            for code in re.findall(r"<code>([^<]+)</code>", sheet):
+                assert all(canonical(part) for part in re.split(r" · |: ", code)), code
             assert 'id="sheet-' in sheet
 
 

@@ -47,7 +47,8 @@ def dealership(engine: Engine, n_due: int = 6) -> None:
     """``n_due`` customers due for maintenance (one of them also back from the shop two
     days ago, so the follow-up call outranks the SMS), one without consent."""
     with Session(engine) as s:
-        store = make_store(s, store_id="QZ", name="泉州店", phone="0595-22881234")
+        store = make_store(s, store_id="QZ", name="泉州店", phone="0595-22881234",
+                           callers="王芳;张伟")  # fmt: skip
         for i in range(n_due):
             c = make_customer(s, store_id=store.store_id, consent_sms=(i != 1))
             v = make_vehicle(s, customer=c, purchase_date=dt.date(2022, 1, 10))
@@ -72,7 +73,7 @@ def run(engine: Engine, settings: Settings, name: str, at: dt.datetime, **opts: 
     campaigns = load_campaigns(settings.campaigns_dir)
     return run_campaign(
         engine, campaign=campaigns[name], campaigns=campaigns, as_of=AS_OF,
-        now=pinned_clock(at), settings=settings, options=RunOptions(**opts),
+        clock=pinned_clock(at), settings=settings, options=RunOptions(**opts),
     )  # fmt: skip
 
 
@@ -137,7 +138,7 @@ def test_call_campaign_writes_lists_and_marks_contacts_listed(
     report = run(engine, settings, "post_service_followup", MORNING)
     assert report.status == "done" and contacts(engine, "post_service_followup") == {"listed": 1}
     csvs = [Path(p) for p in report.call_lists if p.endswith(".csv")]
-    assert [p.name for p in csvs] == ["post_service_followup_2026-11-23_李娜.csv"]
+    assert [p.name for p in csvs] == ["post_service_followup_2026-11-23_王芳.csv"]
     assert "+86139" in csvs[0].read_text(encoding="utf-8-sig")  # staff need the real number
     again = run(engine, settings, "post_service_followup", MORNING)
     assert again.resumed and again.call_lists == []
@@ -152,7 +153,7 @@ def test_daily_order_gives_the_customer_to_the_higher_priority_campaign(
     for campaign in daily_campaigns(campaigns):
         run_campaign(
             engine, campaign=campaign, campaigns=campaigns, as_of=AS_OF,
-            now=pinned_clock(MORNING), settings=settings,
+            clock=pinned_clock(MORNING), settings=settings,
         )  # fmt: skip
     with engine.connect() as conn:
         per_customer = conn.execute(

@@ -61,7 +61,7 @@ def _distinct(engine: Engine, table: str, column: str) -> set[Any]:
 def _run(engine: Engine, settings: Settings, c: CampaignDef, day: dt.date, at: dt.datetime) -> Any:
     campaigns = load_campaigns(settings.campaigns_dir) | {c.name: c}
     return run_campaign(
-        engine, campaign=c, campaigns=campaigns, as_of=day, now=pinned_clock(at),
+        engine, campaign=c, campaigns=campaigns, as_of=day, clock=pinned_clock(at),
         settings=settings, options=RunOptions(rate=200, concurrency=4),
     )  # fmt: skip
 

@@ -2,12 +2,15 @@
 
 A campaign names its cohort and parameters, a channel, a template per language, a
 schedule, a priority, a send window, a frequency cap, a holdout percentage, an attribution
-window and declarative filters. A file that does not validate raises
-:class:`~revisit.errors.ConfigError` naming the file and the field.
+window, declarative filters and, for calls, who calls (``callers``, ``call_by``). A file
+that does not validate raises :class:`~revisit.errors.ConfigError` naming the file and the field.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,6 +99,10 @@ class CampaignDef(_Strict):
     attribution_days: int = Field(default=30, ge=1, le=365)
     max_segments: int | None = Field(default=None, ge=1)
     filters: Filters = Filters()
+    # Call campaigns: who calls (revisit.delivery.calls). The campaign's own callers, in
+    # turn, instead of the store's; last_advisor gives a customer to their last advisor.
+    callers: tuple[str, ...] = ()
+    call_by: Literal["callers", "last_advisor"] = "callers"
 
     @field_validator("cohort")
     @classmethod
@@ -155,16 +162,90 @@ def _default_cap(raw: dict[str, Any]) -> None:
             cap.setdefault("recontact_campaigns", list(LAPSED_CAMPAIGNS))
 
 
-def _field_path(error: Any) -> str:
-    return ".".join(str(part) for part in error["loc"]) or "(file)"
+class _CampaignYaml(yaml.SafeLoader):
+    """YAML as people write campaign files: ``start: 9:00`` stays the text "9:00" (YAML 1.1
+    would read it as the base-60 integer 540)."""
+
+
+_CampaignYaml.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:int"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_CampaignYaml.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^[-+]?(?:0|[1-9][0-9_]*|0b[01_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+)$"),
+    list("-+0123456789"),
+)
+
+
+def _key_lines(node: yaml.Node | None, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+    """(key path) → 1-based line of the key, for every key of a composed YAML mapping."""
+    lines: dict[tuple[str, ...], int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            here = (*path, str(key.value))
+            lines[here] = key.start_mark.line + 1
+            lines.update(_key_lines(value, here))
+    return lines
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose fields a value at ``loc`` (without its last part) is checked against."""
+    model: type[BaseModel] = CampaignDef
+    for part in loc[:-1]:
+        found = model.model_fields.get(str(part)) or _aliased(model, str(part))
+        sub = found.annotation if found is not None else None
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            return None
+        model = sub
+    return model
+
+
+def _aliased(model: type[BaseModel], name: str) -> Any:
+    for found in model.model_fields.values():
+        alias = found.validation_alias
+        if isinstance(alias, AliasChoices) and name in alias.choices:
+            return found
+    return None
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    keys = list(model.model_fields)
+    for found in model.model_fields.values():
+        if isinstance(found.validation_alias, AliasChoices):
+            keys += [str(c) for c in found.validation_alias.choices]
+    return keys
+
+
+def _problem(error: Any, lines: dict[tuple[str, ...], int], path: Path) -> str:
+    """One validation error as ``file:line: field: message`` (with a "did you mean" for an
+    unknown key close to a known one)."""
+    loc = tuple(str(part) for part in error["loc"])
+    where = f"{path}:{lines[loc]}" if loc in lines else str(path)
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        model = _model_at(error["loc"])
+        close = (
+            difflib.get_close_matches(loc[-1], _known_keys(model), n=1, cutoff=0.75)
+            if model
+            else []
+        )
+        message = "unknown field" + (f"; did you mean {close[0]}?" if close else "")
+    return f"{where}: {'.'.join(loc) or '(file)'}: {message}"
 
 
 def load_campaign(path: Path) -> CampaignDef:
-    """Read and validate one campaign file; its name defaults to the file's stem."""
+    """Read and validate one campaign file; its name defaults to the file's stem.
+
+    Raises :class:`ConfigError` naming the file, the line and the field of each problem, e.g.
+    ``campaigns/declined_c.yaml:7: holdout_pc: unknown field; did you mean holdout_pct?``."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read campaign file: {exc}") from exc
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=_CampaignYaml)
+        raw = yaml.load(text, Loader=_CampaignYaml)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"{path}: cannot read campaign file: {reason}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a campaign file is a mapping of fields")
     raw.setdefault("name", path.stem)
@@ -172,16 +253,45 @@ def load_campaign(path: Path) -> CampaignDef:
     try:
         campaign = CampaignDef.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{_field_path(e)}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: {problems}") from exc
+        lines = _key_lines(node)
+        raise ConfigError("; ".join(_problem(e, lines, path) for e in exc.errors())) from exc
     if campaign.name != path.stem:
         raise ConfigError(f"{path}: name: {campaign.name!r} must match the file name")
     return campaign
 
 
-def load_campaigns(campaigns_dir: Path) -> dict[str, CampaignDef]:
-    """Every ``*.yaml`` campaign in ``campaigns_dir``, by name."""
+@dataclass
+class CampaignFiles:
+    """The campaign files of a folder: those that load, by name, and the broken ones, by
+    file stem, with the error that names their problem. A broken file fails its campaign
+    alone; the others still run."""
+
+    campaigns: dict[str, CampaignDef] = field(default_factory=dict)
+    broken: dict[str, ConfigError] = field(default_factory=dict)
+
+
+def read_campaigns(campaigns_dir: Path) -> CampaignFiles:
+    """Every ``*.yaml``/``*.yml`` campaign file in ``campaigns_dir``, each loaded on its own.
+
+    Raises :class:`ConfigError` only when the folder itself is missing."""
     if not campaigns_dir.is_dir():
         raise ConfigError(f"{campaigns_dir}: no such campaigns directory")
-    paths = sorted([*campaigns_dir.glob("*.yaml"), *campaigns_dir.glob("*.yml")])
-    return {c.name: c for c in (load_campaign(p) for p in paths)}
+    files = CampaignFiles()
+    for path in sorted([*campaigns_dir.glob("*.yaml"), *campaigns_dir.glob("*.yml")]):
+        try:
+            campaign = load_campaign(path)
+        except ConfigError as exc:
+            files.broken[path.stem] = exc
+        else:
+            files.campaigns[campaign.name] = campaign
+    return files
+
+
+def load_campaigns(campaigns_dir: Path) -> dict[str, CampaignDef]:
+    """Every ``*.yaml`` campaign in ``campaigns_dir``, by name; raises the
+    :class:`ConfigError` of the first broken file (see :func:`read_campaigns` to go on
+    without it)."""
+    files = read_campaigns(campaigns_dir)
+    for error in files.broken.values():
+        raise error
+    return files.campaigns

@@ -8,12 +8,16 @@ as the same thing. Outside the window a run is deferred, never dropped.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from revisit.errors import ConfigError
+
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
 
 
 class SendWindow(BaseModel):
@@ -23,6 +27,22 @@ class SendWindow(BaseModel):
 
     start: dt.time = dt.time(9, 0)
     end: dt.time = dt.time(20, 0)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock_time(cls, value: Any) -> Any:
+        """``"9:00"`` as well as ``"09:00"`` (and ``"9:00:30"``): a time as people write it."""
+        if isinstance(value, str):
+            match = _CLOCK.match(value)
+            if match is None:
+                raise ValueError(f"{value!r} is not a time of day; write HH:MM, e.g. 09:00")
+            hour, minute, second = (int(g or 0) for g in match.groups())
+            if hour > 23 or minute > 59 or second > 59:
+                raise ValueError(f"{value!r} is not a time of day; write HH:MM, e.g. 09:00")
+            return dt.time(hour, minute, second)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a time of day; write HH:MM, e.g. 09:00")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> SendWindow:
@@ -56,8 +76,7 @@ def parse_window(spec: str) -> SendWindow:
     value when it is not two ``HH:MM`` times with the start first."""
     try:
         start, end = spec.split("-", 1)
-        return SendWindow(start=dt.time.fromisoformat(start.strip()),
-                          end=dt.time.fromisoformat(end.strip()))  # fmt: skip
+        return SendWindow(start=start, end=end)  # type: ignore[arg-type]
     except ValueError as exc:
         raise ConfigError(
             f"send window {spec!r}: expected HH:MM-HH:MM with the start first, e.g. 09:00-20:00"

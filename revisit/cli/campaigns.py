@@ -11,22 +11,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Column, Table
-from sqlmodel import Session
 
-from revisit.campaigns.config import load_campaigns
-from revisit.campaigns.plan import CampaignPlan, ReachCache, plan_campaign
-from revisit.campaigns.statuses import ChannelKind, PlanDecision
-from revisit.cli import app, console, engine_of, handles_errors, settings_of
-from revisit.cohorts.select import (
-    COHORTS,
-    CohortMember,
-    by_customer,
-    cohort_sizes_by_store,
-    select_cohort,
-)
-from revisit.errors import ConfigError
-from revisit.rendering import Renderer, load_contexts, member_refs
-from revisit.settings import Settings
+from revisit.campaigns.plan import CampaignPlan
+from revisit.campaigns.statuses import PlanDecision
+from revisit.cli.app import app, console, engine_of, err_console, handles_errors, settings_of
+from revisit.cli.options import AsOf, CampaignName, Now, aware
+from revisit.cohorts.select import COHORTS, CohortMember
+from revisit.entry.lookup import campaign_files, day_of, find_cohort
+from revisit.entry.preview import campaign_overview, cohort_members, preview
 
 campaign_app = typer.Typer(help="List campaigns and preview what a run would do.")
 app.add_typer(campaign_app, name="campaign")
@@ -36,24 +28,6 @@ class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
-
-
-AsOf = Annotated[
-    dt.datetime | None,
-    typer.Option(
-        "--as-of",
-        formats=["%Y-%m-%d"],
-        help="Evaluate as of this date (YYYY-MM-DD); data after it is ignored. "
-        "Default: today in the default store time zone.",
-    ),
-]
-
-
-def _as_of(ctx: typer.Context, value: dt.datetime | None) -> dt.date:
-    """The given date, or today in the default store time zone."""
-    if value is not None:
-        return value.date()
-    return settings_of(ctx).today()
 
 
 def _jsonable(value: Any) -> Any:
@@ -93,20 +67,19 @@ def cohort_command(
     ] = Format.table,
 ) -> None:
     """List a cohort's members (after sold/scrapped and do-not-contact exclusions)."""
-    if name not in COHORTS:
-        raise ConfigError(f"unknown cohort {name!r}; known: {', '.join(COHORTS)}")
-    engine = engine_of(ctx)
-    with Session(engine) as session:
-        members = select_cohort(session, cohort=name, as_of=_as_of(ctx, as_of))
-    members.sort(key=by_customer)
+    find_cohort(name)
+    day = day_of(settings_of(ctx), as_of)
+    members = cohort_members(engine_of(ctx), name=name, as_of=day)
     _print_members(name, _member_rows(members), fmt)
 
 
 @campaign_app.command("list")
 @handles_errors
 def list_command(ctx: typer.Context) -> None:
-    """List the campaign files with cohort, channel, schedule and priority."""
-    campaigns = load_campaigns(settings_of(ctx).campaigns_dir)
+    """List the campaign files with cohort, channel, schedule and priority (and the files
+    that do not load, with their error; the command then exits 1)."""
+    files = campaign_files(settings_of(ctx))
+    campaigns = files.campaigns
     table = Table(Column("name", no_wrap=True), "cohort", "channel", "schedule", "priority")
     table.add_column("holdout %")
     table.add_column("hours")
@@ -115,6 +88,14 @@ def list_command(ctx: typer.Context) -> None:
         row = (c.name, c.cohort, c.channel, c.schedule, str(c.priority), f"{c.holdout_pct:g}")
         table.add_row(*row, hours)
     console.print(table)
+    _print_broken({n: str(e) for n, e in files.broken.items()})
+    if files.broken:
+        raise typer.Exit(1)
+
+
+def _print_broken(broken: dict[str, str]) -> None:
+    for name, error in broken.items():
+        err_console.print(f"[red]broken:[/red] {name}: {error}", highlight=False, soft_wrap=True)
 
 
 def _print_plan(plan: CampaignPlan) -> None:
@@ -137,8 +118,9 @@ def _print_plan(plan: CampaignPlan) -> None:
 @handles_errors
 def preview_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Campaign name (a file in the campaigns folder).")],
+    name: CampaignName,
     as_of: AsOf = None,
+    now: Now = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the numbers as JSON instead of a table.")
     ] = False,
@@ -149,91 +131,48 @@ def preview_command(
     """Show what a run would do: targeted, excluded by reason, suppressed, holdout, to contact.
     Nothing is written."""
     settings = settings_of(ctx)
-    campaigns = load_campaigns(settings.campaigns_dir)
-    if name not in campaigns:
-        raise ConfigError(f"unknown campaign {name!r}; known: {', '.join(sorted(campaigns))}")
-    engine = engine_of(ctx)
-    with Session(engine) as session:
-        plan = plan_campaign(
-            session,
-            campaign=campaigns[name],
-            as_of=_as_of(ctx, as_of),
-            now=dt.datetime.now(dt.UTC),
-            all_campaigns=campaigns,
-            default_timezone=settings.default_timezone,
-        )
-        samples = _samples(session, plan, settings, sample)
+    at = aware(settings, now)
+    day = day_of(settings, as_of, at)
+    result = preview(engine_of(ctx), settings, name=name, as_of=day, now=at, samples=sample)
     if as_json:
-        summary = plan.summary() | {"samples": [{"customer_id": c, "text": t} for c, t in samples]}
-        typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+        samples = [{"customer_id": c, "text": t} for c, t in result.samples]
+        typer.echo(json.dumps(result.plan.summary() | {"samples": samples}, ensure_ascii=False,
+                              indent=1))  # fmt: skip
         return
-    _print_plan(plan)
-    for customer_id, text in samples:
+    _print_plan(result.plan)
+    for customer_id, text in result.samples:
         console.print(f"[bold]{customer_id}[/bold]: {text}", highlight=False, soft_wrap=True)
-
-
-def _samples(
-    session: Session, plan: CampaignPlan, settings: Settings, n: int
-) -> list[tuple[str, str]]:
-    """Rendered messages (or call sheets) for the first ``n`` customers to contact."""
-    rows = plan.by_status(PlanDecision.TO_CONTACT)[:n]
-    if not rows:
-        return []
-    c = plan.campaign
-    refs = member_refs([m for row in rows for m in row.members])
-    contexts = load_contexts(
-        session, campaign_name=c.name, cohort=c.cohort, channel=c.channel, as_of=plan.as_of,
-        members=refs,
-    )  # fmt: skip
-    renderer = Renderer(settings.templates_dir)
-    out = []
-    for customer_id, ctx in contexts.items():
-        lang = str(ctx["language"])
-        if c.channel == ChannelKind.SMS:
-            sms = renderer.render_sms(c.name, lang, ctx, templates=c.templates)
-            out.append((customer_id, f"{sms.text} [{sms.segments} segment(s), {sms.encoding}]"))
-        else:
-            sheet = renderer.render_call_sheet(c.name, lang, ctx, templates=c.templates)
-            out.append((customer_id, f"call sheet of {len(sheet)} characters rendered"))
-    return out
 
 
 @campaign_app.command("overview")
 @handles_errors
-def overview_command(ctx: typer.Context, as_of: AsOf = None) -> None:
+def overview_command(ctx: typer.Context, as_of: AsOf = None, now: Now = None) -> None:
     """Every cohort's size per store, and what each campaign would do today (its preview
-    numbers), before anything is sent."""
+    numbers), before anything is sent. Broken campaign files are named (exit 1)."""
     settings = settings_of(ctx)
-    campaigns = load_campaigns(settings.campaigns_dir)
-    day = _as_of(ctx, as_of)
-    engine = engine_of(ctx)
-    with Session(engine) as session:
-        sizes = cohort_sizes_by_store(session, as_of=day)
-        plans = []
-        reach: ReachCache = {}
-        for c in sorted(campaigns.values(), key=lambda c: c.rank()):
-            plan = plan_campaign(
-                session, campaign=c, as_of=day, now=dt.datetime.now(dt.UTC),
-                all_campaigns=campaigns, default_timezone=settings.default_timezone, reach=reach,
-            )  # fmt: skip
-            plans.append(plan)
-    stores = sorted({s for per_store in sizes.values() for s in per_store})
+    at = aware(settings, now)
+    day = day_of(settings, as_of, at)
+    facts = campaign_overview(engine_of(ctx), settings, as_of=day, now=at)
+    stores = sorted({s for per_store in facts.sizes.values() for s in per_store})
     table = Table("cohort", title=f"Cohort sizes per store as of {day}")
     for name in (*stores, "total"):
         table.add_column(name, justify="right")
-    for name, per_store in sizes.items():
+    for name, per_store in facts.sizes.items():
         counts = [per_store.get(s, 0) for s in stores]
         table.add_row(name, *map(str, counts), str(sum(counts)))
     console.print(table)
-    preview = Table("campaign", "channel", "schedule", title=f"Campaign previews as of {day}")
+    preview_table = Table("campaign", "channel", "schedule", title=f"Campaign previews as of {day}")
     for name in ("targeted", "excluded", "suppressed", "holdout", "to contact"):
-        preview.add_column(name, justify="right")
-    for plan in plans:
+        preview_table.add_column(name, justify="right")
+    for plan in facts.plans:
         s, c = plan.summary(), plan.campaign
-        preview.add_row(
+        preview_table.add_row(
             c.name, c.channel, c.schedule, str(s["targeted"]),
             str(sum(s[PlanDecision.EXCLUDED].values())),
             str(sum(s[PlanDecision.SUPPRESSED].values())), str(s[PlanDecision.HOLDOUT]),
             str(s[PlanDecision.TO_CONTACT]),
         )  # fmt: skip
-    console.print(preview)
+    console.print(preview_table)
+    _print_broken(facts.broken)
+    if facts.broken:
+        raise typer.Exit(1)

@@ -17,7 +17,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from revisit.cli import app, console, engine_of, err_console, handles_errors, settings_of
+from revisit.cli.app import (
+    app,
+    console,
+    creating_engine_of,
+    err_console,
+    handles_errors,
+    settings_of,
+)
 from revisit.dms.importing import ImportProgress, ImportReport, Problem, import_paths
 from revisit.outcomes.attribution import attribute_returns
 
@@ -97,7 +104,7 @@ def import_command(
     as file:line: field: reason. Exits 1 when any row was rejected.
     """
     settings = settings_of(ctx)
-    engine = engine_of(ctx)
+    engine = creating_engine_of(ctx)  # the one command that may create the database
     printer = _ProblemPrinter(problems, SHOWN_PROBLEMS if problems else None)
     columns = (
         TextColumn("{task.description}"),

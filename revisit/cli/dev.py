@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from revisit.cli import app, console, engine_of, handles_errors, settings_of
+from revisit.cli.app import app, console, engine_of, handles_errors, settings_of
 from revisit.errors import RevisitError
 
 dev_app = typer.Typer(help="Development tools: a fake Twilio, a dispatch worker.")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from revisit.cli import app, console, engine_of, handles_errors, settings_of
+from revisit.cli.app import app, console, engine_of, handles_errors, settings_of
+from revisit.cli.options import AsOf
 from revisit.dms.overview import LAPSE_MONTHS, Overview, dealership_overview
 
 
@@ -17,23 +17,20 @@ from revisit.dms.overview import LAPSE_MONTHS, Overview, dealership_overview
 @handles_errors
 def overview_command(
     ctx: typer.Context,
-    as_of: Annotated[
-        dt.datetime | None,
-        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Date to look from (default today)."),
-    ] = None,
+    as_of: AsOf = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """The dealership at a glance: rows imported, vehicles per store, visits per month and
     customers not seen for 6, 12 and 24 months."""
-    day = as_of.date() if as_of else settings_of(ctx).today()
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter(f"{fmt!r}: use table or json", param_hint="--format")
+    day = as_of or settings_of(ctx).today()
     with engine_of(ctx).connect() as conn:
         facts = dealership_overview(conn, as_of=day)
     if fmt == "json":
         console.print_json(json.dumps(facts.as_dict(), ensure_ascii=False))
-    elif fmt == "table":
-        print_overview(facts)
     else:
-        raise typer.BadParameter("use table or json", param_hint="--format")
+        print_overview(facts)
 
 
 def print_overview(facts: Overview) -> None:

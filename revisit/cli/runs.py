@@ -2,62 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from revisit.campaigns.config import load_campaigns
-from revisit.campaigns.plan import ReachCache
 from revisit.campaigns.statuses import ContactStatus, PlanDecision, RunStatus
-from revisit.cli import console, engine_of, handles_errors, settings_of
+from revisit.cli.app import console, engine_of, err_console, handles_errors, settings_of
 from revisit.cli.campaigns import campaign_app
+from revisit.cli.options import AsOf, CampaignName, Concurrency, Now, Rate, day_and_clock
 from revisit.delivery.dispatch import DispatchSummary
-from revisit.entry.runs import RunOptions, RunReport, daily_campaigns, pinned_clock, run_campaign
-from revisit.errors import ConfigError
-from revisit.settings import Settings
-
-AsOf = Annotated[
-    dt.datetime | None,
-    typer.Option("--as-of", formats=["%Y-%m-%d"], help="The day to run for (default: today)."),
-]
-Now = Annotated[
-    str | None,
-    typer.Option(
-        "--now",
-        help="Pin the clock (ISO date-time; without an offset, in the default store time zone) "
-        "for planning and quiet hours, as in a replay. Sends are still stamped with the real "
-        "time, which is what the provider is reconciled against.",
-    ),
-]
-Rate = Annotated[
-    float | None,
-    typer.Option("--rate", min=0.1, help="SMS per second (default 50 on Twilio)."),
-]
-Concurrency = Annotated[
-    int, typer.Option("--concurrency", min=1, help="Provider requests in flight.")
-]
-
-
-def _clock(settings: Settings, now: str | None) -> dt.datetime | None:
-    if now is None:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(now)
-    except ValueError:
-        raise typer.BadParameter(f"not an ISO date-time: {now!r}", param_hint="--now") from None
-    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(settings.default_timezone))
-
-
-def _day(settings: Settings, as_of: dt.datetime | None, start: dt.datetime) -> dt.date:
-    if as_of is not None:
-        return as_of.date()
-    return start.astimezone(ZoneInfo(settings.default_timezone)).date()
+from revisit.entry.daily import launch, run_daily
+from revisit.entry.runs import RunOptions, RunReport
 
 
 class _Bar:
@@ -80,7 +39,7 @@ def _progress() -> Progress:
 @handles_errors
 def run_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Campaign name (a file in the campaigns folder).")],
+    name: CampaignName,
     as_of: AsOf = None,
     now: Now = None,
     dry_run: Annotated[
@@ -94,17 +53,13 @@ def run_command(
     the call lists). Running it again for the same day resumes what is left, else does
     nothing; no customer is sent the same contact twice."""
     settings = settings_of(ctx)
-    campaigns = load_campaigns(settings.campaigns_dir)
-    if name not in campaigns:
-        raise ConfigError(f"unknown campaign {name!r}; known: {', '.join(sorted(campaigns))}")
-    clock = pinned_clock(_clock(settings, now))
-    day = _day(settings, as_of, clock())
+    day, clock = day_and_clock(settings, as_of, now)
     opts = RunOptions(rate=rate, concurrency=concurrency, dry_run=dry_run)
     engine = engine_of(ctx)
     with _progress() as progress:
-        report = run_campaign(
-            engine, campaign=campaigns[name], campaigns=campaigns, as_of=day, now=clock,
-            settings=settings, options=opts, progress=_Bar(progress, name),
+        report = launch(
+            engine, settings, name=name, as_of=day, clock=clock, options=opts,
+            progress=_Bar(progress, name),
         )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=1, default=str))
@@ -122,23 +77,22 @@ def daily_command(
     concurrency: Concurrency = 10,
 ) -> None:
     """Run every daily campaign for a day, highest priority first (what the daily-reminders
-    deployment does on its schedule)."""
+    deployment does on its schedule). A campaign whose file is broken, or whose run fails,
+    fails alone: the others run, and the command then exits 1 naming it."""
     settings = settings_of(ctx)
-    campaigns = load_campaigns(settings.campaigns_dir)
-    clock = pinned_clock(_clock(settings, now))
-    day = _day(settings, as_of, clock())
+    day, clock = day_and_clock(settings, as_of, now)
     engine = engine_of(ctx)
-    reports = []
-    reach: ReachCache = {}
     with _progress() as progress:
-        for campaign in daily_campaigns(campaigns):
-            report = run_campaign(
-                engine, campaign=campaign, campaigns=campaigns, as_of=day, now=clock,
-                settings=settings, options=RunOptions(rate=rate, concurrency=concurrency),
-                progress=_Bar(progress, campaign.name), reach=reach,
-            )  # fmt: skip
-            reports.append(report)
-    print_reports(reports, samples=False)
+        result = run_daily(
+            engine, settings, as_of=day, clock=clock,
+            options=RunOptions(rate=rate, concurrency=concurrency),
+            progress_for=lambda name: _Bar(progress, name),
+        )  # fmt: skip
+    print_reports(result.reports, samples=False)
+    for name, error in result.failures.items():
+        err_console.print(f"[red]failed:[/red] {name}: {error}", highlight=False, soft_wrap=True)
+    if result.failed:
+        raise typer.Exit(1)
 
 
 def print_reports(reports: list[RunReport], *, samples: bool) -> None:
@@ -176,7 +130,7 @@ def print_reports(reports: list[RunReport], *, samples: bool) -> None:
             console.print(
                 f"{r.campaign}: outside quiet hours; the pending SMS wait for the next run."
             )
-        if r.sms_file and r.dispatch.get("sent"):  # messages sent (a DispatchSummary field)
+        if r.sms_file and r.dispatch.get("sent"):  # SMS sent (a DispatchSummary count)
             console.print(f"{r.campaign}: SMS written to {r.sms_file} (console channel)")
         if r.call_lists:
             folder = Path(r.call_lists[0]).parent

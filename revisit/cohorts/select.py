@@ -56,7 +56,11 @@ class CohortFilter:
 
 @dataclass(slots=True)  # not frozen: building 100,000s of them must stay cheap
 class CohortMember:
-    """One member: a vehicle of a customer (``vin`` is None for customer-level cohorts)."""
+    """One member: a vehicle of a customer (``vin`` is None for customer-level cohorts).
+
+    ``due_date`` is when the vehicle falls due (service, renewal, follow-up), the visit and
+    policy fields name what the cohort found, and the remaining fields are what the
+    exclusions read (vehicle status, opt-out, phone in E.164 and its kind, consent)."""
 
     cohort: str
     customer_id: str

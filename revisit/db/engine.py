@@ -157,14 +157,20 @@ def connection_of(db: Db) -> Connection:
 
 def insert_ignore(
     db: Db, table: Table, rows: Sequence[Mapping[str, Any]], *, keys: Sequence[str]
-) -> None:
+) -> int:
     """Insert ``rows`` (one executemany), skipping those whose ``keys`` (a unique index's
-    columns) match a row already there, on SQLite and PostgreSQL alike."""
+    columns) match a row already there, on SQLite and PostgreSQL alike. Returns the rows
+    inserted as the driver counts them (exact for a single row: 1, or 0 when it was there)."""
     if not rows:
-        return
+        return 0
     conn = connection_of(db)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys)), rows)
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if len(rows) == 1:
+        result = conn.execute(statement.values(dict(rows[0])))
+    else:
+        result = conn.execute(statement, rows)
+    return max(result.rowcount or 0, 0)  # -1: the driver did not count
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
@@ -35,6 +35,9 @@ def _money() -> Any:
 
 
 class Store(SQLModel, table=True):
+    """A store (门店) of the dealer group: its id as the DMS writes it, its IANA ``timezone``
+    (the send window and "today" are local to it), and what SMS and call sheets print."""
+
     __tablename__ = "stores"
     store_id: str = Field(primary_key=True)
     name: str
@@ -42,9 +45,14 @@ class Store(SQLModel, table=True):
     phone: str | None = None
     address: str | None = None
     sms_sender: str | None = None
+    # The store's customer-service callers (客服 / 招揽专员), in turn order: "王芳;李娜".
+    callers: str | None = None
 
 
 class Customer(SQLModel, table=True):
+    """A customer (客户) as imported: one phone in E.164 (``+8613912345678``) or None,
+    consent to SMS, the language of their texts (``zh``/``en``) and their store."""
+
     __tablename__ = "customers"
     __table_args__ = (
         Index("ix_customers_store", "store_id"),
@@ -67,6 +75,9 @@ class Customer(SQLModel, table=True):
 
 
 class Vehicle(SQLModel, table=True):
+    """A vehicle by VIN (17 characters), its owner, its purchase (delivery) date and whether
+    it is still the customer's (``status``)."""
+
     __tablename__ = "vehicles"
     __table_args__ = (
         Index("ix_vehicles_customer", "customer_id"),
@@ -82,7 +93,8 @@ class Vehicle(SQLModel, table=True):
 
 
 class Visit(SQLModel, table=True):
-    """A repair order (工单)."""
+    """A repair order (工单): the vehicle's visit on ``date`` with its odometer reading in
+    kilometres (``mileage_km``), the type of work and the amount in yuan (CNY, 2 decimals)."""
 
     __tablename__ = "visits"
     __table_args__ = (
@@ -100,6 +112,9 @@ class Visit(SQLModel, table=True):
 
 
 class Policy(SQLModel, table=True):
+    """An insurance policy of a vehicle, expiring on ``expiry_date`` (the renewal cohort's
+    date); ``renewed`` once the store has renewed it."""
+
     __tablename__ = "policies"
     __table_args__ = (
         Index("ix_policies_expiry", "expiry_date"),
@@ -113,7 +128,8 @@ class Policy(SQLModel, table=True):
 
 
 class UpsellItem(SQLModel, table=True):
-    """An upsell item (增修项目) proposed on a visit, graded A/B/C."""
+    """An upsell item (增修项目) proposed on a visit, graded A/B/C (A most urgent), accepted
+    or declined; ``amount`` in yuan and the date it falls ``due``."""
 
     __tablename__ = "upsell_items"
     __table_args__ = (
@@ -179,10 +195,10 @@ class Campaign(SQLModel, table=True):
 
 
 class CampaignRun(SQLModel, table=True):
-    """One run of a campaign for an as_of date; its contacts are the outbox. Written by
-    :mod:`revisit.delivery.outbox` only. ``counts`` holds the plan's numbers
-    (``CampaignPlan.summary``), ``outbox`` (contacts by status) and ``dispatch`` (the last
-    dispatch's summary)."""
+    """One run of a campaign for an ``as_of`` date: its status and ``counts`` (JSON: the
+    plan's numbers — targeted, excluded/suppressed by reason, holdout, to_contact — then
+    ``outbox``, contacts by status, and ``dispatch``, what sending did). Written by
+    :mod:`revisit.delivery.outbox` only."""
 
     __tablename__ = "campaign_runs"
     __table_args__ = (Index("ix_runs_campaign_as_of", "campaign", "as_of"),)
@@ -201,10 +217,14 @@ class CampaignRun(SQLModel, table=True):
 
 class Contact(SQLModel, table=True):
     """The outbox: one row per customer per campaign and as_of date, written by
-    :mod:`revisit.delivery.outbox` only. ``status``, ``reason`` and ``channel`` hold the
-    enums of :mod:`revisit.campaigns.statuses`; ``details`` what the contact is about, one
-    entry per cohort member (``CohortMember.details``: the vehicle, its due date and why —
-    ``due_by``, e.g. ``mileage`` — and the cohort's own fields)."""
+    :mod:`revisit.delivery.outbox` only.
+
+    A contact carries every due vehicle of its customer (``vins``) and what it is about
+    (``details``: one entry per cohort member, ``CohortMember.details`` — the vehicle, its due
+    date and why, ``due_by``, e.g. ``mileage``, and the cohort's own fields), the rendered SMS
+    ``body`` (None for calls and for customers not contacted), its ``status`` and, when not
+    contacted, the ``reason``: the enums of :mod:`revisit.campaigns.statuses`. Timestamps
+    are aware, in UTC."""
 
     __tablename__ = "contacts"
     __table_args__ = (
@@ -241,10 +261,14 @@ class Contact(SQLModel, table=True):
     lease_until: dt.datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # A call contact: who it was handed to; a callback: the contact it follows up.
+    caller: str | None = None
+    callback_of: int | None = Field(default=None, foreign_key="contacts.id")
 
 
 class Message(SQLModel, table=True):
-    """A message as the provider knows it, with its delivery status."""
+    """A message as the provider knows it (``provider_sid``, e.g. Twilio's ``SM…``), with
+    its delivery status and its length in SMS ``segments``."""
 
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_contact", "contact_id"),)
@@ -268,6 +292,14 @@ class Outcome(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outcomes_contact", "contact_id"),
         Index("ix_outcomes_customer", "customer_id"),
+        # At most one return per contact (the attribution replaces it).
+        Index(
+            "uq_outcomes_return",
+            "contact_id",
+            unique=True,
+            sqlite_where=text("kind = 'return'"),
+            postgresql_where=text("kind = 'return'"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int | None = Field(default=None, foreign_key="contacts.id")
@@ -295,6 +327,8 @@ class OptOut(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
+    """Who did what to which entity, when (UTC), with a JSON ``detail``."""
+
     __tablename__ = "audit"
     __table_args__ = (Index("ix_audit_at", "at"),)
     id: int | None = Field(default=None, primary_key=True)

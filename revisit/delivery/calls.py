@@ -1,14 +1,18 @@
 """The call channel: call lists for customer-service staff, one CSV and one HTML file per
 caller, sorted by priority then due date.
 
-Who calls whom: the advisor of the customer's last visit when that advisor still works for
-the store (is among its callers), else the store's callers in turn (round-robin). A store's
-callers are the advisors seen in its visits over the last year, or a list the campaign gives.
-Customers of a store without any caller go to the shared ``unassigned`` list.
+Who calls whom: the customer-service callers (客服 / 招揽专员) in turn (round-robin, in order
+of due date) — the campaign's ``callers:`` when it has them, else the store's (the
+``callers`` column of the stores file, ``王芳;李娜``). A campaign with
+``call_by: last_advisor`` (declined_a: the advisor explains the declined work) gives each
+customer to the advisor of their last visit while that advisor still works for the store
+(was seen in its visits over the last year), the others to the callers. Customers of a
+store without any caller go to the shared ``unassigned`` list.
 
 The CSV is UTF-8 with a BOM so Excel opens Chinese text correctly; it holds the real phone
-number (staff dial it) and empty outcome columns to fill in. The HTML embeds every
-customer's call sheet under an anchor linked from the table.
+number (staff dial it) and empty outcome columns to fill in and import back
+(``revisit outcome import``); the HTML embeds every customer's call sheet under an anchor
+linked from the table, and the outcome codes and reasons in the list's language.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from typing import Any
 import jinja2
 from sqlmodel import Session, col, select
 
-from revisit.db.tables import Customer, Vehicle, Visit
+from revisit.campaigns.outcome_codes import legend
+from revisit.db.tables import Customer, Store, Vehicle, Visit
 from revisit.rendering import Renderer, plate
 
 UNASSIGNED = "unassigned"
@@ -55,21 +60,25 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "name": ("客户姓名", "name"),
     "phone": ("手机号", "phone"),
     "vehicles": ("车辆", "vehicles"),
-    "reason": ("原因", "reason"),
+    "reason": ("招揽事由", "purpose"),
     "due_date": ("到期日", "due_date"),
     "last_visit_date": ("上次进厂", "last_visit_date"),
     "last_advisor": ("服务顾问", "last_advisor"),
     "caller": ("跟进人", "caller"),
+    # The outcome columns (revisit.outcomes.sheets reads them back).
     "outcome": ("结果", "outcome"),
-    "detail": ("原因/细节", "detail"),
-    "callback_date": ("回电日期", "callback_date"),
+    "detail": ("原因", "reason"),
+    "callback_date": ("回访日期", "callback_date"),
     "note": ("备注", "note"),
 }
+_SPLIT_CALLERS = re.compile(r"[;；,，、/|]+")
 
 
 @dataclass
 class CallRow:
-    """One customer on a call list."""
+    """One customer on a call list: their phone (E.164), the vehicles as one line of text,
+    why they are called and by when (``due_date``), the caller assigned, the last visit, the
+    outbox contact it comes from and the rendered call sheet (HTML)."""
 
     customer_id: str
     name: str
@@ -92,15 +101,39 @@ class CallRow:
 
 @dataclass(frozen=True)
 class CallListResult:
+    """The call lists written (a CSV and an HTML file per caller), rows per caller, and the
+    rows themselves."""
+
     files: list[Path]
     counts: dict[str, int]  # rows per caller
     rows: list[CallRow]
 
 
+def split_callers(text: str | None) -> list[str]:
+    """``"王芳;李娜"`` (or separated by ``,``, ``、``, ``；``) → ``["王芳", "李娜"]``."""
+    names = (n.strip() for n in _SPLIT_CALLERS.split(text or ""))
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def configured_callers(session: Session, *, store_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Each store's customer-service callers, from the stores file's ``callers`` column."""
+    ids = sorted(set(store_ids))
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.exec(
+            select(Store.store_id, Store.callers).where(
+                col(Store.store_id).in_(ids[start : start + 500])
+            )
+        ).all()
+        found.update({store_id: split_callers(callers) for store_id, callers in rows})
+    return {store_id: found.get(store_id, []) for store_id in ids}
+
+
 def store_callers(
     session: Session, *, store_ids: Sequence[str], as_of: dt.date, days: int = CALLER_WINDOW_DAYS
 ) -> dict[str, list[str]]:
-    """The advisors seen in each store's visits during the ``days`` before ``as_of``."""
+    """The advisors seen in each store's visits during the ``days`` before ``as_of`` (who
+    still works there, for ``call_by: last_advisor``)."""
     since = as_of - dt.timedelta(days=days)
     found: dict[str, set[str]] = defaultdict(set)
     ids = sorted(set(store_ids))
@@ -128,18 +161,25 @@ def assign_callers(
     contexts: Mapping[str, Mapping[str, Any]],
     callers_by_store: Mapping[str, Sequence[str]],
     callers: Sequence[str] | None = None,
-    prefer_advisor: bool = True,
+    prefer_advisor: bool = False,
+    advisors_by_store: Mapping[str, Sequence[str]] | None = None,
+    preset: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """customer_id → caller. The last visit's advisor when among the store's callers (and
-    ``prefer_advisor``), else round-robin over ``callers`` (the campaign's list) or the
-    store's callers, in order of due date; ``unassigned`` when a store has nobody."""
+    """customer_id → caller: ``preset`` first (a callback stays with its caller); with
+    ``prefer_advisor``, the last visit's advisor when among the store's advisors
+    (``advisors_by_store``, default ``callers_by_store``); else round-robin over ``callers``
+    (the campaign's list) or the store's callers, in order of due date; ``unassigned`` when
+    a store has nobody."""
     assigned: dict[str, str] = {}
     waiting: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    advisors = callers_by_store if advisors_by_store is None else advisors_by_store
     for cid in sorted(contexts):
         ctx = contexts[cid]
         store_id = ctx["store"]["store_id"]
         advisor = ctx.get("last_advisor")
-        if prefer_advisor and advisor and advisor in callers_by_store.get(store_id, ()):
+        if preset and preset.get(cid):
+            assigned[cid] = preset[cid]
+        elif prefer_advisor and advisor and advisor in advisors.get(store_id, ()):
             assigned[cid] = advisor
         else:
             waiting[store_id].append(ctx)
@@ -286,6 +326,11 @@ table{border-collapse:collapse;}td,th{border:1px solid #ccc;padding:4px 8px;text
 <td>{{ r.last_visit_date or '' }}</td><td>{{ r.last_advisor or '' }}</td></tr>
 {% endfor %}
 </table>
+<section class="outcome-codes"><h2>{{ legend_title }}</h2><ul>
+{% for code, details in legend.items() %}
+<li>{{ code }}{% if details %}:{{ details|join("、" if lang == "zh" else ", ") }}{% endif %}</li>
+{% endfor %}
+</ul></section>
 {% for r in rows %}
 {% if r.sheet_html %}
 {{ r.sheet_html|safe }}
@@ -316,10 +361,14 @@ _HTML_HEADERS = {
 def _render_html(
     rows: Sequence[CallRow], *, campaign: str, as_of: dt.date, caller: str, lang: str
 ) -> str:
-    headers = _HTML_HEADERS["en" if lang == "en" else "zh"]
-    return _HTML.render(
-        rows=rows, campaign=campaign, as_of=as_of, caller=caller, lang=lang, headers=headers
+    lang = "en" if lang == "en" else "zh"
+    title = (
+        "Outcome codes (结果 / 原因)" if lang == "en" else "结果与原因(填入 CSV 的 结果、原因 列)"
     )
+    return _HTML.render(
+        rows=rows, campaign=campaign, as_of=as_of, caller=caller, lang=lang,
+        headers=_HTML_HEADERS[lang], legend=legend(lang), legend_title=title,
+    )  # fmt: skip
 
 
 def produce_call_lists(
@@ -332,17 +381,20 @@ def produce_call_lists(
     as_of: dt.date,
     priority: int = 0,
     callers: Sequence[str] | None = None,
-    prefer_advisor: bool = True,
+    prefer_advisor: bool = False,
+    preset: Mapping[str, str] | None = None,
     contact_ids: Mapping[str, int] | None = None,
     templates: Mapping[str, str] | None = None,
     lang: str = "zh",
 ) -> CallListResult:
     """Assign callers, render every call sheet and write the lists (see the module doc)."""
     store_ids = sorted({str(c["store"]["store_id"]) for c in contexts.values()})
-    by_store = store_callers(session, store_ids=store_ids, as_of=as_of)
+    by_store = configured_callers(session, store_ids=store_ids)
+    advisors = store_callers(session, store_ids=store_ids, as_of=as_of) if prefer_advisor else {}
     assignments = assign_callers(
-        contexts=contexts, callers_by_store=by_store, callers=callers, prefer_advisor=prefer_advisor
-    )
+        contexts=contexts, callers_by_store=by_store, callers=callers,
+        prefer_advisor=prefer_advisor, advisors_by_store=advisors, preset=preset,
+    )  # fmt: skip
     rows = build_call_rows(
         contexts=contexts,
         assignments=assignments,

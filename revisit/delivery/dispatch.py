@@ -44,7 +44,10 @@ MAX_ATTEMPTS = 5  # claims of one contact before it is failed instead of requeue
 
 @dataclass
 class DispatchSummary:
-    """What one call of :func:`dispatch_run` did, and where the run stands."""
+    """What one call of :func:`dispatch_run` did, and where the run stands.
+
+    Every count is of contacts (one SMS each) handled by this call; ``elapsed_s`` is wall
+    seconds; ``by_status`` counts the whole run's contacts by status afterwards."""
 
     run_id: int
     status: RunStatus = RunStatus.SENDING  # then done, paused or deferred
@@ -87,12 +90,12 @@ class _Dispatcher:
         run_id: int,
         channel: Channel,
         tuning: _Tuning,
-        now: Callable[[], dt.datetime],
+        clock: Callable[[], dt.datetime],
         may_send: Callable[[dt.datetime], bool] | None,
         progress: Callable[[DispatchSummary], None] | None,
     ) -> None:
         self.engine, self.run_id, self.channel, self.t = engine, run_id, channel, tuning
-        self._now, self._may_send, self._progress = now, may_send, progress
+        self._clock, self._may_send, self._progress = clock, may_send, progress
         self.worker = uuid.uuid4().hex[:12]
         self.summary = DispatchSummary(run_id)
         self.limiter = RateLimiter(tuning.rate)
@@ -108,7 +111,7 @@ class _Dispatcher:
         self.run_started = dt.datetime.now(dt.UTC)
 
     def now(self) -> dt.datetime:
-        return outbox.utc(self._now())
+        return outbox.utc(self._clock())
 
     async def db(self, fn: Callable[..., T], **kw: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -401,7 +404,7 @@ async def dispatch_run(
     channel: Channel,
     rate: float,
     concurrency: int,
-    now: Callable[[], dt.datetime],
+    clock: Callable[[], dt.datetime],
     may_send: Callable[[dt.datetime], bool] | None = None,
     batch_size: int = 500,
     max_consecutive_failures: int = 20,
@@ -413,7 +416,8 @@ async def dispatch_run(
     """Send the run's pending SMS contacts through ``channel``; see the module docstring.
 
     ``rate`` is messages per second (never exceeded in any one-second window), and
-    ``concurrency`` the number of requests in flight. ``may_send(now)`` is the quiet-hours
+    ``concurrency`` the number of requests in flight; ``clock()`` is the aware "now" of
+    leases and provider timestamps. ``may_send(now)`` is the send-window
     check. ``lease_seconds`` bounds how long a crashed worker's claimed contacts wait before
     another worker reconciles them; ``settle_seconds`` how long an unknown outcome waits
     before the provider is asked. Several workers may share a run.
@@ -429,4 +433,4 @@ async def dispatch_run(
         settle=dt.timedelta(seconds=settle_seconds),
         max_retries=max_retries,
     )
-    return await _Dispatcher(engine, run_id, channel, tuning, now, may_send, progress).run()
+    return await _Dispatcher(engine, run_id, channel, tuning, clock, may_send, progress).run()

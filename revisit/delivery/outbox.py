@@ -5,6 +5,9 @@ A run's life::
     open_run ─▶ planned ──(SMS) prepare_run─▶ sending ─▶ done | deferred | paused
                         ──(calls) mark_listed─────────▶ done         (finish_run)
 
+A call outcome "call back on day D" adds a pending call contact for D (:func:`add_callback`),
+listed with the campaign's calls of that day.
+
 :func:`open_run` records the campaign's definition, opens the run and writes one contact
 per planned customer (:func:`materialise`); :func:`finish_run` stores where the run stands.
 The dispatcher's side — claims, leases and outcomes of SMS contacts — lives in the sibling
@@ -20,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -33,7 +36,7 @@ from revisit.campaigns.statuses import (
     ContactStatus,
     RunStatus,
 )
-from revisit.db.engine import chunked, insert_ignore
+from revisit.db.engine import Db, chunked, connection_of, insert_ignore
 from revisit.db.tables import CONTACTS, CUSTOMERS, RUNS, STORES, Campaign, CampaignRun, utcnow
 from revisit.delivery.claims import (
     Claimed,
@@ -52,7 +55,8 @@ WRITE_CHUNK = 5000  # contacts per executemany
 __all__ = [
     "Claimed",
     "Recorded",
-    "WaitingContact",
+    "WaitingCall",
+    "add_callback",
     "claim",
     "claim_for_reconcile",
     "existing_run",
@@ -69,7 +73,7 @@ __all__ = [
     "store_zones",
     "unsettled_runs",
     "utc",
-    "waiting_contacts",
+    "waiting_calls",
 ]
 
 
@@ -146,37 +150,60 @@ def _contact_row(
 
 
 @dataclass(frozen=True, slots=True)
-class WaitingContact:
-    """A pending contact: who, which vehicles, and its details (see :class:`PlanRow`)."""
+class WaitingCall:
+    """A call contact to hand to a caller: who, which vehicles, its details (see
+    :class:`PlanRow`) and the caller it already has (a callback keeps its caller)."""
 
     id: int
     customer_id: str
     vins: list[str]
     details: list[dict[str, Any]]
+    caller: str | None
 
 
-def waiting_contacts(session: Session, *, run_id: int) -> list[WaitingContact]:
-    """The run's pending contacts, by id."""
+def waiting_calls(
+    session: Session, *, run_id: int, campaign: str, as_of: dt.date
+) -> list[WaitingCall]:
+    """The run's pending call contacts and the campaign's callbacks due on ``as_of``, by id."""
     c = CONTACTS.c
+    callbacks = and_(c.campaign == campaign, c.as_of == as_of, c.callback_of.is_not(None))
     query = (
-        select(c.id, c.customer_id, c.vins, c.details)
-        .where(c.run_id == run_id, c.status == ContactStatus.PENDING)
+        select(c.id, c.customer_id, c.vins, c.details, c.caller)
+        .where(c.status == ContactStatus.PENDING, or_(c.run_id == run_id, callbacks))
         .order_by(c.id)
     )
     return [
-        WaitingContact(id_, cid, list(vins or []), list(details or []))
-        for id_, cid, vins, details in session.execute(query)
+        WaitingCall(id_, cid, list(vins or []), list(details or []), caller)
+        for id_, cid, vins, details, caller in session.execute(query)
     ]
 
 
-def mark_listed(session: Session, *, contact_ids: Sequence[int], now: dt.datetime) -> None:
-    """The contacts are on a caller's list (``listed``, sent at ``now``); the caller commits."""
-    for chunk in chunked(contact_ids, WRITE_CHUNK):
-        session.execute(
-            update(CONTACTS)
-            .where(CONTACTS.c.id.in_(chunk))
-            .values(status=ContactStatus.LISTED, sent_at=now)
-        )
+def mark_listed(db: Db, *, by_caller: Mapping[str, Sequence[int]], now: dt.datetime) -> None:
+    """Call contacts handed to their callers (caller → contact ids): ``listed``, sent at
+    ``now``; the caller commits."""
+    for caller, ids in by_caller.items():
+        for chunk in chunked(ids, WRITE_CHUNK):
+            connection_of(db).execute(
+                update(CONTACTS)
+                .where(CONTACTS.c.id.in_(chunk))
+                .values(status=ContactStatus.LISTED, sent_at=now, caller=caller)
+            )
+
+
+def add_callback(db: Db, contact: Any, day: dt.date, *, now: dt.datetime) -> int:
+    """A call contact for ``day`` in the campaign of ``contact`` (a contacts row), following it
+    up (its root, when ``contact`` is itself a callback), pending, for the same caller and
+    about the same vehicles and details; 0 when the customer is already in that day's outbox
+    of the campaign (never listed twice)."""
+    values = {
+        "run_id": contact.run_id, "campaign": contact.campaign, "as_of": day,
+        "customer_id": contact.customer_id, "vins": list(contact.vins or []),
+        "details": list(contact.details or []), "channel": ChannelKind.CALL,
+        "priority": contact.priority, "status": ContactStatus.PENDING, "phone": contact.phone,
+        "attempts": 0, "created_at": now, "caller": contact.caller,
+        "callback_of": contact.callback_of or contact.id,
+    }  # fmt: skip
+    return insert_ignore(db, CONTACTS, [values], keys=["campaign", "as_of", "customer_id"])
 
 
 def status_counts(engine: Engine, *, run_id: int) -> dict[str, int]:

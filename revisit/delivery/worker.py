@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from revisit.campaigns.window import parse_window, window_check
+from revisit.db.tables import RUNS
 from revisit.delivery.channels import open_sms_channel
 from revisit.delivery.dispatch import DispatchSummary, dispatch_run
+from revisit.errors import NotFoundError
 from revisit.settings import Settings
 
 
@@ -34,9 +37,13 @@ def run_worker(
     """Dispatch run ``run_id`` through the configured SMS channel until it is done, deferred
     (outside ``window``, ``"09:00-20:00"`` in the default store time zone) or paused.
 
-    Raises :class:`~revisit.errors.ConfigError` for a bad window and
+    Raises :class:`~revisit.errors.ConfigError` for a bad window,
+    :class:`~revisit.errors.NotFoundError` when there is no such run, and
     :class:`~revisit.errors.ProviderError` when the provider rejects the credentials."""
     may_send = window_check(parse_window(window), settings.default_timezone) if window else None
+    with engine.connect() as conn:
+        if conn.execute(select(RUNS.c.id).where(RUNS.c.id == run_id)).first() is None:
+            raise NotFoundError(f"no campaign run with id {run_id} (see the campaign_runs table)")
 
     async def go() -> DispatchSummary:
         channel = open_sms_channel(
@@ -49,7 +56,7 @@ def run_worker(
                 channel=channel,
                 rate=rate,
                 concurrency=concurrency,
-                now=lambda: dt.datetime.now(dt.UTC),
+                clock=lambda: dt.datetime.now(dt.UTC),
                 may_send=may_send,
                 lease_seconds=lease_seconds,
                 settle_seconds=settle_seconds,

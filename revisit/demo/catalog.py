@@ -46,6 +46,8 @@ ADVISORS = (
     ("吴国栋", "郑美玲", "洪文斌", "苏晓梅", "施家豪"),
     ("刘金福", "李秀琴", "谢俊杰", "柯淑芬"),
 )
+# Each store's customer-service callers (客服 / 招揽专员), the stores file's callers column.
+CALLERS = (("王芳", "陈晓红"), ("张丽萍", "黄秋燕"), ("林美华",))
 TEAMS = ("机电一组", "机电二组", "快修组", "钣喷组")  # bodywork always goes to 钣喷组 (last)
 
 # Quanzhou districts and counties with the store that serves them (-1: no region recorded).

@@ -26,6 +26,7 @@ from typing import Any
 
 from revisit.demo.catalog import (
     ADVISORS,
+    CALLERS,
     CHURN_YEARS,
     GIVEN,
     INSURERS,
@@ -45,7 +46,7 @@ from revisit.demo.catalog import (
 from revisit.errors import RevisitError
 
 _COLUMNS = {  # the canonical headers of the import contract, in order
-    "stores.csv": "store_id name timezone phone address sms_sender",
+    "stores.csv": "store_id name timezone phone address sms_sender callers",
     "customers.csv": "customer_id name phone birthday region store_id consent_sms language",
     "vehicles.csv": "vin customer_id plate model purchase_date status",
     "visits.csv": "visit_id vin date mileage_km type amount advisor team",
@@ -126,8 +127,8 @@ def write_demo_dealership(
         writers = {name: csv.writer(f, lineterminator="\n") for name, f in files.items()}
         for name, header in HEADERS.items():
             writers[name].writerow(header)
-        for store in STORES:
-            writers["stores.csv"].writerow(store)
+        for store, callers in zip(STORES, CALLERS, strict=True):
+            writers["stores.csv"].writerow((*store, ";".join(callers)))
         gen = _Dealership(random.Random(seed), as_of, writers)
         gen.run(vehicles, progress)
     finally:

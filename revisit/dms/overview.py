@@ -17,6 +17,9 @@ LAPSE_MONTHS = (6, 12, 24)
 
 @dataclass
 class StoreFacts:
+    """One store at a glance: customers and active vehicles (counts), and ``not_seen``:
+    months (6, 12, 24) → customers whose latest visit or purchase is that long before as_of."""
+
     store_id: str
     name: str
     customers: int = 0
@@ -30,6 +33,10 @@ class StoreFacts:
 
 @dataclass
 class Overview:
+    """The dealership as of ``as_of``: ``rows`` per imported table, vehicles per status,
+    customers per phone kind, one :class:`StoreFacts` per store and ``visits_per_month``
+    as ("YYYY-MM", visits) for the last 12 months."""
+
     as_of: dt.date
     rows: dict[str, int]
     vehicle_status: dict[str, int]

@@ -35,6 +35,10 @@ RENDER_CHUNK = 1000
 
 @dataclass
 class RunOptions:
+    """How a run sends: ``rate`` SMS per second (default 50 on Twilio), ``concurrency``
+    provider requests in flight, ``dry_run`` (plan and render, write nothing), and how many
+    rendered ``samples`` the report keeps."""
+
     rate: float | None = None  # SMS per second; default by channel
     concurrency: int = 10
     dry_run: bool = False
@@ -43,7 +47,12 @@ class RunOptions:
 
 @dataclass
 class RunReport:
-    """What a run did, for the CLI summary, flow artifacts and reports."""
+    """What a run did, for the CLI summary, flow artifacts and reports.
+
+    ``plan`` is the plan's summary (counts of customers: targeted, excluded/suppressed by
+    reason, holdout, to_contact, deferred); ``outbox`` counts the run's contacts by status;
+    ``dispatch`` is a :class:`~revisit.delivery.dispatch.DispatchSummary` as a dict;
+    ``call_lists`` and ``sms_file`` are paths written; ``samples`` are (customer id, text)."""
 
     campaign: str
     as_of: dt.date
@@ -102,7 +111,7 @@ def run_campaign(
     campaign: CampaignDef,
     campaigns: Mapping[str, CampaignDef],
     as_of: dt.date,
-    now: Callable[[], dt.datetime],
+    clock: Callable[[], dt.datetime],
     settings: Settings,
     options: RunOptions | None = None,
     progress: Callable[[DispatchSummary], None] | None = None,
@@ -111,8 +120,10 @@ def run_campaign(
     """Plan, render, write the outbox, and hand the waiting contacts to the campaign's
     channel (:func:`revisit.delivery.channels.open_channel`).
 
-    Runs of one day's campaigns share ``reach`` (see
-    :func:`revisit.campaigns.plan.plan_campaign`)."""
+    ``clock()`` is the run's aware "now" (planning and the send window; pinned in a
+    replay). Runs of one day's campaigns share ``reach`` (see
+    :func:`revisit.campaigns.plan.plan_campaign`). Raises
+    :class:`~revisit.errors.TemplateError` (nothing written) when a template fails."""
     opts = options or RunOptions()
     renderer = Renderer(settings.templates_dir)
     report = RunReport(campaign=campaign.name, as_of=as_of, channel=campaign.channel)
@@ -120,7 +131,7 @@ def run_campaign(
         run = outbox.existing_run(session, campaign=campaign.name, as_of=as_of)
         if run is None:
             plan = plan_campaign(
-                session, campaign=campaign, as_of=as_of, now=now(), all_campaigns=campaigns,
+                session, campaign=campaign, as_of=as_of, now=clock(), all_campaigns=campaigns,
                 default_timezone=settings.default_timezone, reach=reach,
             )  # fmt: skip
             texts = render_plan(session, plan=plan, renderer=renderer)
@@ -136,7 +147,7 @@ def run_campaign(
         assert run.id is not None
         report.run_id = run_id = run.id
     channel = open_channel(
-        campaign, settings=settings, as_of=as_of, clock=now, renderer=renderer,
+        campaign, settings=settings, as_of=as_of, clock=clock, renderer=renderer,
         rate=opts.rate, concurrency=opts.concurrency, progress=progress,
     )  # fmt: skip
     with closing(channel):

@@ -31,6 +31,9 @@ MAX_REPORTED_PROBLEMS = 20
 
 @dataclass(frozen=True)
 class RenderedSms:
+    """A rendered SMS: its text, encoding (GSM-7 or UCS-2), length in SMS segments and the
+    template it came from."""
+
     text: str
     encoding: str
     segments: int

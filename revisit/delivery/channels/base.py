@@ -32,6 +32,9 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OutgoingSms:
+    """One SMS to send: the outbox contact's id, the phone in E.164, the text, and a key that
+    stays the same for the contact across retries."""
+
     contact_id: int
     to: str  # E.164
     body: str
@@ -40,6 +43,9 @@ class OutgoingSms:
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
+    """What the provider answered to one send: the outcome, its message id (``sid``), the
+    segments billed, its status and error code, and ``retry_after`` seconds on a 429."""
+
     outcome: Outcome
     sid: str | None = None
     segments: int = 1

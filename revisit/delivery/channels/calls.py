@@ -1,7 +1,8 @@
-"""The call channel of a run: its waiting contacts go on the call lists of the store's
-callers (:func:`revisit.delivery.calls.produce_call_lists`), each with a call sheet rendered
-from the contact's details — the due dates and reasons the plan had — and are marked
-listed; staff are told on the webhook, if one is set."""
+"""The call channel of a run: its waiting contacts, and the campaign's callbacks due that
+day, go on the call lists of the store's callers
+(:func:`revisit.delivery.calls.produce_call_lists`), each with a call sheet rendered from the
+contact's details — the due dates and reasons the plan had — and are marked listed with
+their caller; staff are told on the webhook, if one is set."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from revisit.campaigns.config import CampaignDef
-from revisit.campaigns.statuses import ChannelKind, ContactStatus, RunStatus
+from revisit.campaigns.statuses import ChannelKind, RunStatus
 from revisit.delivery import outbox
-from revisit.delivery.calls import CallListResult, produce_call_lists
-from revisit.delivery.channels import Delivered
+from revisit.delivery.calls import UNASSIGNED, CallListResult, produce_call_lists
+from revisit.delivery.channels.run import Delivered
 from revisit.rendering import Renderer, load_contexts, refs_from_details
 from revisit.settings import Settings
 
@@ -36,15 +37,21 @@ class CallChannel:
         self.clock, self.renderer = clock, renderer
 
     def find(self, engine: Engine, *, run_id: int) -> int:
-        """Contacts not yet on a call list."""
-        return outbox.status_counts(engine, run_id=run_id).get(ContactStatus.PENDING, 0)
+        """Contacts not yet on a call list (the run's, and the callbacks due that day)."""
+        with Session(engine) as session:
+            return len(self._waiting(session, run_id))
+
+    def _waiting(self, session: Session, run_id: int) -> list[outbox.WaitingCall]:
+        return outbox.waiting_calls(
+            session, run_id=run_id, campaign=self.campaign.name, as_of=self.as_of
+        )
 
     def send(self, engine: Engine, *, run_id: int) -> Delivered:
-        """Write the call lists of the run's pending contacts and mark them listed, in one
-        transaction once the files are written."""
+        """Write the call lists of the waiting contacts and mark them listed with their
+        caller, in one transaction once the files are written."""
         c = self.campaign
         with Session(engine) as session:
-            waiting = outbox.waiting_contacts(session, run_id=run_id)
+            waiting = self._waiting(session, run_id)
             if not waiting:
                 return Delivered(RunStatus.DONE)
             refs = [r for w in waiting for r in refs_from_details(w.customer_id, w.vins, w.details)]
@@ -57,14 +64,22 @@ class CallChannel:
                 out_dir=self.settings.output_dir / "calls" / self.as_of.isoformat(),
                 campaign=c.name, as_of=self.as_of, priority=c.priority,
                 contact_ids={w.customer_id: w.id for w in waiting}, templates=c.templates,
+                callers=c.callers, prefer_advisor=c.call_by == "last_advisor",
+                preset={w.customer_id: w.caller for w in waiting if w.caller},
             )  # fmt: skip
-            outbox.mark_listed(session, contact_ids=[w.id for w in waiting], now=self.clock())
+            callers = {r.customer_id: r.caller for r in result.rows}
+            by_caller: dict[str, list[int]] = {}
+            for w in waiting:
+                by_caller.setdefault(callers.get(w.customer_id, UNASSIGNED), []).append(w.id)
+            outbox.mark_listed(session, by_caller=by_caller, now=self.clock())
             session.commit()
         self._notify(result)
         return Delivered(RunStatus.DONE, call_lists=[str(p) for p in result.files])
 
     def _notify(self, result: CallListResult) -> None:
-        if not self.settings.staff_webhook_url:
+        secret = self.settings.staff_webhook_url
+        url = secret.get_secret_value() if secret else ""
+        if not url:
             return
         import httpx
 
@@ -72,8 +87,8 @@ class CallChannel:
 
         with httpx.Client(timeout=10.0) as client:
             notify_staff(
-                self.settings.staff_webhook_url, campaign=self.campaign.name, as_of=self.as_of,
-                files=result.files, counts=result.counts, client=client,
+                url, campaign=self.campaign.name, as_of=self.as_of, files=result.files,
+                counts=result.counts, client=client,
             )  # fmt: skip
 
     def close(self) -> None:

@@ -17,7 +17,8 @@ from revisit.campaigns.statuses import WAITING_STATUSES, ChannelKind
 from revisit.campaigns.window import within_send_window
 from revisit.db.tables import utcnow
 from revisit.delivery import outbox
-from revisit.delivery.channels import Delivered, open_sms_channel
+from revisit.delivery.channels.providers import open_sms_channel
+from revisit.delivery.channels.run import Delivered
 from revisit.delivery.dispatch import DispatchSummary, dispatch_run
 from revisit.settings import Settings
 
@@ -69,7 +70,7 @@ class SmsChannel:
             )
             try:
                 return await dispatch_run(engine, run_id=run_id, channel=provider, rate=self.rate,
-                                          concurrency=self.concurrency, now=utcnow,
+                                          concurrency=self.concurrency, clock=utcnow,
                                           may_send=may_send, progress=self.progress)  # fmt: skip
             finally:
                 await provider.aclose()

@@ -153,7 +153,7 @@ class TwilioChannel:
         )
         self._client = Client(
             settings.twilio_account_sid,
-            settings.twilio_auth_token,
+            settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None,
             http_client=self.http,
             environment=_NO_ENVIRONMENT,
         )

@@ -33,6 +33,10 @@ __all__ = ["FileReport", "ImportReport", "Problem", "import_paths"]
 
 @dataclass
 class ImportReport:
+    """What an import did: one :class:`FileReport` per file (rows read, inserted, updated,
+    rejected, warnings), the files that could not be read at all (one line each), notes,
+    and the visit-summary rebuild (vehicles, seconds)."""
+
     files: list[FileReport] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -63,6 +63,8 @@ STORES = FileKind(
         Column("phone", ("电话", "门店电话", "服务热线")),
         Column("address", ("地址", "门店地址")),
         Column("sms_sender", ("短信签名", "签名")),
+        # The store's customer-service callers, in turn order: "王芳;李娜".
+        Column("callers", ("客服", "招揽专员", "回访专员", "客服人员")),
     ),
 )
 

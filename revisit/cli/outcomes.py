@@ -1,0 +1,113 @@
+"""``revisit outcome log|import`` (call results) and ``revisit attribute`` (returns)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from revisit.cli.app import app, console, engine_of, err_console, handles_errors
+from revisit.errors import RevisitError
+from revisit.outcomes.attribution import attribute_returns
+from revisit.outcomes.calls import CallOutcome, FieldProblem, parse_outcome, record_call_outcomes
+from revisit.outcomes.sheets import SheetReport, import_sheet
+
+outcome_app = typer.Typer(help="Call outcomes: log one, or import filled-in call lists.")
+app.add_typer(outcome_app, name="outcome")
+
+
+class OutcomeError(RevisitError):
+    """An outcome that cannot be recorded."""
+
+    exit_code = 1
+
+
+@outcome_app.command("log")
+@handles_errors
+def log_command(
+    ctx: typer.Context,
+    contact_id: Annotated[int, typer.Argument(help="The contact (联系编号 on the call list).")],
+    code: Annotated[
+        str,
+        typer.Option(
+            "--code",
+            help="booked, will_come, callback, "
+            "not_reached, declined, do_not_contact (or 已预约, …).",
+        ),
+    ],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="not_reached: no_answer, wrong_number, busy; declined: price, quality, …",
+        ),
+    ] = "",
+    callback: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--callback", formats=["%Y-%m-%d"], help="The day to call back (with callback)."
+        ),
+    ] = None,
+    staff: Annotated[str | None, typer.Option("--staff", help="Who called.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="What the customer said.")] = None,
+) -> None:
+    """Record what came of one call (and its side effects: a sold car, a wrong number, a
+    do-not-contact request, a callback on the day's call list)."""
+    day = callback.date().isoformat() if callback else ""
+    try:
+        parsed, detail, when = parse_outcome(code, reason, day)
+        outcome = CallOutcome(contact_id=contact_id, code=parsed, detail=detail,
+                              callback_date=when, staff=staff, note=note)  # fmt: skip
+        with engine_of(ctx).begin() as conn:
+            done = record_call_outcomes(conn, [outcome])
+    except FieldProblem as problem:
+        raise OutcomeError(f"contact {contact_id}: {problem}") from None
+    if done.problems:
+        raise OutcomeError(f"contact {contact_id}: {done.problems[0][1]}")
+    what = f"{parsed}" + (f" / {detail}" if detail else "") + (f" on {when}" if when else "")
+    if done.duplicates:
+        console.print(f"contact {contact_id}: {what} was already recorded", highlight=False)
+    else:
+        extra = " (callback added to that day's call list)" if done.callbacks else ""
+        console.print(f"contact {contact_id}: {what} recorded{extra}", highlight=False)
+
+
+@outcome_app.command("import")
+@handles_errors
+def import_command(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="Filled-in call lists (.csv or .xlsx).")],
+) -> None:
+    """Import filled-in call lists: every row with a 结果/outcome is recorded; bad rows are
+    named as file:line: field: reason and skipped. Exits 1 when any row was rejected."""
+    engine = engine_of(ctx)
+    reports: list[SheetReport] = []
+    for path in files:
+        reports.append(import_sheet(engine, path, on_problem=_print_problem))
+    table = Table(title="Outcome import")
+    for name in ("file", "read", "no outcome yet", "recorded", "already there", "callbacks",
+                 "rejected"):  # fmt: skip
+        table.add_column(name, justify="left" if name == "file" else "right")
+    for r in reports:
+        table.add_row(r.path, *(f"{n:,}" for n in (r.read, r.blank, r.inserted, r.duplicates,
+                                                   r.callbacks)),
+                      f"[red]{r.rejected:,}[/red]" if r.rejected else "0")  # fmt: skip
+    console.print(table)
+    if any(r.rejected for r in reports):
+        raise typer.Exit(1)
+
+
+def _print_problem(problem: object) -> None:
+    err_console.print(f"[red]rejected[/red] {problem}", highlight=False, soft_wrap=True)
+
+
+@app.command("attribute")
+@handles_errors
+def attribute_command(ctx: typer.Context) -> None:
+    """Recompute which contacts (and holdout members) came back within their campaign's
+    attribution window; also runs after every import."""
+    n = attribute_returns(engine_of(ctx))
+    console.print(f"{n:,} contact(s) returned within their attribution window")

@@ -1,0 +1,278 @@
+"""``revisit report``: the manager's campaign report, and its ``churn``, ``staff`` and
+``upsell`` siblings, as a table, JSON or CSV (README, Reports)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from revisit.cli.app import app, console, engine_of, handles_errors
+from revisit.cli.options import parse_day
+from revisit.entry.lookup import check_known
+from revisit.errors import RevisitError
+from revisit.reports.calls import CallFilter, churn_report, staff_report
+from revisit.reports.campaigns import (
+    BREAKDOWNS,
+    NOTES,
+    ReportFilter,
+    campaign_report,
+    report_columns,
+)
+from revisit.reports.stats import significant
+from revisit.reports.upsell import KEYS as UPSELL_KEYS
+from revisit.reports.upsell import UPSELL_GROUPS, UpsellFilter, upsell_report
+
+report_app = typer.Typer(
+    help="Reports for managers: returns and lift per campaign run; churn, staff, upsell.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(report_app, name="report")
+
+FORMATS = ("table", "json", "csv")
+DateOpt = Annotated[dt.date | None, typer.Option(parser=parse_day, metavar="YYYY-MM-DD")]
+Format = Annotated[str, typer.Option("--format", help="table, json or csv.")]
+Output = Annotated[Path | None, typer.Option("--output", help="Write to this file.")]
+Store = Annotated[str | None, typer.Option("--store", help="Customers of this store only.")]
+CampaignOpt = Annotated[str | None, typer.Option("--campaign", help="One campaign only.")]
+
+
+class ReportError(RevisitError):
+    """A report option that cannot be used."""
+
+
+def _day(value: dt.date | None) -> dt.date | None:
+    return value
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ReportError(f"--format: unknown format {fmt!r}; use {', '.join(FORMATS)}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ";".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def emit(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    fmt: str,
+    output: Path | None,
+    table: Callable[[], Table],
+    notes: Sequence[str] = (),
+) -> None:
+    """Print (or write to ``output``) the rows as JSON (a list of objects), CSV (a header of
+    ``columns``) or a rich table with the notes below it."""
+    if fmt == "table" and output is None:
+        console.print(table())
+        for note in notes:
+            console.print(f"[dim]{note}[/dim]", highlight=False)
+        return
+    if fmt == "json":
+        text = json.dumps(list(rows), ensure_ascii=False, indent=2) + "\n"
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows([_cell(r.get(c)) for c in columns] for r in rows)
+        text = buffer.getvalue()
+    else:
+        capture = io.StringIO()
+        from rich.console import Console
+
+        Console(file=capture, width=200).print(table())
+        text = capture.getvalue() + "".join(f"{n}\n" for n in notes)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+        console.print(f"{len(rows)} row(s) written to {output}")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}"
+
+
+def lift_text(row: dict[str, Any]) -> str:
+    """The lift and its interval in percentage points, marked when the interval contains 0."""
+    if row["lift"] is None:
+        return "—"
+    low, high = row["lift_ci_low"], row["lift_ci_high"]
+    text = f"{row['lift']:+.1%} [{low * 100:+.1f}, {high * 100:+.1f}]"
+    if not significant(low, high):
+        text += " not yet significant"
+    return text
+
+
+def _lift_cells(row: dict[str, Any]) -> tuple[str, str, str]:
+    if row["lift"] is None:
+        return "—", "", ""
+    low, high = row["lift_ci_low"], row["lift_ci_high"]
+    mark = "yes" if significant(low, high) else "[yellow]not yet[/yellow]"
+    return f"{row['lift'] * 100:+.1f}", f"{low * 100:+.1f}…{high * 100:+.1f}", mark
+
+
+def campaign_table(rows: Sequence[dict[str, Any]], by: str | None) -> Table:
+    """The campaign report as a rich table (the counts a manager reads first; excluded and
+    suppressed customers are in the JSON and CSV). Rates in %, lift in percentage points."""
+    table = Table(title="Did the campaigns bring them back?", box=box.SIMPLE_HEAD,
+                  collapse_padding=True, pad_edge=False,
+                  caption="lift in percentage points; significant? = the 95% interval "
+                  "excludes 0")  # fmt: skip
+    heads = ["campaign", "day", *([by] if by else []), "tar-\ngeted", "hold-\nout",
+             "con-\ntacted", "deliv-\nered", "reach-\ned", "booked", "re-\nturned",
+             "return\n%", "hold-\nout %", "lift", "95% CI", "signif-\nicant?",
+             "revenue"]  # fmt: skip
+    for name in heads:
+        left = name in ("campaign", "day", by, "signif-\nicant?")
+        table.add_column(name, justify="left" if left else "right", no_wrap=True)
+    counts = ("targeted", "holdout", "contacted", "delivered", "reached", "booked", "returned")
+    for r in rows:
+        table.add_row(
+            r["campaign"], r["as_of"], *([str(r[by])] if by else []),
+            *(f"{r[k]:,}" for k in counts),
+            _pct(r["return_rate"]), _pct(r["holdout_return_rate"]), *_lift_cells(r),
+            f"{r['revenue']:,.0f}",
+        )  # fmt: skip
+    return table
+
+
+def _plain_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Table:
+    table = Table(title=title)
+    for name in columns:
+        numeric = any(_numeric(r.get(name)) for r in rows)
+        table.add_column(name, justify="right" if numeric else "left")
+    for r in rows:
+        table.add_row(*(_shown(c, r.get(c)) for c in columns))
+    return table
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _shown(column: str, value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.1%}" if column.endswith(("rate", "share")) else f"{value:,.2f}"
+    return _cell(value) if value is not None else "—"
+
+
+@report_app.callback()
+@handles_errors
+def report_command(
+    ctx: typer.Context,
+    campaign: CampaignOpt = None,
+    since: DateOpt = None,
+    until: DateOpt = None,
+    store: Store = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help=f"Break down by {'|'.join(BREAKDOWNS)}.")
+    ] = None,
+    fmt: Format = "table",
+    output: Output = None,
+) -> None:
+    """Per campaign run: targeted, excluded, contacted, delivered, reached, booked, returned,
+    return rate, holdout return rate and lift with its 95% interval, revenue."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _check_format(fmt)
+    if by is not None and by not in BREAKDOWNS:
+        raise ReportError(f"--by: unknown breakdown {by!r}; use {', '.join(BREAKDOWNS)}")
+    f = ReportFilter(campaign=campaign, since=_day(since), until=_day(until), store=store, by=by)
+    engine = engine_of(ctx)
+    check_known(engine, campaign=campaign, store=store)
+    with engine.connect() as conn:
+        rows = campaign_report(conn, f)
+    emit(rows, report_columns(by), fmt=fmt, output=output,
+         table=lambda: campaign_table(rows, by), notes=NOTES)  # fmt: skip
+
+
+@report_app.command("churn")
+@handles_errors
+def churn_command(
+    ctx: typer.Context,
+    campaign: CampaignOpt = None,
+    since: DateOpt = None,
+    until: DateOpt = None,
+    store: Store = None,
+    fmt: Format = "table",
+    output: Output = None,
+) -> None:
+    """Why customers decline: call outcomes' decline reasons by campaign and store."""
+    _check_format(fmt)
+    f = CallFilter(campaign=campaign, since=_day(since), until=_day(until), store=store)
+    engine = engine_of(ctx)
+    check_known(engine, campaign=campaign, store=store)
+    with engine.connect() as conn:
+        rows = churn_report(conn, f)
+    columns = ("campaign", "store", "reason", "declined", "share")
+    emit(rows, columns, fmt=fmt, output=output,
+         table=lambda: _plain_table("Decline reasons", rows, columns))  # fmt: skip
+
+
+@report_app.command("staff")
+@handles_errors
+def staff_command(
+    ctx: typer.Context,
+    campaign: CampaignOpt = None,
+    since: DateOpt = None,
+    until: DateOpt = None,
+    store: Store = None,
+    fmt: Format = "table",
+    output: Output = None,
+) -> None:
+    """Per caller: entries listed, called, reached, booked and returned."""
+    _check_format(fmt)
+    f = CallFilter(campaign=campaign, since=_day(since), until=_day(until), store=store)
+    engine = engine_of(ctx)
+    check_known(engine, campaign=campaign, store=store)
+    with engine.connect() as conn:
+        rows = staff_report(conn, f)
+    columns = ("staff", "listed", "called", "reached", "booked", "returned", "reach_rate",
+               "return_rate")  # fmt: skip
+    emit(rows, columns, fmt=fmt, output=output,
+         table=lambda: _plain_table("Callers", rows, columns))  # fmt: skip
+
+
+@report_app.command("upsell")
+@handles_errors
+def upsell_command(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option("--by", help=f"Group by {'|'.join(UPSELL_GROUPS)}.")] = "month",
+    since: DateOpt = None,
+    until: DateOpt = None,
+    store: Store = None,
+    fmt: Format = "table",
+    output: Output = None,
+) -> None:
+    """增修率 (upsell rate) and 增修成功率 (upsell success rate) from the imported visits and
+    upsell items."""
+    _check_format(fmt)
+    if by not in UPSELL_GROUPS:
+        raise ReportError(f"--by: unknown grouping {by!r}; use {', '.join(UPSELL_GROUPS)}")
+    f = UpsellFilter(by=by, since=_day(since), until=_day(until), store=store)
+    engine = engine_of(ctx)
+    check_known(engine, store=store)
+    with engine.connect() as conn:
+        rows = upsell_report(conn, f)
+    columns = (by, *UPSELL_KEYS)
+    emit(rows, columns, fmt=fmt, output=output,
+         table=lambda: _plain_table("Upsell (增修率 / 增修成功率)", rows, columns))  # fmt: skip

@@ -1,0 +1,113 @@
+"""Looking before sending: a campaign's preview, the campaign overview, a cohort's members.
+
+Nothing here writes. The CLI (``campaign preview``, ``campaign overview``, ``cohort``) and
+any other front end call these with an engine and the process's settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from revisit.campaigns.plan import CampaignPlan, ReachCache, plan_campaign
+from revisit.campaigns.statuses import ChannelKind, PlanDecision
+from revisit.cohorts.select import CohortMember, by_customer, cohort_sizes_by_store, select_cohort
+from revisit.entry.lookup import campaign_files, find_campaign, find_cohort
+from revisit.rendering import Renderer, load_contexts, refs_from_details
+from revisit.settings import Settings
+
+
+@dataclass
+class Preview:
+    """What a run of a campaign would do: its plan (every targeted customer's decision) and
+    up to n rendered samples as (customer id, text with its segments and encoding)."""
+
+    plan: CampaignPlan
+    samples: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class CampaignOverview:
+    """Every cohort's size per store (cohort → store id → members) and every loadable
+    campaign's plan for ``as_of``, highest rank first; ``broken`` names the campaign files
+    that do not load (file stem → one-line error)."""
+
+    as_of: dt.date
+    sizes: dict[str, dict[str, int]]
+    plans: list[CampaignPlan]
+    broken: dict[str, str] = field(default_factory=dict)
+
+
+def preview(
+    engine: Engine, settings: Settings, *, name: str, as_of: dt.date, now: dt.datetime, samples: int
+) -> Preview:
+    """Plan the campaign ``name`` for ``as_of`` at ``now`` (aware) and render ``samples``
+    messages (or call sheets). Raises :class:`~revisit.errors.NotFoundError` for an unknown
+    campaign, its :class:`~revisit.errors.ConfigError` for a broken file."""
+    files = campaign_files(settings)
+    campaign = find_campaign(files, name)
+    with Session(engine) as session:
+        plan = plan_campaign(
+            session, campaign=campaign, as_of=as_of, now=now, all_campaigns=files.campaigns,
+            default_timezone=settings.default_timezone,
+        )  # fmt: skip
+        return Preview(plan=plan, samples=render_samples(session, plan, settings, samples))
+
+
+def campaign_overview(
+    engine: Engine, settings: Settings, *, as_of: dt.date, now: dt.datetime
+) -> CampaignOverview:
+    """Cohort sizes per store and every campaign's preview numbers, sharing one reach cache
+    across the plans as a daily run does."""
+    files = campaign_files(settings)
+    with Session(engine) as session:
+        sizes = cohort_sizes_by_store(session, as_of=as_of)
+        reach: ReachCache = {}
+        plans = []
+        for c in sorted(files.campaigns.values(), key=lambda c: c.rank()):
+            plan = plan_campaign(
+                session, campaign=c, as_of=as_of, now=now, all_campaigns=files.campaigns,
+                default_timezone=settings.default_timezone, reach=reach,
+            )  # fmt: skip
+            plans.append(plan)
+    broken = {n: str(e) for n, e in files.broken.items()}
+    return CampaignOverview(as_of=as_of, sizes=sizes, plans=plans, broken=broken)
+
+
+def cohort_members(engine: Engine, *, name: str, as_of: dt.date) -> list[CohortMember]:
+    """The members of cohort ``name`` as of ``as_of`` (after the always-exclusions), sorted
+    by customer then vehicle. Raises :class:`~revisit.errors.NotFoundError` for an unknown
+    cohort."""
+    find_cohort(name)
+    with Session(engine) as session:
+        members = select_cohort(session, cohort=name, as_of=as_of)
+    return sorted(members, key=by_customer)
+
+
+def render_samples(
+    session: Session, plan: CampaignPlan, settings: Settings, n: int
+) -> list[tuple[str, str]]:
+    """Rendered messages (or call sheets) for the first ``n`` customers to contact."""
+    rows = plan.by_status(PlanDecision.TO_CONTACT)[:n]
+    if not rows:
+        return []
+    c = plan.campaign
+    refs = [m for r in rows for m in refs_from_details(r.customer_id, r.vins, r.details)]
+    contexts = load_contexts(
+        session, campaign_name=c.name, cohort=c.cohort, channel=c.channel, as_of=plan.as_of,
+        members=refs,
+    )  # fmt: skip
+    renderer = Renderer(settings.templates_dir)
+    out = []
+    for customer_id, ctx in contexts.items():
+        lang = str(ctx["language"])
+        if c.channel == ChannelKind.SMS:
+            sms = renderer.render_sms(c.name, lang, ctx, templates=c.templates)
+            out.append((customer_id, f"{sms.text} [{sms.segments} segment(s), {sms.encoding}]"))
+        else:
+            sheet = renderer.render_call_sheet(c.name, lang, ctx, templates=c.templates)
+            out.append((customer_id, f"call sheet of {len(sheet)} characters rendered"))
+    return out

@@ -1,0 +1,229 @@
+"""Call outcomes: what a caller logs (``revisit outcome log``) or fills in on the call list
+and imports back (``revisit outcome import``, :mod:`revisit.outcomes.sheets`).
+
+A call outcome is validated (:func:`parse_outcome`), checked against its contact, recorded
+through :mod:`revisit.outcomes.records`, and takes effect in the same transaction (SPEC,
+Outcomes; issue 12):
+
+- ``declined`` / ``car_sold`` marks the contact's vehicles sold;
+- ``not_reached`` / ``wrong_number`` marks the customer's phone invalid;
+- ``do_not_contact`` puts the customer on the do-not-contact list (source ``staff``);
+- ``callback`` + date adds a call contact of its own to the outbox for that day and the same
+  campaign (unique per campaign, day and customer, so never listed twice); it goes to the
+  same caller and is listed by that day's run of the campaign.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from revisit.campaigns.outcome_codes import (
+    CODES,
+    DECLINE_REASONS,
+    NOT_REACHED,
+    CallCode,
+    DeclineReason,
+    NotReached,
+    OutcomeKind,
+    canonical,
+)
+from revisit.campaigns.statuses import ContactStatus, OptOutSource
+from revisit.db.tables import CONTACTS, CUSTOMERS, OPT_OUTS, VEHICLES, utcnow
+from revisit.delivery.outbox import add_callback
+from revisit.dms.importing.values import parse_date
+from revisit.outcomes.records import add_outcomes, existing_call_outcomes, outcome_key
+
+#: Contacts that were never meant to be called: an outcome for one is refused.
+NOT_CONTACTED = (ContactStatus.EXCLUDED, ContactStatus.SUPPRESSED, ContactStatus.HOLDOUT)
+
+
+class FieldProblem(ValueError):
+    """A value that cannot be used, with the field it came from."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """One call result: code, its detail (the not_reached kind or the decline reason), the
+    callback day for ``callback``, who called and what they noted."""
+
+    contact_id: int
+    code: str
+    detail: str | None = None
+    callback_date: dt.date | None = None
+    staff: str | None = None
+    note: str | None = None
+
+
+def _known(words: Iterable[str]) -> str:
+    return ", ".join(sorted(words))
+
+
+def parse_outcome(
+    code_text: str, reason_text: str = "", callback_text: str = ""
+) -> tuple[str, str | None, dt.date | None]:
+    """(code, detail, callback date) from what a caller wrote, in either language
+    (``已预约``; ``declined`` + ``价格``; a detail alone implies its code: ``空号`` is
+    not_reached / wrong_number). Raises :class:`FieldProblem` naming the field."""
+    code_text, reason_text, callback_text = (t.strip() for t in (code_text, reason_text,
+                                                                 callback_text))  # fmt: skip
+    value = canonical(code_text) if code_text else None
+    if value is None:
+        raise FieldProblem("outcome", f"unknown outcome {code_text!r}; known: {_known(CODES)}")
+    reason = canonical(reason_text) if reason_text else None
+    if reason_text and reason is None:
+        known = _known(NOT_REACHED | DECLINE_REASONS)
+        raise FieldProblem("reason", f"unknown reason {reason_text!r}; known: {known}")
+    if value in NOT_REACHED or value in DECLINE_REASONS:
+        implied = CallCode.NOT_REACHED if value in NOT_REACHED else CallCode.DECLINED
+        if reason and reason != value:
+            raise FieldProblem("reason", f"{reason!r} contradicts the outcome {value!r}")
+        value, reason = implied.value, value
+    code = CallCode(value)
+    if code is CallCode.NOT_REACHED:
+        reason = reason or NotReached.NO_ANSWER.value
+        if reason not in NOT_REACHED:
+            raise FieldProblem("reason", f"not_reached takes one of {_known(NOT_REACHED)}")
+    elif code is CallCode.DECLINED:
+        if reason not in DECLINE_REASONS:
+            raise FieldProblem(
+                "reason", f"a declined call needs a reason: one of {_known(DECLINE_REASONS)}"
+            )
+    elif reason:
+        raise FieldProblem("reason", f"a reason goes with not_reached or declined, not {code}")
+    day = _callback_day(code, callback_text)
+    return code.value, reason, day
+
+
+def _callback_day(code: CallCode, text: str) -> dt.date | None:
+    if code is not CallCode.CALLBACK:
+        if text:
+            raise FieldProblem("callback_date", f"a callback date goes with callback, not {code}")
+        return None
+    if not text:
+        raise FieldProblem("callback_date", "a callback needs the day to call back")
+    try:
+        return dt.date.fromisoformat(parse_date(text))
+    except ValueError as exc:
+        raise FieldProblem("callback_date", str(exc)) from None
+
+
+@dataclass
+class Recorded:
+    """What :func:`record_call_outcomes` did: outcomes written, rows already there, the
+    callbacks added to the outbox, and the problems (index of the outcome, problem)."""
+
+    inserted: int = 0
+    duplicates: int = 0
+    callbacks: int = 0
+    problems: list[tuple[int, FieldProblem]] | None = None
+
+
+def _contacts(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
+    c = CONTACTS.c
+    found: dict[int, Any] = {}
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), 500):
+        rows = conn.execute(select(CONTACTS).where(c.id.in_(unique[start : start + 500])))
+        found.update({row.id: row for row in rows})
+    return found
+
+
+def _check(outcome: CallOutcome, contact: Any) -> None:
+    if contact is None:
+        raise FieldProblem("contact_id", f"unknown contact {outcome.contact_id}")
+    if contact.status in NOT_CONTACTED:
+        raise FieldProblem(
+            "contact_id",
+            f"contact {outcome.contact_id} ({contact.campaign}, customer "
+            f"{contact.customer_id}) was not to be contacted ({contact.status})",
+        )
+    if outcome.callback_date is not None and outcome.callback_date <= contact.as_of:
+        raise FieldProblem(
+            "callback_date",
+            f"{outcome.callback_date} is not after the contact's day {contact.as_of}",
+        )
+
+
+def record_call_outcomes(conn: Connection, outcomes: Sequence[CallOutcome]) -> Recorded:
+    """Record call outcomes and their side effects in ``conn``'s transaction. An outcome
+    identical to one already recorded for its contact is skipped (so importing a sheet twice
+    adds nothing); an outcome for an unknown or never-contacted contact is a problem."""
+    done = Recorded(problems=[])
+    assert done.problems is not None
+    contacts = _contacts(conn, [o.contact_id for o in outcomes])
+    seen = existing_call_outcomes(conn, list(contacts))
+    rows: list[dict[str, Any]] = []
+    for index, outcome in enumerate(outcomes):
+        contact = contacts.get(outcome.contact_id)
+        try:
+            _check(outcome, contact)
+        except FieldProblem as problem:
+            done.problems.append((index, problem))
+            continue
+        row = _outcome_row(outcome, contact)
+        key = outcome_key(outcome.contact_id, row["code"], row["detail"], row["callback_date"],
+                          row["staff"], row["note"])  # fmt: skip
+        if key in seen:
+            done.duplicates += 1
+            continue
+        seen.add(key)
+        rows.append(row)
+        done.callbacks += _take_effect(conn, outcome, contact)
+    done.inserted = add_outcomes(conn, rows)
+    return done
+
+
+def _outcome_row(outcome: CallOutcome, contact: Any) -> dict[str, Any]:
+    vins = list(contact.vins or [])
+    return {
+        "contact_id": outcome.contact_id, "customer_id": contact.customer_id,
+        "vin": vins[0] if len(vins) == 1 else None, "kind": OutcomeKind.CALL.value,
+        "code": outcome.code, "detail": outcome.detail, "callback_date": outcome.callback_date,
+        "staff": outcome.staff or contact.caller, "note": outcome.note,
+    }  # fmt: skip
+
+
+def _take_effect(conn: Connection, outcome: CallOutcome, contact: Any) -> int:
+    """Apply an outcome's side effect; 1 when a callback contact was added."""
+    if outcome.detail == DeclineReason.CAR_SOLD:
+        vins = list(contact.vins or [])
+        conn.execute(
+            update(VEHICLES)
+            .where(VEHICLES.c.vin.in_(vins), VEHICLES.c.status == "active")
+            .values(status="sold")
+        )
+    elif outcome.detail == NotReached.WRONG_NUMBER:
+        conn.execute(
+            update(CUSTOMERS)
+            .where(CUSTOMERS.c.customer_id == contact.customer_id)
+            .values(phone_invalid=True)
+        )
+    elif outcome.code == CallCode.DO_NOT_CONTACT:
+        staff_opt_out(conn, contact.customer_id, reason=outcome.note or "told a caller")
+    elif outcome.code == CallCode.CALLBACK and outcome.callback_date is not None:
+        return add_callback(conn, contact, outcome.callback_date, now=utcnow())
+    return 0
+
+
+def staff_opt_out(conn: Connection, customer_id: str, *, reason: str) -> None:
+    """Put a customer on the do-not-contact list (source ``staff``) unless already there."""
+    there = conn.execute(
+        select(OPT_OUTS.c.customer_id).where(OPT_OUTS.c.customer_id == customer_id)
+    ).first()
+    if there is None:
+        conn.execute(
+            OPT_OUTS.insert().values(
+                customer_id=customer_id, source=OptOutSource.STAFF.value, reason=reason,
+                created_at=utcnow(),
+            )
+        )  # fmt: skip

@@ -1,0 +1,247 @@
+"""Call outcomes: parsing in both languages, `outcome log`, a filled-in call list imported
+back (CSV and .xlsx) with its side effects, bad rows named by file:line, and a second import
+adding nothing; callbacks are contacts of their own, listed once on their day."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from revisit.cli import app
+from revisit.db.tables import CONTACTS, CUSTOMERS, OPT_OUTS, OUTCOMES, VEHICLES
+from revisit.outcomes.calls import FieldProblem, parse_outcome
+from tests.outcome_support import make_campaign_run
+from tests.test_runs import MORNING as RUN_MORNING
+from tests.test_runs import dealership, run, settings_for
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "callback", "expected"),
+    [
+        ("已预约", "", "", ("booked", None, None)),
+        ("booked", "", "", ("booked", None, None)),
+        ("Will come", "", "", ("will_come", None, None)),
+        ("拒绝", "价格", "", ("declined", "price", None)),
+        ("declined", "relative_garage", "", ("declined", "relative_garage", None)),
+        ("车已卖", "", "", ("declined", "car_sold", None)),
+        ("空号", "", "", ("not_reached", "wrong_number", None)),
+        ("未接通", "", "", ("not_reached", "no_answer", None)),
+        ("再联系", "", "2026年10月8日", ("callback", None, dt.date(2026, 10, 8))),
+        ("勿扰", "", "", ("do_not_contact", None, None)),
+    ],
+)
+def test_parse_outcome_in_both_languages(
+    code: str, reason: str, callback: str, expected: tuple[Any, ...]
+) -> None:
+    assert parse_outcome(code, reason, callback) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "callback", "field", "message"),
+    [
+        ("maybe", "", "", "outcome", "unknown outcome 'maybe'"),
+        ("declined", "", "", "reason", "a declined call needs a reason"),
+        ("declined", "busy", "", "reason", "a declined call needs a reason"),
+        ("拒绝", "太远了吧", "", "reason", "unknown reason '太远了吧'"),
+        ("booked", "price", "", "reason", "goes with not_reached or declined"),
+        ("callback", "", "", "callback_date", "needs the day"),
+        ("callback", "", "next week", "callback_date", "not a date"),
+        ("booked", "", "2026-10-09", "callback_date", "goes with callback"),
+        ("空号", "价格", "", "reason", "contradicts"),
+    ],
+)
+def test_parse_outcome_names_the_field(
+    code: str, reason: str, callback: str, field: str, message: str
+) -> None:
+    with pytest.raises(FieldProblem, match=message) as caught:
+        parse_outcome(code, reason, callback)
+    assert caught.value.field == field
+
+
+def _write_sheet(path: Path, rows: list[dict[str, str]]) -> None:
+    header = ["联系编号", "客户编号", "跟进人", "结果", "原因", "回访日期", "备注"]
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        out = csv.DictWriter(fh, header)
+        out.writeheader()
+        for row in rows:
+            out.writerow({h: row.get(h, "") for h in header})
+
+
+def _count(engine: Engine, table: Any, *where: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar())
+
+
+def test_filled_in_call_list_imported_back(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    calls = make_campaign_run(engine, ["listed"] * 6 + ["holdout"], channel="call")
+    c = calls.contacts
+    sheet = tmp_path / "maintenance_due_王芳.csv"
+    _write_sheet(sheet, [
+        {"联系编号": str(c[0]), "结果": "已预约", "备注": "周六上午"},
+        {"联系编号": str(c[1]), "结果": "拒绝", "原因": "车已卖"},
+        {"联系编号": str(c[2]), "结果": "未接通", "原因": "空号"},
+        {"联系编号": str(c[3]), "结果": "再联系", "回访日期": "2026/10/08"},
+        {"联系编号": str(c[4]), "结果": "勿扰"},
+        {"联系编号": str(c[5]), "结果": ""},  # not called yet
+        {"联系编号": str(c[6]), "结果": "已预约"},  # a holdout member: never to be called
+        {"联系编号": "99999", "结果": "已预约"},
+        {"联系编号": str(c[0]), "结果": "拒绝", "原因": "太远了吧"},
+    ])  # fmt: skip
+    env = {"REVISIT_DATABASE_URL": db_url}
+    first = CliRunner().invoke(app, ["outcome", "import", str(sheet)], env=env)
+    assert first.exit_code == 1, first.output
+    assert f"{sheet}:8: contact_id: contact {c[6]} " in first.output
+    assert "(holdout)" in first.output
+    assert f"{sheet}:9: contact_id: unknown contact 99999" in first.output
+    assert f"{sheet}:10: reason: unknown reason '太远了吧'" in first.output
+    assert _count(engine, OUTCOMES, OUTCOMES.c.kind == "call") == 5
+    with engine.connect() as conn:
+        staff = conn.execute(select(OUTCOMES.c.staff).where(OUTCOMES.c.contact_id == c[0]))
+        assert staff.scalar_one() == "王芳"  # the contact's caller when the sheet names none
+        sold = conn.execute(select(VEHICLES.c.status).where(VEHICLES.c.vin == calls.vins[1]))
+        assert sold.scalar_one() == "sold"
+        invalid = select(CUSTOMERS.c.phone_invalid)
+        assert conn.execute(invalid.where(CUSTOMERS.c.customer_id == calls.customers[2])).scalar()
+        opted = conn.execute(select(OPT_OUTS.c.source, OPT_OUTS.c.customer_id)).all()
+        assert opted == [("staff", calls.customers[4])]
+        callback = conn.execute(
+            select(CONTACTS.c.as_of, CONTACTS.c.status, CONTACTS.c.callback_of,
+                   CONTACTS.c.caller).where(CONTACTS.c.callback_of.is_not(None))
+        ).all()  # fmt: skip
+    assert callback == [(dt.date(2026, 10, 8), "pending", c[3], "王芳")]
+    second = CliRunner().invoke(app, ["outcome", "import", str(sheet)], env=env)
+    assert second.exit_code == 1
+    assert _count(engine, OUTCOMES, OUTCOMES.c.kind == "call") == 5
+    assert _count(engine, CONTACTS, CONTACTS.c.callback_of.is_not(None)) == 1
+
+
+def test_xlsx_sheet_with_english_headers(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    import openpyxl
+
+    calls = make_campaign_run(engine, ["listed", "listed"], channel="call")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["contact_id", "name", "outcome", "reason", "callback_date", "note"])
+    sheet.append([calls.contacts[0], "x", "declined", "price", None, "too dear"])
+    sheet.append([calls.contacts[1], "y", "callback", None, dt.datetime(2026, 10, 9), None])
+    path = tmp_path / "calls.xlsx"
+    book.save(path)
+    result = CliRunner().invoke(app, ["outcome", "import", str(path)],
+                                env={"REVISIT_DATABASE_URL": db_url})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(OUTCOMES.c.code, OUTCOMES.c.detail, OUTCOMES.c.callback_date, OUTCOMES.c.note)
+            .order_by(OUTCOMES.c.contact_id)
+        ).all()  # fmt: skip
+    assert rows == [("declined", "price", None, "too dear"),
+                    ("callback", None, dt.date(2026, 10, 9), None)]  # fmt: skip
+
+
+def test_a_sheet_without_an_outcome_column_is_refused(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_text("联系编号,客户姓名\n1,王\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["outcome", "import", str(path)],
+                                env={"REVISIT_DATABASE_URL": db_url})  # fmt: skip
+    assert result.exit_code == 2
+    assert f"{path}:1: missing column outcome (结果)" in result.output
+
+
+def test_outcome_log(engine: Engine, db_url: str) -> None:
+    calls = make_campaign_run(engine, ["listed", "excluded"], channel="call")
+    env = {"REVISIT_DATABASE_URL": db_url}
+    ok = CliRunner().invoke(app, ["outcome", "log", str(calls.contacts[0]), "--code", "declined",
+                                  "--reason", "价格", "--staff", "李娜"], env=env)  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    assert "declined / price recorded" in ok.output
+    bad = CliRunner().invoke(app, ["outcome", "log", str(calls.contacts[0]), "--code", "declined"],
+                             env=env)  # fmt: skip
+    assert bad.exit_code == 1
+    assert "contact" in bad.output and "a declined call needs a reason" in bad.output
+    excluded = CliRunner().invoke(
+        app, ["outcome", "log", str(calls.contacts[1]), "--code", "booked"], env=env
+    )
+    assert excluded.exit_code == 1 and "was not to be contacted (excluded)" in excluded.output
+    early = CliRunner().invoke(app, ["outcome", "log", str(calls.contacts[0]), "--code",
+                                     "callback", "--callback", "2026-09-01"], env=env)  # fmt: skip
+    assert early.exit_code == 1 and "is not after the contact's day 2026-10-01" in early.output
+    assert _count(engine, OUTCOMES) == 1
+
+
+def test_a_callback_is_listed_once_on_its_day_by_the_campaign_run(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    dealership(engine)
+    settings = settings_for(db_url, tmp_path)
+    first = run(engine, settings, "post_service_followup", RUN_MORNING)
+    with engine.connect() as conn:
+        (contact_id, caller) = conn.execute(
+            select(CONTACTS.c.id, CONTACTS.c.caller).where(CONTACTS.c.status == "listed")
+        ).one()
+    assert first.call_lists and caller == "王芳"
+    day = RUN_MORNING.date() + dt.timedelta(days=2)
+    env = {"REVISIT_DATABASE_URL": db_url}
+    args = ["outcome", "log", str(contact_id), "--code", "callback", "--callback", str(day)]
+    assert CliRunner().invoke(app, args, env=env).exit_code == 0
+    again = CliRunner().invoke(app, args, env=env)
+    assert "already recorded" in again.output
+    other = ["outcome", "log", str(contact_id), "--code", "再联系", "--callback", str(day),
+             "--note", "asked again"]  # fmt: skip
+    assert CliRunner().invoke(app, other, env=env).exit_code == 0  # a second callback, same day
+    assert _count(engine, CONTACTS, CONTACTS.c.callback_of == contact_id) == 1
+    from revisit.campaigns.config import load_campaigns
+    from revisit.entry.runs import RunOptions, pinned_clock, run_campaign
+
+    campaigns = load_campaigns(settings.campaigns_dir)
+    later = run_campaign(
+        engine, campaign=campaigns["post_service_followup"], campaigns=campaigns, as_of=day,
+        clock=pinned_clock(RUN_MORNING + dt.timedelta(days=2)), settings=settings,
+        options=RunOptions(),
+    )  # fmt: skip
+    listed = [Path(p) for p in later.call_lists if p.endswith(".csv")]
+    assert [p.name for p in listed] == [f"post_service_followup_{day}_王芳.csv"]
+    text = listed[0].read_text(encoding="utf-8-sig")
+    assert text.count("\n") == 2  # the header and the callback
+    with engine.connect() as conn:
+        status = conn.execute(
+            select(CONTACTS.c.status).where(CONTACTS.c.callback_of == contact_id)
+        ).scalar_one()
+    assert status == "listed"
+
+
+def test_the_call_list_csv_round_trips_through_excel(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """The CSV a run hands out, filled in and saved again (as Chinese Excel does: GB18030),
+    imports back unchanged."""
+    dealership(engine)
+    settings = settings_for(db_url, tmp_path)
+    report = run(engine, settings, "post_service_followup", RUN_MORNING)
+    (handed_out,) = [Path(p) for p in report.call_lists if p.endswith(".csv")]
+    with handed_out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    for row in rows[1:]:
+        row[header.index("结果")] = "拒绝"
+        row[header.index("原因")] = "距离远"
+        row[header.index("备注")] = "搬到厦门了"
+    saved = tmp_path / "filled.csv"
+    with saved.open("w", encoding="gb18030", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    env = {"REVISIT_DATABASE_URL": db_url}
+    result = CliRunner().invoke(app, ["outcome", "import", str(saved)], env=env)
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        got = conn.execute(select(OUTCOMES.c.code, OUTCOMES.c.detail, OUTCOMES.c.staff,
+                                  OUTCOMES.c.note)).all()  # fmt: skip
+    assert got == [("declined", "distance", "王芳", "搬到厦门了")] * (len(rows) - 1)
+    again = CliRunner().invoke(app, ["outcome", "import", str(saved)], env=env)
+    assert again.exit_code == 0 and _count(engine, OUTCOMES) == len(rows) - 1
