@@ -146,7 +146,10 @@ def test_xlsx_sheet_with_english_headers(engine: Engine, db_url: str, tmp_path: 
                     ("callback", None, dt.date(2026, 10, 9), None)]  # fmt: skip
 
 
-def test_a_sheet_without_an_outcome_column_is_refused(db_url: str, tmp_path: Path) -> None:
+def test_a_sheet_without_an_outcome_column_is_refused(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    make_campaign_run(engine, ["listed"], channel="call")  # a database with data in it
     path = tmp_path / "calls.csv"
     path.write_text("联系编号,客户姓名\n1,王\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["outcome", "import", str(path)],
