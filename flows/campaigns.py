@@ -23,6 +23,7 @@ from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
 from sqlalchemy.engine import Engine
 
+from revisit.campaigns.statuses import ContactStatus, PlanDecision
 from revisit.entry.context import load_settings
 from revisit.entry.daily import DailyResult, launch, resume_unsettled, run_daily
 from revisit.entry.engine import open_existing
@@ -98,11 +99,11 @@ def runs_markdown(reports: list[RunReport]) -> str:
     ]
     for r in reports:
         box = r.outbox
-        waiting = box.get("pending", 0) + box.get("unknown", 0)
+        waiting = box.get(ContactStatus.PENDING, 0) + box.get(ContactStatus.UNKNOWN, 0)
         lines.append(
             f"| {r.campaign} | {r.as_of} | {r.plan.get('targeted', 0)} "
-            f"| {r.plan.get('to_contact', 0)} | {box.get('sent', 0)} | {box.get('listed', 0)} "
-            f"| {waiting} | {r.status} |"
+            f"| {r.plan.get(PlanDecision.TO_CONTACT, 0)} | {box.get(ContactStatus.SENT, 0)} "
+            f"| {box.get(ContactStatus.LISTED, 0)} | {waiting} | {r.status} |"
         )
     return "\n".join(lines)
 

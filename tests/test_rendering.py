@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from revisit.campaigns.outcome_codes import canonical
+from revisit.cohorts.select import select_cohort
 from revisit.errors import TemplateError
 from revisit.rendering import (
     GSM7,
@@ -211,7 +212,9 @@ def _world(session: Session) -> dict[str, Any]:
     return ids
 
 
-def _members(campaign: str, w: dict[str, Any]) -> list[MemberRef]:
+def _members(campaign: str, w: dict[str, Any], session: Session) -> list[MemberRef]:
+    if campaign == "declined_b":  # the due date is the cohort's: the item's own
+        return member_refs(select_cohort(session, cohort=campaign, as_of=AS_OF))
     out = []
     for key in ("zh", "en"):
         details: dict[str, Any] = {}
@@ -235,7 +238,7 @@ def _contexts(engine: Any, campaign: str, *, channel: str = "sms") -> dict[str, 
             cohort=campaign,
             channel=channel,
             as_of=AS_OF,
-            members=_members(campaign, w),
+            members=_members(campaign, w, s),
         )
 
 
@@ -338,19 +341,22 @@ def test_context_carries_the_documented_fields(engine: Any) -> None:
 
 
 def test_context_replays_as_of_and_estimates_due_dates(engine: Any) -> None:
+    """The due date is the cohort's estimate, carried by the member (nothing is estimated
+    again when rendering)."""
+    as_of = dt.date(2025, 9, 20)
     with Session(engine) as s:
         car = make_vehicle(s, purchase_date=dt.date(2025, 1, 10))
         make_visit(s, vehicle=car, date=dt.date(2025, 4, 1), type="first_service")
         make_visit(s, vehicle=car, date=dt.date(2026, 1, 1), type="repair")  # after as_of
         s.commit()
-        member = MemberRef(car.customer_id, [car.vin])
+        members = member_refs(select_cohort(s, cohort="maintenance_due", as_of=as_of))
         (ctx,) = load_contexts(
             s,
             campaign_name="m",
             cohort="maintenance_due",
             channel="sms",
-            as_of=dt.date(2025, 6, 1),
-            members=[member],
+            as_of=as_of,
+            members=members,
         ).values()
     assert [h["date"] for h in ctx["history"]] == [dt.date(2025, 4, 1)]
     assert ctx["due_date"] == dt.date(2025, 4, 1) + dt.timedelta(days=180)

@@ -11,13 +11,11 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from revisit.campaigns import plan as planning
 from revisit.campaigns import rules
 from revisit.campaigns.config import CampaignDef, load_campaigns
-from revisit.campaigns.rules import (
-    channel_exclusion,
-    in_holdout,
-    plan_campaign,
-)
+from revisit.campaigns.plan import plan_campaign
+from revisit.campaigns.rules import channel_exclusion, in_holdout
 from revisit.campaigns.window import SendWindow, next_send_time, within_send_window
 from revisit.cli import app
 from revisit.cohorts.select import CohortMember
@@ -226,7 +224,7 @@ def test_plans_of_one_pass_share_the_competitors_they_select(engine, monkeypatch
     """An overview or a daily run passes one reach cache: each higher-ranked daily cohort
     is selected once (or, for a small campaign, asked about its own customers only), and
     the plans come out as they would alone."""
-    monkeypatch.setattr(rules, "NARROW_LOOKUP", narrow)
+    monkeypatch.setattr(planning, "NARROW_LOOKUP", narrow)
     all_c = campaigns()
     with Session(engine, expire_on_commit=False) as s:
         first_service_customer(s, birthday=D(1980, 4, 20))

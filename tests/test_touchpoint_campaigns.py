@@ -16,7 +16,9 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from revisit.campaigns.config import load_campaign, load_campaigns
-from revisit.campaigns.rules import in_holdout, plan_campaign
+from revisit.campaigns.plan import plan_campaign
+from revisit.campaigns.rules import in_holdout
+from revisit.campaigns.statuses import ChannelKind
 from revisit.cli import app
 from revisit.db.tables import OptOut
 from revisit.entry.preview import preview
@@ -276,7 +278,7 @@ def test_new_car_care_as_a_call_campaign(engine: Engine, db_url: str, tmp_path: 
     care = CAMPAIGNS["new_car_care"]
     as_call = care.model_copy(
         update={
-            "channel": "call",
+            "channel": ChannelKind.CALL,
             "templates": {k: f"calls/new_car_care.{k}.j2" for k in ("zh", "en")},
             "frequency_cap": care.frequency_cap.model_copy(update={"max_sms": 1}),
             "holdout_pct": 0.0,

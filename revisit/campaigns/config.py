@@ -29,13 +29,14 @@ from pydantic import (
 )
 
 from revisit.campaigns.content import CampaignContent
+from revisit.campaigns.statuses import ChannelKind
 from revisit.campaigns.window import SendWindow
 from revisit.cohorts.select import COHORTS, CohortFilter
 from revisit.errors import ConfigError
 
 LAPSED_CAMPAIGNS = ("lapsed_6_12", "lapsed_12_24", "lapsed_24_plus")
 LANGUAGES = ("zh", "en")
-TEMPLATE_DIRS = {"sms": "sms", "call": "calls"}
+TEMPLATE_DIRS = {ChannelKind.SMS: "sms", ChannelKind.CALL: "calls"}
 
 
 class _Strict(BaseModel):
@@ -94,7 +95,7 @@ class CampaignDef(CampaignContent):
     description: str = ""
     cohort: str
     params: dict[str, Any] = Field(default_factory=dict)
-    channel: Literal["sms", "call"]
+    channel: ChannelKind
     templates: dict[str, str]
     schedule: Literal["daily", "manual"] = "manual"
     priority: int = Field(ge=0, le=1000)

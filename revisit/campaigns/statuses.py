@@ -6,6 +6,10 @@ A contact row's life (:mod:`revisit.delivery.outbox`)::
     plan: to_contact ─▶ pending ──claim──▶ sending ──▶ sent | failed | unknown
           excluded / suppressed / holdout: written with their reason, never sent
     call campaigns: pending ──handed to a caller──▶ listed
+
+Why a cohort member is due when it is (maintenance by the mileage estimate or by the
+interval, …) is the cohort's own vocabulary: :class:`revisit.cohorts.definitions.DueBasis`,
+kept in a contact's ``details``.
 """
 
 from __future__ import annotations
@@ -103,3 +107,11 @@ class OptOutSource(StrEnum):
 
 #: Every reason a contact row may carry.
 CONTACT_REASONS: frozenset[str] = frozenset({*ExclusionReason, *SuppressionReason})
+
+#: The status a contact is written with for each plan decision.
+PLANNED_STATUS: dict[PlanDecision, ContactStatus] = {
+    PlanDecision.TO_CONTACT: ContactStatus.PENDING,
+    PlanDecision.EXCLUDED: ContactStatus.EXCLUDED,
+    PlanDecision.SUPPRESSED: ContactStatus.SUPPRESSED,
+    PlanDecision.HOLDOUT: ContactStatus.HOLDOUT,
+}

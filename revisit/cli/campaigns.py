@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Column, Table
 
-from revisit.campaigns.rules import CampaignPlan
+from revisit.campaigns.plan import CampaignPlan
+from revisit.campaigns.statuses import PlanDecision
 from revisit.cli.app import app, console, engine_of, err_console, handles_errors, settings_of
 from revisit.cli.options import AsOf, CampaignName, Now, aware
 from revisit.cohorts.select import COHORTS, CohortMember
@@ -101,11 +102,11 @@ def _print_plan(plan: CampaignPlan) -> None:
     s = plan.summary()
     table = Table("", "customers", title=f"{plan.campaign.name} as of {s['as_of']}")
     table.add_row("targeted", str(s["targeted"]))
-    for status in ("excluded", "suppressed"):
+    for status in (PlanDecision.EXCLUDED, PlanDecision.SUPPRESSED):
         for reason, n in s[status].items():
             table.add_row(f"  {status}: {reason}", str(n))
-    table.add_row("  holdout", str(s["holdout"]))
-    table.add_row("  to contact", str(s["to_contact"]))
+    table.add_row("  holdout", str(s[PlanDecision.HOLDOUT]))
+    table.add_row("  to contact", str(s[PlanDecision.TO_CONTACT]))
     if s["deferred"]:
         table.add_row("    of which deferred to the quiet-hours window", str(s["deferred"]))
     console.print(table)
@@ -166,8 +167,10 @@ def overview_command(ctx: typer.Context, as_of: AsOf = None, now: Now = None) ->
     for plan in facts.plans:
         s, c = plan.summary(), plan.campaign
         preview_table.add_row(
-            c.name, c.channel, c.schedule, str(s["targeted"]), str(sum(s["excluded"].values())),
-            str(sum(s["suppressed"].values())), str(s["holdout"]), str(s["to_contact"]),
+            c.name, c.channel, c.schedule, str(s["targeted"]),
+            str(sum(s[PlanDecision.EXCLUDED].values())),
+            str(sum(s[PlanDecision.SUPPRESSED].values())), str(s[PlanDecision.HOLDOUT]),
+            str(s[PlanDecision.TO_CONTACT]),
         )  # fmt: skip
     console.print(preview_table)
     _print_broken(facts.broken)

@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from revisit.campaigns.statuses import ContactStatus, PlanDecision, RunStatus
 from revisit.cli.app import console, engine_of, err_console, handles_errors, settings_of
 from revisit.cli.campaigns import campaign_app
 from revisit.cli.options import AsOf, CampaignName, Concurrency, Now, Rate, day_and_clock
@@ -107,14 +108,17 @@ def print_reports(reports: list[RunReport], *, samples: bool) -> None:
     reasons: dict[str, int] = {}
     for r in reports:
         p, box = r.plan, r.outbox
-        excluded, suppressed = p.get("excluded", {}), p.get("suppressed", {})
+        excluded = p.get(PlanDecision.EXCLUDED, {})
+        suppressed = p.get(PlanDecision.SUPPRESSED, {})
         for reason, n in {**excluded, **suppressed}.items():
             reasons[reason] = reasons.get(reason, 0) + n
         status = r.status + (" (resumed)" if r.resumed else "")
+        reached = box.get(ContactStatus.SENT, 0) + box.get(ContactStatus.LISTED, 0)
+        waiting = box.get(ContactStatus.PENDING, 0) + box.get(ContactStatus.UNKNOWN, 0)
         numbers = (
             p.get("targeted", 0), sum(excluded.values()), sum(suppressed.values()),
-            p.get("holdout", 0), p.get("to_contact", 0), box.get("sent", 0) + box.get("listed", 0),
-            box.get("failed", 0), box.get("pending", 0) + box.get("unknown", 0),
+            p.get(PlanDecision.HOLDOUT, 0), p.get(PlanDecision.TO_CONTACT, 0), reached,
+            box.get(ContactStatus.FAILED, 0), waiting,
         )  # fmt: skip
         table.add_row(f"{r.campaign} ({r.channel})", *map(str, numbers), status)
     console.print(table)
@@ -122,11 +126,11 @@ def print_reports(reports: list[RunReport], *, samples: bool) -> None:
         text = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
         console.print(f"Not contacted, by reason: {text}", highlight=False)
     for r in reports:
-        if r.status == "deferred":
+        if r.status == RunStatus.DEFERRED:
             console.print(
                 f"{r.campaign}: outside quiet hours; the pending SMS wait for the next run."
             )
-        if r.sms_file and r.dispatch.get("sent"):
+        if r.sms_file and r.dispatch.get("sent"):  # SMS sent (a DispatchSummary count)
             console.print(f"{r.campaign}: SMS written to {r.sms_file} (console channel)")
         if r.call_lists:
             folder = Path(r.call_lists[0]).parent

@@ -2,9 +2,10 @@
 
 A builder takes ``(as_of, params, source)`` and returns a SELECT whose ``vin`` (or, for a
 customer-level cohort, ``member_id``) names the member, plus the cohort's own fields
-(``due_date``, ``visit_id``, …) or raw values a finisher turns into them. Boundary dates
-are computed here in Python and bound as parameters; :mod:`revisit.cohorts.select` joins the
-result to vehicles, customers and the do-not-contact list.
+(``due_date``, ``due_by``, ``visit_id``, …) or raw values a finisher turns into them. A
+cohort with a due date says why it is due then (``due_by``, a :class:`DueBasis`). Boundary
+dates are computed here in Python and bound as parameters; :mod:`revisit.cohorts.select`
+joins the result to vehicles, customers and the do-not-contact list.
 """
 
 from __future__ import annotations
@@ -12,9 +13,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Date, Integer, and_, case, exists, false, func, null, or_, select, union_all
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.expression import UnaryExpression
@@ -42,6 +58,27 @@ from revisit.dms.visit_summary import (
     decoded_aggregates,
     visit_aggregates,
 )
+
+
+class DueBasis(StrEnum):
+    """Why a member is due when it is: the rule its cohort took the due date from."""
+
+    PURCHASE = "purchase"  # first service: 90 days after purchase
+    MILEAGE = "mileage"  # maintenance: 10,000 km after the last service, at the car's own pace
+    INTERVAL = "interval"  # maintenance: 180 days after the last service
+    POLICY_EXPIRY = "policy_expiry"  # insurance: the policy's expiry date
+    ITEM_DUE_DATE = "item_due_date"  # a declined item: the due date the advisor gave it
+    ITEM_DEFAULT = "item_default"  # a grade B item without one: 90 days after its visit
+
+
+def _basis(basis: DueBasis) -> ColumnElement[str]:
+    """``basis`` as a SQL value (typed, so PostgreSQL knows it in a subquery's columns)."""
+    return literal(basis.value, String)
+
+
+def _due_by(basis: DueBasis) -> ColumnElement[str]:
+    return _basis(basis).label("due_by")
+
 
 Builder = Callable[[dt.date, Mapping[str, Any], "QuerySource"], Select[Any]]
 # (member, the query's extra columns by name, params): fills the member's own fields
@@ -86,7 +123,8 @@ def _first_service_bounds(as_of: dt.date, p: Mapping[str, Any]) -> tuple[dt.date
 
 def _first_service_due(as_of: dt.date, p: Mapping[str, Any], _src: QuerySource) -> Select[Any]:
     lo, hi = _first_service_bounds(as_of, p)
-    return select(VEHICLES.c.vin, VEHICLES.c.purchase_date.label("base")).where(
+    base = VEHICLES.c.purchase_date.label("base")
+    return select(VEHICLES.c.vin, base, _due_by(DueBasis.PURCHASE)).where(
         VEHICLES.c.purchase_date.between(lo, hi), _no_visit_until(as_of)
     )
 
@@ -117,23 +155,30 @@ def _maintenance_due(as_of: dt.date, p: Mapping[str, Any], src: QuerySource) -> 
             g = g.having(last_any >= lowest_l)
         s = decoded_aggregates(g, src.dialect).subquery("s").c
         candidates = []
-    offset = _maintenance_offset(s, p, src.dialect)
-    inner = select(s.vin, s.last_service_date.label("last_visit_date"), offset.label("offset"))
+    offset, basis = _maintenance_offset(s, p, src.dialect)
+    last = s.last_service_date.label("last_visit_date")
+    inner = select(s.vin, last, offset.label("offset"), basis.label("due_by"))
     m = inner.where(*candidates).subquery("due")
     due = sql_epoch_days(m.c.last_visit_date, src.dialect) + m.c.offset
     lo = epoch_days(add_days(as_of, -p["after_days"]))
     hi = epoch_days(add_days(as_of, p["before_days"]))
-    return select(m.c.vin, m.c.last_visit_date, m.c.offset).where(due.between(lo, hi))
+    return select(m.c.vin, m.c.last_visit_date, m.c.offset, m.c.due_by).where(due.between(lo, hi))
 
 
-def _maintenance_offset(s: Any, p: Mapping[str, Any], dialect: str) -> ColumnElement[int]:
-    """Days from L to due: 180, or floor(10,000 km / k) when the mileage estimate applies
-    (L has a mileage; first and last readings ≥ 30 days apart with rising mileage)."""
+def _maintenance_offset(
+    s: Any, p: Mapping[str, Any], dialect: str
+) -> tuple[ColumnElement[int], ColumnElement[str]]:
+    """Days from L to due, and why: 180 (``interval``), or floor(10,000 km / k) when the
+    mileage estimate applies and comes first (``mileage``: L has a mileage; first and last
+    readings ≥ 30 days apart with rising mileage)."""
     span = sql_epoch_days(s.last_km_date, dialect) - sql_epoch_days(s.first_km_date, dialect)
     driven = s.last_km - s.first_km
     by_km = (p["interval_km"] * span).op("/", return_type=Integer)(func.nullif(driven, 0))
     usable = and_(s.last_service_km.is_not(None), span >= p["min_span_days"], driven > 0)
-    return case((and_(usable, by_km < p["interval_days"]), by_km), else_=p["interval_days"])
+    by_mileage = and_(usable, by_km < p["interval_days"])
+    offset = case((by_mileage, by_km), else_=p["interval_days"])
+    basis = case((by_mileage, _basis(DueBasis.MILEAGE)), else_=_basis(DueBasis.INTERVAL))
+    return offset, basis
 
 
 def _finish_maintenance(m: Any, extra: Mapping[str, Any], _p: Mapping[str, Any]) -> None:
@@ -142,7 +187,8 @@ def _finish_maintenance(m: Any, extra: Mapping[str, Any], _p: Mapping[str, Any])
 
 def _insurance_renewal(as_of: dt.date, p: Mapping[str, Any], _src: QuerySource) -> Select[Any]:
     c = POLICIES.c
-    return select(c.vin, c.policy_id, c.expiry_date).where(
+    due = (c.expiry_date.label("due_date"), _due_by(DueBasis.POLICY_EXPIRY))
+    return select(c.vin, c.policy_id, c.expiry_date, *due).where(
         c.renewed == false(), c.expiry_date.between(as_of, add_days(as_of, p["horizon_days"]))
     )
 
@@ -201,8 +247,12 @@ def _declined(grade: str) -> Builder:
             )
         else:
             window = vi.date > add_months(as_of, -p["months"])
+        # grade B items without a due date of their own are due 90 days after their visit
+        default = _basis(DueBasis.ITEM_DEFAULT) if grade == "B" else null()
+        basis = case((u.due_date.is_not(None), _basis(DueBasis.ITEM_DUE_DATE)), else_=default)
+        visit_date = vi.date.label("visit_date")
         return (
-            select(u.vin, u.item_id, vi.visit_id, vi.date.label("visit_date"), u.due_date)
+            select(u.vin, u.item_id, vi.visit_id, visit_date, u.due_date, basis.label("due_by"))
             .select_from(UPSELL.join(VISITS, vi.visit_id == u.visit_id))
             .where(u.status == "declined", u.grade == grade, vi.date <= as_of, window, no_later)
         )

@@ -63,6 +63,7 @@ class CohortMember:
     vin: str | None
     store_id: str
     due_date: dt.date | None = None
+    due_by: str | None = None  # why it is due then: a DueBasis
     last_visit_date: dt.date | None = None
     visit_id: str | None = None
     visit_date: dt.date | None = None
@@ -85,15 +86,29 @@ class CohortMember:
         """The fields ``revisit cohort`` prints: ids plus the cohort's own details."""
         out: dict[str, Any] = {"customer_id": self.customer_id, "vin": self.vin}
         out["store_id"] = self.store_id
-        for name in _DETAIL_FIELDS:
-            value = getattr(self, name)
-            if value not in (None, ()):
-                out[name] = list(value) if isinstance(value, tuple) else value
+        return out | dict(self._own_fields())
+
+    def details(self) -> dict[str, Any]:
+        """What a contact keeps of this member (``contacts.details``, one entry per member):
+        the vehicle and the cohort's own fields that are set, JSON-ready — e.g.
+        ``{"vin": "LSV…", "due_date": "2026-11-20", "due_by": "mileage",
+        "last_visit_date": "2026-07-24"}``; dates as ISO strings, item ids as a list."""
+        out: dict[str, Any] = {"vin": self.vin} if self.vin else {}
+        for name, value in self._own_fields():
+            out[name] = value.isoformat() if isinstance(value, dt.date) else value
         return out
 
+    def _own_fields(self) -> Iterator[tuple[str, Any]]:
+        for name in DETAIL_FIELDS:
+            value = getattr(self, name)
+            if value not in (None, ()):
+                yield name, list(value) if isinstance(value, tuple) else value
 
-_DETAIL_FIELDS = (
+
+#: The cohort's own fields of a member (what a contact and a render context keep of it).
+DETAIL_FIELDS = (
     "due_date",
+    "due_by",
     "last_visit_date",
     "visit_id",
     "visit_date",
@@ -293,6 +308,7 @@ def cohort_sizes_by_store(
 
 __all__ = [
     "COHORTS",
+    "DETAIL_FIELDS",
     "CohortDef",
     "CohortFilter",
     "CohortMember",

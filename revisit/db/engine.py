@@ -8,12 +8,13 @@ database for the product (migrating it and building what it derives) is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Index, event, inspect
+from sqlalchemy import Index, Table, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, create_engine
@@ -152,6 +153,24 @@ def connection_of(db: Db) -> Connection:
     """The connection a query runs on (a session's, in its transaction): Core rows, without
     the ORM layer."""
     return db.connection() if isinstance(db, OrmSession) else db
+
+
+def insert_ignore(
+    db: Db, table: Table, rows: Sequence[Mapping[str, Any]], *, keys: Sequence[str]
+) -> int:
+    """Insert ``rows`` (one executemany), skipping those whose ``keys`` (a unique index's
+    columns) match a row already there, on SQLite and PostgreSQL alike. Returns the rows
+    inserted as the driver counts them (exact for a single row: 1, or 0 when it was there)."""
+    if not rows:
+        return 0
+    conn = connection_of(db)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if len(rows) == 1:
+        result = conn.execute(statement.values(dict(rows[0])))
+    else:
+        result = conn.execute(statement, rows)
+    return max(result.rowcount or 0, 0)  # -1: the driver did not count
 
 
 @contextmanager

@@ -197,14 +197,16 @@ class Campaign(SQLModel, table=True):
 class CampaignRun(SQLModel, table=True):
     """One run of a campaign for an ``as_of`` date: its status and ``counts`` (JSON: the
     plan's numbers — targeted, excluded/suppressed by reason, holdout, to_contact — then
-    ``outbox``, contacts by status, and ``dispatch``, what sending did)."""
+    ``outbox``, contacts by status, and ``dispatch``, what sending did). Written by
+    :mod:`revisit.delivery.outbox` only."""
 
     __tablename__ = "campaign_runs"
     __table_args__ = (Index("ix_runs_campaign_as_of", "campaign", "as_of"),)
     id: int | None = Field(default=None, primary_key=True)
     campaign: str = Field(foreign_key="campaigns.name")
     as_of: dt.date
-    status: str = "planned"  # planned | sending | paused | deferred | done | failed
+    # a RunStatus (revisit.campaigns.statuses, a layer above; a test ties the default to it)
+    status: str = "planned"
     dry_run: bool = False
     started_at: dt.datetime = _ts()
     finished_at: dt.datetime | None = Field(
@@ -214,11 +216,15 @@ class CampaignRun(SQLModel, table=True):
 
 
 class Contact(SQLModel, table=True):
-    """The outbox: one row per customer per campaign and as_of date.
+    """The outbox: one row per customer per campaign and as_of date, written by
+    :mod:`revisit.delivery.outbox` only.
 
-    A contact carries every due vehicle of its customer (``vins``), the rendered SMS ``body``
-    (None for calls and for customers not contacted), its ``status`` and, when not contacted,
-    the ``reason`` (SPEC's reason names). Timestamps are aware, in UTC."""
+    A contact carries every due vehicle of its customer (``vins``) and what it is about
+    (``details``: one entry per cohort member, ``CohortMember.details`` — the vehicle, its due
+    date and why, ``due_by``, e.g. ``mileage``, and the cohort's own fields), the rendered SMS
+    ``body`` (None for calls and for customers not contacted), its ``status`` and, when not
+    contacted, the ``reason``: the enums of :mod:`revisit.campaigns.statuses`. Timestamps
+    are aware, in UTC."""
 
     __tablename__ = "contacts"
     __table_args__ = (
@@ -232,11 +238,11 @@ class Contact(SQLModel, table=True):
     as_of: dt.date
     customer_id: str = Field(foreign_key="customers.customer_id")
     vins: list[str] = Field(default_factory=list, sa_column=Column(JSON))
-    channel: str  # sms | call | console
+    channel: str  # a ChannelKind
     priority: int = 0
-    # pending | sending | sent | failed | unknown | holdout | suppressed | excluded | deferred
-    status: str = "pending"
-    reason: str | None = None
+    status: str = "pending"  # a ContactStatus (a test ties the default to it)
+    reason: str | None = None  # an ExclusionReason or SuppressionReason
+    details: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     phone: str | None = None
     body: str | None = None
     attempts: int = 0
@@ -315,7 +321,7 @@ class OptOut(SQLModel, table=True):
 
     __tablename__ = "opt_outs"
     customer_id: str = Field(primary_key=True, foreign_key="customers.customer_id")
-    source: str  # reply | provider | staff | import
+    source: str  # an OptOutSource
     reason: str | None = None
     created_at: dt.datetime = _ts()
 

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
+from revisit.campaigns.statuses import WAITING_STATUSES, ContactStatus, RunStatus
 from revisit.delivery import outbox
 from revisit.delivery.channels.base import Channel, Outcome, OutgoingSms, SendResult
 from revisit.delivery.outbox import Claimed, Recorded
@@ -49,7 +50,7 @@ class DispatchSummary:
     seconds; ``by_status`` counts the whole run's contacts by status afterwards."""
 
     run_id: int
-    status: str = "sending"  # done | paused | deferred
+    status: RunStatus = RunStatus.SENDING  # then done, paused or deferred
     stop_reason: str | None = None  # quiet_hours | consecutive_failures | auth_failed
     sent: int = 0
     failed: int = 0
@@ -65,7 +66,7 @@ class DispatchSummary:
 
     @property
     def remaining(self) -> int:
-        return sum(self.by_status.get(s, 0) for s in ("pending", "sending", "unknown"))
+        return sum(self.by_status.get(s, 0) for s in WAITING_STATUSES)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,7 +144,8 @@ class _Dispatcher:
                 task.cancel()
             await self.flush()
         self.summary.elapsed_s = round(time.monotonic() - started, 3)
-        status = {None: "done", "quiet_hours": "deferred"}.get(self.stop_reason, "paused")
+        stopped = {None: RunStatus.DONE, "quiet_hours": RunStatus.DEFERRED}
+        status = stopped.get(self.stop_reason, RunStatus.PAUSED)
         self.summary.status, self.summary.stop_reason = status, self.stop_reason
         self.summary.by_status = await self.db(
             outbox.finish_run,
@@ -207,7 +209,8 @@ class _Dispatcher:
         for i, contact in enumerate(batch):
             if contact.phone is None or contact.body is None:
                 what = "phone" if contact.phone is None else "body"
-                self.add(contact, "failed", SendResult(Outcome.PERMANENT, error=f"no {what}"))
+                failed = SendResult(Outcome.PERMANENT, error=f"no {what}")
+                self.add(contact, ContactStatus.FAILED, failed)
                 continue
             await self.sem.acquire()
             if self.stop_reason is not None:
@@ -258,11 +261,11 @@ class _Dispatcher:
         if result.outcome is Outcome.SENT:
             self.consecutive = 0
             s.sent += 1
-            self.add(c, "sent", result)
+            self.add(c, ContactStatus.SENT, result)
         elif result.outcome is Outcome.UNKNOWN:
             s.unknown += 1
             self._failure()
-            self.add(c, "unknown", result)
+            self.add(c, ContactStatus.UNKNOWN, result)
         elif result.outcome is Outcome.AUTH_FAILED:
             self.auth_error = f"{result.error_code}: {result.error}"
             self.stop("auth_failed")
@@ -273,7 +276,7 @@ class _Dispatcher:
             s.invalid_phone += result.invalid_phone
             if not (result.opted_out or result.invalid_phone):
                 self._failure()  # about the run (sender, account), not this customer
-            self.add(c, "failed", result)
+            self.add(c, ContactStatus.FAILED, result)
 
     def _failure(self) -> None:
         self.consecutive += 1
@@ -282,9 +285,9 @@ class _Dispatcher:
 
     def release(self, c: Claimed, r: SendResult | None = None) -> None:
         self.summary.released += 1
-        self.add(c, "pending", r)
+        self.add(c, ContactStatus.PENDING, r)
 
-    def add(self, c: Claimed, status: str, r: SendResult | None) -> None:
+    def add(self, c: Claimed, status: ContactStatus, r: SendResult | None) -> None:
         self.buffer.append(
             Recorded(
                 contact_id=c.id,
@@ -299,7 +302,9 @@ class _Dispatcher:
                 error=r.error if r else None,
                 opted_out=bool(r and r.opted_out),
                 invalid_phone=bool(r and r.invalid_phone),
-                settle_until=self.now() + self.t.settle if status == "unknown" else None,
+                settle_until=(
+                    self.now() + self.t.settle if status == ContactStatus.UNKNOWN else None
+                ),
             )
         )
 
@@ -324,14 +329,16 @@ class _Dispatcher:
     async def _reconcile(self, c: Claimed) -> None:
         async with self.sem:
             if c.phone is None or c.body is None:
-                self.add(c, "failed", SendResult(Outcome.PERMANENT, error="no phone or body"))
+                failed = SendResult(Outcome.PERMANENT, error="no phone or body")
+                self.add(c, ContactStatus.FAILED, failed)
                 return
             since = min(self.run_started, c.claimed_at) - CLOCK_TOLERANCE
             try:
                 found = await self.channel.find_sent(to=c.phone, since=since, body=c.body)
             except ProviderError as exc:
                 self._failure()
-                self.add(c, "unknown", SendResult(Outcome.UNKNOWN, error=str(exc)[:500]))
+                unknown = SendResult(Outcome.UNKNOWN, error=str(exc)[:500])
+                self.add(c, ContactStatus.UNKNOWN, unknown)
                 return
         if found:
             if len(found) > 1:
@@ -341,11 +348,11 @@ class _Dispatcher:
             result = SendResult(
                 Outcome.SENT, sid=m.sid, segments=m.segments, provider_status=m.status
             )
-            self.add(c, "sent", result)
+            self.add(c, ContactStatus.SENT, result)
         elif c.attempts >= MAX_ATTEMPTS:
             self.add(
                 c,
-                "failed",
+                ContactStatus.FAILED,
                 SendResult(
                     Outcome.PERMANENT,
                     error_code="attempts",
@@ -355,7 +362,7 @@ class _Dispatcher:
             self.summary.failed += 1
         else:
             self.summary.reconciled_pending += 1
-            self.add(c, "pending", None)
+            self.add(c, ContactStatus.PENDING, None)
 
     # --- background ------------------------------------------------------------------------
 

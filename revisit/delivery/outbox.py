@@ -1,311 +1,213 @@
-"""The outbox SQL for dispatch: claim contacts atomically, record outcomes per group,
-renew and expire leases, and keep the run's counts. Synchronous, short transactions; the
-dispatcher calls them from a worker thread.
+"""The outbox: every write to ``contacts`` and ``campaign_runs`` goes through this module.
 
-States of a contact during dispatch::
+A run's life::
 
-    pending ──claim──▶ sending ──▶ sent | failed | unknown | pending (released, never sent)
-    unknown / sending with an expired lease ──reconcile──▶ sent (found) | pending (not found)
+    open_run ─▶ planned ──(SMS) prepare_run─▶ sending ─▶ done | deferred | paused
+                        ──(calls) mark_listed─────────▶ done         (finish_run)
 
-``lease_until`` says until when no other worker may act on a ``sending`` or ``unknown`` row:
-an in-flight send keeps renewing it; an unknown outcome gets a settling delay before the
-provider is asked, so a request that is still being processed is not mistaken for a loss.
+A call outcome "call back on day D" adds a pending call contact for D (:func:`add_callback`),
+listed with the campaign's calls of that day.
+
+:func:`open_run` records the campaign's definition, opens the run and writes one contact
+per planned customer (:func:`materialise`); :func:`finish_run` stores where the run stands.
+The dispatcher's side — claims, leases and outcomes of SMS contacts — lives in the sibling
+:mod:`revisit.delivery.claims` and is reached through here (``outbox.claim``,
+``outbox.record``, …). Functions take the caller's session or engine; statuses and reasons
+are the enums of :mod:`revisit.campaigns.statuses`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from revisit.db.tables import CONTACTS, CUSTOMERS, MESSAGES, OPT_OUTS, RUNS
+from revisit.campaigns.config import CampaignDef
+from revisit.campaigns.plan import CampaignPlan, PlanRow
+from revisit.campaigns.statuses import (
+    PLANNED_STATUS,
+    WAITING_STATUSES,
+    ChannelKind,
+    ContactStatus,
+    RunStatus,
+)
+from revisit.db.engine import Db, chunked, connection_of, insert_ignore
+from revisit.db.tables import CONTACTS, CUSTOMERS, RUNS, STORES, Campaign, CampaignRun, utcnow
+from revisit.delivery.claims import (
+    Claimed,
+    Recorded,
+    claim,
+    claim_for_reconcile,
+    next_lease_expiry,
+    prepare_run,
+    record,
+    renew,
+    utc,
+)
 
-IN_FLIGHT = ("sending", "unknown")
+WRITE_CHUNK = 5000  # contacts per executemany
+
+__all__ = [
+    "Claimed",
+    "Recorded",
+    "WaitingCall",
+    "add_callback",
+    "claim",
+    "claim_for_reconcile",
+    "existing_run",
+    "finish_run",
+    "mark_listed",
+    "materialise",
+    "next_lease_expiry",
+    "open_run",
+    "prepare_run",
+    "record",
+    "record_campaign",
+    "renew",
+    "status_counts",
+    "store_zones",
+    "unsettled_runs",
+    "utc",
+    "waiting_calls",
+]
 
 
-def _in_flight() -> Any:
-    # Spelled out rather than IN (...): expanding parameters cannot be used in executemany.
-    return (CONTACTS.c.status == "sending") | (CONTACTS.c.status == "unknown")
+# --- opening a run ---------------------------------------------------------------------------
+
+
+def record_campaign(session: Session, campaign: CampaignDef) -> None:
+    """Keep the campaign's definition as its file says it today (runs and reports name it)."""
+    c = campaign
+    row = session.get(Campaign, c.name)
+    definition = c.model_dump(mode="json")
+    if row is None:
+        session.add(Campaign(name=c.name, cohort=c.cohort, channel=c.channel,
+                             priority=c.priority, definition=definition))  # fmt: skip
+    else:
+        row.cohort, row.channel, row.priority = c.cohort, c.channel, c.priority
+        row.definition, row.updated_at = definition, utcnow()
+    session.flush()
+
+
+def open_run(
+    session: Session, *, plan: CampaignPlan, texts: Mapping[str, tuple[str, int]]
+) -> CampaignRun:
+    """Record the campaign, open its run for the plan's as_of (``planned``, the plan's numbers
+    in ``counts``) and write its contacts; the caller commits."""
+    record_campaign(session, plan.campaign)
+    run = CampaignRun(
+        campaign=plan.campaign.name, as_of=plan.as_of, status=RunStatus.PLANNED,
+        counts=plan.summary(),
+    )  # fmt: skip
+    session.add(run)
+    session.flush()
+    assert run.id is not None
+    materialise(session, run_id=run.id, plan=plan, texts=texts)
+    return run
+
+
+def existing_run(session: Session, *, campaign: str, as_of: dt.date) -> CampaignRun | None:
+    """The run of ``campaign`` for ``as_of``, if one was opened (a re-run resumes it)."""
+    query = (
+        select(CampaignRun)
+        .where(CampaignRun.campaign == campaign, CampaignRun.as_of == as_of)  # type: ignore[arg-type]
+        .order_by(CampaignRun.id)  # type: ignore[arg-type]
+    )
+    return session.execute(query).scalars().first()
+
+
+def materialise(
+    session: Session, *, run_id: int, plan: CampaignPlan, texts: Mapping[str, tuple[str, int]]
+) -> None:
+    """Write one contact per planned customer: pending with its text (``texts``: customer id
+    → (SMS text, segments); none for calls), or the reason it is not contacted; each with
+    its details (:attr:`PlanRow.details`). A customer already in the outbox for this
+    campaign and day is left alone."""
+    for chunk in chunked(plan.rows, WRITE_CHUNK):
+        rows = [_contact_row(run_id, plan, r, texts.get(r.customer_id)) for r in chunk]
+        insert_ignore(session, CONTACTS, rows, keys=["campaign", "as_of", "customer_id"])
+
+
+def _contact_row(
+    run_id: int, plan: CampaignPlan, r: PlanRow, text: tuple[str, int] | None
+) -> dict[str, Any]:
+    c = plan.campaign
+    return {
+        "run_id": run_id, "campaign": c.name, "as_of": plan.as_of,
+        "customer_id": r.customer_id, "vins": list(r.vins), "channel": ChannelKind(c.channel),
+        "priority": c.priority, "status": PLANNED_STATUS[r.status], "reason": r.reason,
+        "phone": r.phone, "body": text[0] if text else None, "details": r.details,
+        "attempts": 0, "created_at": utcnow(),
+    }  # fmt: skip
+
+
+# --- a run's contacts ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Claimed:
+class WaitingCall:
+    """A call contact to hand to a caller: who, which vehicles, its details (see
+    :class:`PlanRow`) and the caller it already has (a callback keeps its caller)."""
+
     id: int
     customer_id: str
-    phone: str | None
-    body: str | None
-    claimed_at: dt.datetime
-    attempts: int
-    status: str = "sending"
+    vins: list[str]
+    details: list[dict[str, Any]]
+    caller: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """The outcome of one contact, to be written with others in one transaction."""
-
-    contact_id: int
-    customer_id: str
-    status: str  # sent | failed | unknown | pending
-    sid: str | None = None
-    to: str | None = None
-    body: str | None = None
-    segments: int = 1
-    provider_status: str | None = None
-    error_code: str | None = None
-    error: str | None = None
-    opted_out: bool = False
-    invalid_phone: bool = False
-    settle_until: dt.datetime | None = None  # for unknown outcomes
-
-
-def utc(value: dt.datetime) -> dt.datetime:
-    """Aware UTC (SQLite hands back naive datetimes that were stored as UTC)."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def prepare_run(engine: Engine, *, run_id: int, now: dt.datetime) -> tuple[str, dt.datetime]:
-    """Mark the run sending and exclude pending contacts whose customer is now on the
-    do-not-contact list or whose phone was found invalid. Returns the previous status and
-    when the run began."""
-    with engine.begin() as conn:
-        row = conn.execute(
-            select(RUNS.c.status, RUNS.c.started_at).where(RUNS.c.id == run_id)
-        ).first()
-        if row is None:
-            raise LookupError(f"campaign run {run_id} does not exist")
-        pending = (CONTACTS.c.run_id == run_id) & (CONTACTS.c.status == "pending")
-        opted = select(OPT_OUTS.c.customer_id)
-        conn.execute(
-            update(CONTACTS)
-            .where(pending, CONTACTS.c.customer_id.in_(opted))
-            .values(status="excluded", reason="do_not_contact")
-        )
-        invalid = select(CUSTOMERS.c.customer_id).where(CUSTOMERS.c.phone_invalid.is_(True))
-        conn.execute(
-            update(CONTACTS)
-            .where(pending, CONTACTS.c.channel != "call", CONTACTS.c.customer_id.in_(invalid))
-            .values(status="excluded", reason="phone_invalid")
-        )
-        conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(status="sending"))
-        return str(row.status), utc(row.started_at)
-
-
-def _claim(
-    conn: Connection,
-    where: Any,
-    values: dict[str, Any],
-    limit: int,
-) -> list[Claimed]:
-    sub = select(CONTACTS.c.id).where(where).order_by(CONTACTS.c.id).limit(limit)
-    if conn.dialect.name == "postgresql":
-        sub = sub.with_for_update(skip_locked=True)
-    rows = conn.execute(
-        update(CONTACTS)
-        .where(CONTACTS.c.id.in_(sub.scalar_subquery()))
-        .values(**values)
-        .returning(
-            CONTACTS.c.id,
-            CONTACTS.c.customer_id,
-            CONTACTS.c.phone,
-            CONTACTS.c.body,
-            CONTACTS.c.claimed_at,
-            CONTACTS.c.attempts,
-            CONTACTS.c.status,
-        )
-    ).all()
-    claimed = [
-        Claimed(r.id, r.customer_id, r.phone, r.body, utc(r.claimed_at), r.attempts, r.status)
-        for r in rows
-    ]
-    return sorted(claimed, key=lambda c: c.id)
-
-
-def claim(
-    engine: Engine,
-    *,
-    run_id: int,
-    worker: str,
-    now: dt.datetime,
-    lease_until: dt.datetime,
-    limit: int,
-) -> list[Claimed]:
-    """Atomically move up to ``limit`` pending contacts to ``sending`` for ``worker``;
-    committed before the provider is called."""
-    where = (
-        (CONTACTS.c.run_id == run_id)
-        & (CONTACTS.c.status == "pending")
-        & (CONTACTS.c.channel != "call")
-    )
-    values = {
-        "status": "sending",
-        "claimed_at": now,
-        "claimed_by": worker,
-        "lease_until": lease_until,
-        "attempts": CONTACTS.c.attempts + 1,
-    }
-    with engine.begin() as conn:
-        return _claim(conn, where, values, limit)
-
-
-def claim_for_reconcile(
-    engine: Engine,
-    *,
-    run_id: int,
-    worker: str,
-    now: dt.datetime,
-    lease_until: dt.datetime,
-    limit: int,
-) -> list[Claimed]:
-    """Take ``sending``/``unknown`` contacts whose lease has expired (their worker died, or
-    the unknown outcome has settled) so that this worker asks the provider about them."""
-    where = (
-        (CONTACTS.c.run_id == run_id)
-        & CONTACTS.c.status.in_(IN_FLIGHT)
-        & ((CONTACTS.c.lease_until.is_(None)) | (CONTACTS.c.lease_until < now))
-    )
-    with engine.begin() as conn:
-        return _claim(conn, where, {"claimed_by": worker, "lease_until": lease_until}, limit)
-
-
-def renew(engine: Engine, *, run_id: int, worker: str, lease_until: dt.datetime) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            update(CONTACTS)
-            .where(
-                CONTACTS.c.run_id == run_id,
-                CONTACTS.c.status == "sending",
-                CONTACTS.c.claimed_by == worker,
-            )
-            .values(lease_until=lease_until)
-        )
-
-
-def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str) -> None:
-    if not rows:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=[key])
-    conn.execute(stmt, rows)
-
-
-def record(
-    engine: Engine, *, outcomes: Sequence[Recorded], worker: str, provider: str, now: dt.datetime
-) -> None:
-    """Write a group of outcomes in one transaction (see the module docstring)."""
-    by_status: dict[str, list[Recorded]] = {}
-    for o in outcomes:
-        by_status.setdefault(o.status, []).append(o)
+def waiting_calls(
+    session: Session, *, run_id: int, campaign: str, as_of: dt.date
+) -> list[WaitingCall]:
+    """The run's pending call contacts and the campaign's callbacks due on ``as_of``, by id."""
     c = CONTACTS.c
-    with engine.begin() as conn:
-        if sent := by_status.get("sent"):
-            # Unconditional: once the provider has it, it is sent, whoever holds the row.
-            conn.execute(
-                update(CONTACTS)
-                .where(c.id == bindparam("b_id"))
-                .values(
-                    status="sent",
-                    sent_at=now,
-                    error_code=None,
-                    error=None,
-                    claimed_by=None,
-                    lease_until=None,
-                ),
-                [{"b_id": o.contact_id} for o in sent],
-            )
-            _insert_ignore(
-                conn, MESSAGES, [_message_row(o, provider, now) for o in sent], "provider_sid"
-            )
-        if failed := by_status.get("failed"):
-            conn.execute(
-                update(CONTACTS)
-                .where(c.id == bindparam("b_id"), _in_flight())
-                .values(
-                    status="failed",
-                    error_code=bindparam("b_code"),
-                    error=bindparam("b_error"),
-                    claimed_by=None,
-                    lease_until=None,
-                ),
-                [
-                    {"b_id": o.contact_id, "b_code": o.error_code, "b_error": o.error}
-                    for o in failed
-                ],
-            )
-        if unknown := by_status.get("unknown"):
-            conn.execute(
-                update(CONTACTS)
-                .where(c.id == bindparam("b_id"), _in_flight())
-                .values(
-                    status="unknown",
-                    error_code=bindparam("b_code"),
-                    error=bindparam("b_error"),
-                    lease_until=bindparam("b_until"),
-                ),
-                [
-                    {
-                        "b_id": o.contact_id,
-                        "b_code": o.error_code,
-                        "b_error": o.error,
-                        "b_until": o.settle_until,
-                    }
-                    for o in unknown
-                ],
-            )
-        if released := by_status.get("pending"):
-            # Never sent (or reconciled as not sent): back to the queue.
-            conn.execute(
-                update(CONTACTS)
-                .where(c.id == bindparam("b_id"), _in_flight(), c.claimed_by == worker)
-                .values(
-                    status="pending",
-                    claimed_by=None,
-                    lease_until=None,
-                    error_code=bindparam("b_code"),
-                    error=bindparam("b_error"),
-                ),
-                [
-                    {"b_id": o.contact_id, "b_code": o.error_code, "b_error": o.error}
-                    for o in released
-                ],
-            )
-        _customer_effects(conn, outcomes, now)
-
-
-def _message_row(o: Recorded, provider: str, now: dt.datetime) -> dict[str, Any]:
-    return {
-        "contact_id": o.contact_id,
-        "provider": provider,
-        "provider_sid": o.sid,
-        "to_phone": o.to or "",
-        "body": o.body or "",
-        "segments": o.segments,
-        "status": o.provider_status or "queued",
-        "error_code": None,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def _customer_effects(conn: Connection, outcomes: Sequence[Recorded], now: dt.datetime) -> None:
-    opted = sorted({o.customer_id for o in outcomes if o.opted_out})
-    rows = [
-        {"customer_id": cid, "source": "provider", "reason": "twilio 21610", "created_at": now}
-        for cid in opted
+    callbacks = and_(c.campaign == campaign, c.as_of == as_of, c.callback_of.is_not(None))
+    query = (
+        select(c.id, c.customer_id, c.vins, c.details, c.caller)
+        .where(c.status == ContactStatus.PENDING, or_(c.run_id == run_id, callbacks))
+        .order_by(c.id)
+    )
+    return [
+        WaitingCall(id_, cid, list(vins or []), list(details or []), caller)
+        for id_, cid, vins, details, caller in session.execute(query)
     ]
-    _insert_ignore(conn, OPT_OUTS, rows, "customer_id")
-    invalid = sorted({o.customer_id for o in outcomes if o.invalid_phone})
-    if invalid:
-        conn.execute(
-            update(CUSTOMERS).where(CUSTOMERS.c.customer_id.in_(invalid)).values(phone_invalid=True)
-        )
+
+
+def mark_listed(db: Db, *, by_caller: Mapping[str, Sequence[int]], now: dt.datetime) -> None:
+    """Call contacts handed to their callers (caller → contact ids): ``listed``, sent at
+    ``now``; the caller commits."""
+    for caller, ids in by_caller.items():
+        for chunk in chunked(ids, WRITE_CHUNK):
+            connection_of(db).execute(
+                update(CONTACTS)
+                .where(CONTACTS.c.id.in_(chunk))
+                .values(status=ContactStatus.LISTED, sent_at=now, caller=caller)
+            )
+
+
+def add_callback(db: Db, contact: Any, day: dt.date, *, now: dt.datetime) -> int:
+    """A call contact for ``day`` in the campaign of ``contact`` (a contacts row), following it
+    up (its root, when ``contact`` is itself a callback), pending, for the same caller and
+    about the same vehicles and details; 0 when the customer is already in that day's outbox
+    of the campaign (never listed twice)."""
+    values = {
+        "run_id": contact.run_id, "campaign": contact.campaign, "as_of": day,
+        "customer_id": contact.customer_id, "vins": list(contact.vins or []),
+        "details": list(contact.details or []), "channel": ChannelKind.CALL,
+        "priority": contact.priority, "status": ContactStatus.PENDING, "phone": contact.phone,
+        "attempts": 0, "created_at": now, "caller": contact.caller,
+        "callback_of": contact.callback_of or contact.id,
+    }  # fmt: skip
+    return insert_ignore(db, CONTACTS, [values], keys=["campaign", "as_of", "customer_id"])
 
 
 def status_counts(engine: Engine, *, run_id: int) -> dict[str, int]:
+    """The run's contacts by status."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(CONTACTS.c.status, func.count())
@@ -315,63 +217,55 @@ def status_counts(engine: Engine, *, run_id: int) -> dict[str, int]:
     return {str(s): int(n) for s, n in rows}
 
 
-def next_lease_expiry(engine: Engine, *, run_id: int) -> dt.datetime | None:
-    """When the earliest ``sending``/``unknown`` lease of the run expires (None: none left)."""
+def store_zones(engine: Engine, run_id: int, default: str) -> set[str]:
+    """The time zones of the stores whose customers wait in this run's outbox."""
+    stores, customers, contacts = STORES, CUSTOMERS, CONTACTS
+    query = (
+        select(stores.c.timezone)
+        .join_from(contacts, customers, customers.c.customer_id == contacts.c.customer_id)
+        .join(stores, stores.c.store_id == customers.c.store_id)
+        .where(contacts.c.run_id == run_id, contacts.c.status == ContactStatus.PENDING)
+        .distinct()
+    )
     with engine.connect() as conn:
-        row = conn.execute(
-            select(func.count(), func.min(CONTACTS.c.lease_until)).where(
-                CONTACTS.c.run_id == run_id, CONTACTS.c.status.in_(IN_FLIGHT)
-            )
-        ).one()
-    if not row[0]:
-        return None
-    return utc(row[1]) if row[1] is not None else dt.datetime.min.replace(tzinfo=dt.UTC)
+        return {tz or default for tz in conn.execute(query).scalars()} or {default}
+
+
+def unsettled_runs(engine: Engine, *, since: dt.date) -> list[tuple[str, dt.date]]:
+    """(campaign, as_of) of the runs since ``since`` with SMS still waiting to go out."""
+    c = CONTACTS.c
+    query = (
+        select(c.campaign, c.as_of)
+        .where(c.as_of >= since, c.channel == ChannelKind.SMS, c.status.in_(WAITING_STATUSES))
+        .distinct()
+        .order_by(c.as_of, c.campaign)
+    )
+    with engine.connect() as conn:
+        return [(name, day) for name, day in conn.execute(query)]
+
+
+# --- finishing -------------------------------------------------------------------------------
 
 
 def finish_run(
-    engine: Engine, *, run_id: int, status: str, now: dt.datetime, dispatch: dict[str, Any]
+    engine: Engine,
+    *,
+    run_id: int,
+    status: RunStatus,
+    now: dt.datetime,
+    dispatch: Mapping[str, Any] | None = None,
 ) -> dict[str, int]:
-    """Store the run's status and counts (``counts["dispatch"]``); returns counts by status."""
+    """Store where the run stands: its status (``done`` also stamps ``finished_at``), its
+    contacts by status (``counts["outbox"]``) and, given one, the last dispatch's summary
+    (``counts["dispatch"]``, with the same counts as ``by_status``). Returns the counts."""
     counts = status_counts(engine, run_id=run_id)
     with engine.begin() as conn:
         old = conn.execute(select(RUNS.c.counts).where(RUNS.c.id == run_id)).scalar() or {}
-        merged = {**old, "dispatch": {**dispatch, "by_status": counts}}
+        merged = {**old, "outbox": counts}
+        if dispatch is not None:
+            merged["dispatch"] = {**dispatch, "by_status": counts}
         values: dict[str, Any] = {"status": status, "counts": merged}
-        if status == "done":
+        if status == RunStatus.DONE:
             values["finished_at"] = now
         conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values))
     return counts
-
-
-# --- call contacts: handed to callers, and callbacks -----------------------------------------
-
-
-def mark_listed(conn: Connection, *, by_caller: dict[str, list[int]], now: dt.datetime) -> None:
-    """Call contacts handed to their callers (caller → contact ids): status ``listed``."""
-    for caller, ids in by_caller.items():
-        for start in range(0, len(ids), 5000):
-            conn.execute(
-                update(CONTACTS)
-                .where(CONTACTS.c.id.in_(ids[start : start + 5000]))
-                .values(status="listed", sent_at=now, caller=caller)
-            )
-
-
-def add_callback(conn: Connection, contact: Any, day: dt.date, *, now: dt.datetime) -> int:
-    """A call contact for ``day`` in the campaign of ``contact`` (a contacts row), following it
-    up (its root, when ``contact`` is itself a callback), pending, for the same caller; 0 when
-    the customer is already in that day's outbox of the campaign (never listed twice)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    values = {
-        "run_id": contact.run_id, "campaign": contact.campaign, "as_of": day,
-        "customer_id": contact.customer_id, "vins": list(contact.vins or []),
-        "channel": "call", "priority": contact.priority, "status": "pending",
-        "phone": contact.phone, "attempts": 0, "created_at": now,
-        "caller": contact.caller, "callback_of": contact.callback_of or contact.id,
-    }  # fmt: skip
-    statement = (
-        dialect.insert(CONTACTS)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["campaign", "as_of", "customer_id"])
-    )
-    return int(conn.execute(statement).rowcount or 0)

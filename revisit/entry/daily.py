@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from revisit.campaigns.config import CampaignDef
-from revisit.campaigns.rules import ReachCache
+from revisit.campaigns.plan import ReachCache
 from revisit.delivery.dispatch import DispatchSummary
+from revisit.delivery.outbox import unsettled_runs
 from revisit.entry.lookup import campaign_files, find_campaign
-from revisit.entry.runs import RunOptions, RunReport, daily_campaigns, run_campaign, unsettled_runs
+from revisit.entry.runs import RunOptions, RunReport, daily_campaigns, run_campaign
 from revisit.errors import RevisitError
 from revisit.settings import Settings
 

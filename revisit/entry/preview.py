@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from revisit.campaigns.rules import CampaignPlan, ReachCache, plan_campaign
+from revisit.campaigns.plan import CampaignPlan, ReachCache, plan_campaign
+from revisit.campaigns.statuses import ChannelKind, PlanDecision
 from revisit.cohorts.select import CohortMember, by_customer, cohort_sizes_by_store, select_cohort
 from revisit.entry.lookup import campaign_files, find_campaign, find_cohort
-from revisit.rendering import Renderer, load_contexts, member_refs
+from revisit.rendering import Renderer, load_contexts, refs_from_details
 from revisit.settings import Settings
 
 
@@ -90,11 +91,11 @@ def render_samples(
     session: Session, plan: CampaignPlan, settings: Settings, n: int
 ) -> list[tuple[str, str]]:
     """Rendered messages (or call sheets) for the first ``n`` customers to contact."""
-    rows = plan.by_status("to_contact")[:n]
+    rows = plan.by_status(PlanDecision.TO_CONTACT)[:n]
     if not rows:
         return []
     c = plan.campaign
-    refs = member_refs([m for row in rows for m in row.members])
+    refs = [m for r in rows for m in refs_from_details(r.customer_id, r.vins, r.details)]
     contexts = load_contexts(
         session, campaign_name=c.name, cohort=c.cohort, channel=c.channel, as_of=plan.as_of,
         members=refs, campaign_vars=c.template_vars(),
@@ -103,7 +104,7 @@ def render_samples(
     out = []
     for customer_id, ctx in contexts.items():
         lang = str(ctx["language"])
-        if c.channel == "sms":
+        if c.channel == ChannelKind.SMS:
             sms = renderer.render_sms(c.name, lang, ctx, templates=c.templates)
             out.append((customer_id, f"{sms.text} [{sms.segments} segment(s), {sms.encoding}]"))
         else:

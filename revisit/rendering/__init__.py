@@ -14,7 +14,7 @@ from revisit.rendering.filters import (
     plate,
     visit_type,
 )
-from revisit.rendering.members import MemberRef, member_refs, merge_members
+from revisit.rendering.members import MemberRef, member_refs, merge_members, refs_from_details
 from revisit.rendering.renderer import (
     CampaignTemplateError,
     RenderedSms,
@@ -51,6 +51,7 @@ __all__ = [
     "opt_out_hint",
     "plate",
     "raise_problems",
+    "refs_from_details",
     "sms_segments",
     "visit_type",
 ]

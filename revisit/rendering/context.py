@@ -7,11 +7,13 @@ The context of one customer (every key is always present; values may be ``None``
 - ``language``: the customer's language, or the default when the customer has none
 - ``vehicles``: the member's vehicles (for a customer-level cohort such as birthday, the
   customer's active vehicles), each with vin, plate, model, purchase_date, status,
-  car_age_years, last_visit_date, last_visit_type, last_mileage_km, due_date
+  car_age_years, last_visit_date, last_visit_type, last_mileage_km, due_date, due_by (why
+  it is due then: a :class:`~revisit.cohorts.definitions.DueBasis`, e.g. ``mileage``)
 - ``store``: store_id, name, phone, address, sms_sender, timezone
 - ``campaign``: name, cohort, channel, marketing, and what the campaign file says to
   customers (``occasion``, ``offer``, ``workshop_hours``: see revisit.campaigns.content)
-- ``as_of``: the campaign date; ``due_date``: the earliest due date of the vehicles
+- ``as_of``: the campaign date; ``due_date``: the earliest due date of the vehicles, and
+  ``due_by``: why that vehicle is due then
 - ``upsell_items``: item_id, item, grade, amount, due_date, visit_date, vin
 - ``policies``: policy_id, vin, insurer, expiry_date
 - ``history``: the latest visits (newest first): visit_id, vin, date, type, mileage_km,
@@ -20,10 +22,10 @@ The context of one customer (every key is always present; values may be ``None``
 - ``details``: the cohort's own fields for this member, as given
 - ``opt_out_hint``: "回复TD退订" / "Reply STOP to opt out" for marketing texts, else ""
 
-Due dates come from the member's details (``due_date`` for all its vehicles, or
-``due_dates`` by VIN); when a cohort gives none, a simple estimate is used: purchase + 90
-days (first service), latest first-service/maintenance visit + 180 days (maintenance), the
-policy expiry (insurance), the item's due date or visit + 90 days (declined B).
+Due dates and why come from the member's details (``due_date`` / ``due_by`` for all its
+vehicles, or ``due_dates`` / ``due_bases`` by VIN): the cohort's own answer, which a
+contact keeps in the outbox. A member without one has no due date; nothing is estimated
+here.
 """
 
 from __future__ import annotations
@@ -135,25 +137,8 @@ def _load_policies(
     return sorted(unique.values(), key=lambda p: (p.expiry_date, p.policy_id))
 
 
-def _default_due(
-    cohort: str, vehicle: Vehicle, visits: list[Visit], items: list[dict], policies: list[dict]
-) -> dt.date | None:
-    if cohort == "first_service_due":
-        return vehicle.purchase_date + dt.timedelta(days=90)
-    if cohort == "maintenance_due":
-        anchors = [v.date for v in visits if v.type in ("first_service", "maintenance")]
-        return max(anchors) + dt.timedelta(days=180) if anchors else None
-    if cohort == "insurance_renewal":
-        expiries = [p["expiry_date"] for p in policies if p["vin"] == vehicle.vin]
-        return min(expiries, default=None)
-    if cohort == "declined_b":
-        dues = [i["due_date"] for i in items if i["vin"] == vehicle.vin and i["due_date"]]
-        return min(dues, default=None)
-    return None
-
-
 def _vehicle_context(
-    vehicle: Vehicle, visits: list[Visit], due: dt.date | None, as_of: dt.date
+    vehicle: Vehicle, visits: list[Visit], due: dt.date | None, due_by: str | None, as_of: dt.date
 ) -> dict[str, Any]:
     mileages = [v.mileage_km for v in visits if v.mileage_km is not None]
     age_days = (as_of - vehicle.purchase_date).days
@@ -168,6 +153,7 @@ def _vehicle_context(
         "last_visit_type": visits[0].type if visits else None,
         "last_mileage_km": mileages[0] if mileages else None,
         "due_date": due,
+        "due_by": due_by if due is not None else None,
     }
 
 
@@ -324,7 +310,7 @@ def load_contexts(
             "details": merged[cid].details,
             "opt_out_hint": opt_out_hint(language, marketing=marketing),
         }
-        _add_vehicles(contexts[cid], vehicles[cid], history, merged[cid], cohort, as_of)
+        _add_vehicles(contexts[cid], vehicles[cid], history, merged[cid], as_of)
     return contexts
 
 
@@ -333,23 +319,24 @@ def _add_vehicles(
     vehicles: list[Vehicle],
     history: dict[str, list[Visit]],
     member: MemberRef,
-    cohort: str,
     as_of: dt.date,
 ) -> None:
-    """Vehicles (in the member's order), their due dates, and the customer's recent visits."""
+    """Vehicles (in the member's order), their due dates as the cohort gave them, and the
+    customer's recent visits."""
     order = {vin: i for i, vin in enumerate(member.vins)}
     vehicles = sorted(vehicles, key=lambda v: (order.get(v.vin, len(order)), v.vin))
     due_dates: dict[str, dt.date | None] = member.details["due_dates"]
+    due_bases: dict[str, str] = member.details["due_bases"]
     rows = []
     for v in vehicles:
         visits = history.get(v.vin, [])
         due = due_dates.get(v.vin) or member.details.get("due_date")
-        if due is None:
-            due = _default_due(cohort, v, visits, ctx["upsell_items"], ctx["policies"])
-        rows.append(_vehicle_context(v, visits, due, as_of))
+        due_by = due_bases.get(v.vin) or member.details.get("due_by")
+        rows.append(_vehicle_context(v, visits, due, due_by, as_of))
     ctx["vehicles"] = rows
-    dues = [r["due_date"] for r in rows if r["due_date"] is not None]
-    ctx["due_date"] = min(dues, default=member.details.get("due_date"))
+    dated = [r for r in rows if r["due_date"] is not None]
+    first = min(dated, key=lambda r: r["due_date"]) if dated else member.details
+    ctx["due_date"], ctx["due_by"] = first.get("due_date"), first.get("due_by")
     visits = sorted(
         (visit for v in vehicles for visit in history.get(v.vin, [])),
         key=lambda visit: (visit.date, visit.visit_id),

@@ -9,6 +9,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from revisit.cohorts.definitions import DueBasis
 from revisit.dms.phones import mask_phone
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -96,6 +97,28 @@ def visit_type(value: Any, lang: str = "zh") -> str:
     return labels[1] if lang == "en" else labels[0]
 
 
+_DUE_BASES: dict[str, tuple[str, str]] = {
+    DueBasis.PURCHASE: ("购车后首保", "first service after purchase"),
+    DueBasis.MILEAGE: ("按行驶里程估算", "by the mileage estimate"),
+    DueBasis.INTERVAL: ("按保养间隔", "by time since the last service"),
+    DueBasis.POLICY_EXPIRY: ("保险到期", "policy expiry"),
+    DueBasis.ITEM_DUE_DATE: ("顾问建议日期", "the advisor's date"),
+    DueBasis.ITEM_DEFAULT: ("提出后90天", "90 days after it was proposed"),
+}
+
+
+def due_basis(value: Any, lang: str = "zh") -> str:
+    """mileage → 按行驶里程估算 (zh) / by the mileage estimate (en): why a vehicle is due
+    when it is (a :class:`~revisit.cohorts.definitions.DueBasis`); unknown values as they
+    are, none as an empty string."""
+    if value is None:
+        return ""
+    labels = _DUE_BASES.get(str(value))
+    if labels is None:
+        return str(value)
+    return labels[1] if lang == "en" else labels[0]
+
+
 FILTERS = {
     "cn_date": cn_date,
     "cn_month_day": cn_month_day,
@@ -105,4 +128,5 @@ FILTERS = {
     "mask_phone": mask_phone,
     "visit_type": visit_type,
     "km": km,
+    "due_basis": due_basis,
 }

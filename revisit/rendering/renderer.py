@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from revisit.campaigns.statuses import ChannelKind
 from revisit.errors import TemplateError
 from revisit.rendering.context import opt_out_hint
 from revisit.rendering.filters import FILTERS
@@ -178,7 +179,7 @@ class Renderer:
         contexts: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]],
         max_segments: int | None = None,
         *,
-        channel: str = "sms",
+        channel: str = ChannelKind.SMS,
         templates: Mapping[str, str] | None = None,
         raise_errors: bool = True,
     ) -> list[RenderProblem]:
@@ -199,7 +200,7 @@ class Renderer:
         contexts: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Any]],
         max_segments: int | None = None,
         *,
-        channel: str = "sms",
+        channel: str = ChannelKind.SMS,
         templates: Mapping[str, str] | None = None,
     ) -> tuple[dict[str, RenderedSms], list[RenderProblem]]:
         """Every member's SMS (customer id → text) and the problems found, as
@@ -211,7 +212,7 @@ class Renderer:
             cid = str(ctx["customer"]["customer_id"])
             lang = str(ctx.get("language") or ctx["customer"].get("language") or "zh")
             try:
-                if channel == "call":
+                if channel == ChannelKind.CALL:
                     self.render_call_sheet(campaign, lang, ctx, templates=templates)
                     continue
                 sms = self.render_sms(campaign, lang, ctx, templates=templates)

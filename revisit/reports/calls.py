@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from revisit.campaigns.outcome_codes import CallCode, OutcomeKind
-from revisit.campaigns.statuses import ContactStatus
+from revisit.campaigns.statuses import ChannelKind, ContactStatus
 from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES
 
 
@@ -112,7 +112,7 @@ def staff_report(conn: Connection, f: CallFilter | None = None) -> list[dict[str
                 per_contact, p.contact_id == c.id
             )
         )
-        .where(c.channel == "call", c.status == ContactStatus.LISTED.value)
+        .where(c.channel == ChannelKind.CALL.value, c.status == ContactStatus.LISTED.value)
         .group_by(caller)
         .order_by(caller)
     )

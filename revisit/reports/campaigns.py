@@ -33,7 +33,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
 from revisit.campaigns.outcome_codes import CallCode, OutcomeKind
-from revisit.campaigns.statuses import ContactStatus, ExclusionReason, SuppressionReason
+from revisit.campaigns.statuses import (
+    ChannelKind,
+    ContactStatus,
+    ExclusionReason,
+    SuppressionReason,
+)
 from revisit.dates import sql_epoch_days
 from revisit.db.tables import (
     CAMPAIGNS,
@@ -147,13 +152,13 @@ def _counts(msg: Any, answer: Any, ret: Any, opted: ColumnElement[bool]) -> list
     assigned = s.not_in([x.value for x in NOT_ASSIGNED])
     delivered = and_(s == ContactStatus.SENT.value, msg.c.delivered == 1)
     returned = ret.c.contact_id.is_not(None)
-    reached_call = and_(CONTACTS.c.channel == "call", answer.c.reached == 1)
+    reached_call = and_(CONTACTS.c.channel == ChannelKind.CALL.value, answer.c.reached == 1)
     columns = [
         func.count().label("targeted"),
-        *(_count(and_(s == "excluded", CONTACTS.c.reason == r.value)).label(f"excluded:{r}")
-          for r in ExclusionReason),
-        *(_count(and_(s == "suppressed", CONTACTS.c.reason == r.value)).label(f"suppressed:{r}")
-          for r in SuppressionReason),
+        *(_count(and_(s == ContactStatus.EXCLUDED.value, CONTACTS.c.reason == r.value))
+          .label(f"excluded:{r}") for r in ExclusionReason),
+        *(_count(and_(s == ContactStatus.SUPPRESSED.value, CONTACTS.c.reason == r.value))
+          .label(f"suppressed:{r}") for r in SuppressionReason),
         _count(s == ContactStatus.HOLDOUT.value).label("holdout"),
         _count(assigned).label("assigned"),
         _count(contacted).label("contacted"),

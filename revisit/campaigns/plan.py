@@ -1,0 +1,253 @@
+"""The plan of a campaign run: every targeted customer with one decision, its reason, and
+what the contact will be about (its vehicles and the cohort's details).
+
+:func:`plan_campaign` selects the cohort and applies :mod:`revisit.campaigns.rules` in their
+order; it writes nothing. The outbox (:mod:`revisit.delivery.outbox`) writes a plan's rows
+as contacts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from revisit.campaigns.config import CampaignDef
+from revisit.campaigns.rules import (
+    channel_exclusion,
+    claimed_today_by_higher,
+    customer_exclusion,
+    group_by_customer,
+    in_holdout,
+    outranks,
+    reachable_customers,
+    recently_contacted,
+    sms_capped_customers,
+    store_timezones,
+    vehicle_exclusion,
+)
+from revisit.campaigns.statuses import (
+    ChannelKind,
+    ExclusionReason,
+    PlanDecision,
+    SuppressionReason,
+)
+from revisit.campaigns.window import next_send_time
+from revisit.cohorts.select import CohortMember, by_customer, select_cohort
+from revisit.settings import DEFAULT_TIMEZONE
+
+Reason = ExclusionReason | SuppressionReason
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    """One customer of a run: what happens to them and why.
+
+    ``members`` are the customer's cohort members the contact is about (one per vehicle;
+    sold or scrapped vehicles left out when another remains); ``vins`` their vehicles."""
+
+    customer_id: str
+    store_id: str
+    vins: tuple[str, ...]
+    status: PlanDecision
+    reason: Reason | None
+    members: tuple[CohortMember, ...]
+    send_at: dt.datetime | None = None  # to_contact rows: now, or when the window opens
+
+    @property
+    def phone(self) -> str | None:
+        return self.members[0].phone
+
+    @property
+    def language(self) -> str:
+        return self.members[0].language
+
+    @property
+    def details(self) -> list[dict[str, Any]]:
+        """What the contact keeps of its members (``contacts.details``): per vehicle, the
+        due date and why, and the cohort's own fields (see :meth:`CohortMember.details`)."""
+        return [d for d in (m.details() for m in self.members) if d]
+
+
+@dataclass
+class CampaignPlan:
+    """A campaign's decisions for one as_of date: a row per targeted customer, sorted by
+    customer id."""
+
+    campaign: CampaignDef
+    as_of: dt.date
+    now: dt.datetime
+    rows: list[PlanRow] = field(default_factory=list)
+    # sold/scrapped vehicles left out of the contact of a customer who has another one
+    dropped_vehicles: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def targeted(self) -> int:
+        return len(self.rows)
+
+    def by_status(self, status: PlanDecision) -> list[PlanRow]:
+        return [r for r in self.rows if r.status == status]
+
+    def counts(self) -> dict[PlanDecision, dict[str, int]]:
+        """decision → reason → customers (reason ``""`` for to_contact and holdout)."""
+        out: dict[PlanDecision, dict[str, int]] = {s: {} for s in PlanDecision}
+        for (status, reason), n in sorted(
+            Counter((r.status, r.reason or "") for r in self.rows).items()
+        ):
+            out[status][reason] = n
+        return out
+
+    @property
+    def deferred(self) -> int:
+        """to_contact rows that must wait for the send window to open."""
+        return sum(
+            1 for r in self.by_status(PlanDecision.TO_CONTACT) if r.send_at and r.send_at > self.now
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The plan's numbers (what a run keeps in ``campaign_runs.counts``): targeted, and
+        per decision the customers, by reason for excluded and suppressed."""
+        counts = self.counts()
+        return {
+            "campaign": self.campaign.name,
+            "as_of": self.as_of.isoformat(),
+            "targeted": self.targeted,
+            PlanDecision.EXCLUDED: counts[PlanDecision.EXCLUDED],
+            PlanDecision.SUPPRESSED: counts[PlanDecision.SUPPRESSED],
+            PlanDecision.HOLDOUT: sum(counts[PlanDecision.HOLDOUT].values()),
+            PlanDecision.TO_CONTACT: sum(counts[PlanDecision.TO_CONTACT].values()),
+            "deferred": self.deferred,
+            "dropped_vehicles": dict(self.dropped_vehicles),
+        }
+
+
+# Customers each campaign reaches on a day, shared by the plans of one planning pass (a
+# daily run, an overview) so that every higher-ranked cohort is evaluated once, not once
+# per lower campaign. Only reachability is kept: contact history is always read afresh.
+ReachCache = dict[tuple[str, dt.date], set[str]]
+# A campaign targeting at most this many customers asks a competitor about them alone
+# rather than selecting the competitor's whole cohort (unless a planning pass already has).
+NARROW_LOOKUP = 10_000
+
+
+def _competitors(
+    session: Session,
+    campaign: CampaignDef,
+    as_of: dt.date,
+    others: Mapping[str, CampaignDef],
+    reach: ReachCache,
+    targeted: Collection[str],
+) -> set[str]:
+    """The customers of ``targeted`` that a higher-ranked campaign takes today."""
+    taken = claimed_today_by_higher(session, campaign=campaign, as_of=as_of)
+    for other in sorted(others.values(), key=CampaignDef.rank):
+        if (
+            other.name == campaign.name
+            or other.schedule != "daily"
+            or not outranks(other, campaign)
+        ):
+            continue
+        key = (other.name, as_of)
+        if key in reach:
+            taken |= reach[key]
+        elif len(targeted) <= NARROW_LOOKUP:
+            taken |= reachable_customers(session, campaign=other, as_of=as_of, among=targeted)
+        else:
+            reach[key] = reachable_customers(session, campaign=other, as_of=as_of)
+            taken |= reach[key]
+    return taken
+
+
+def _suppressions(
+    session: Session,
+    campaign: CampaignDef,
+    as_of: dt.date,
+    others: Mapping[str, CampaignDef],
+    reach: ReachCache,
+    targeted: Collection[str],
+) -> list[tuple[SuppressionReason, set[str]]]:
+    """(reason, customers) in the order the suppression rules apply."""
+    cap = campaign.frequency_cap
+    lower = _competitors(session, campaign, as_of, others, reach, targeted)
+    rules = [(SuppressionReason.LOWER_PRIORITY, lower)]
+    if campaign.channel == ChannelKind.SMS:
+        capped = sms_capped_customers(
+            session, campaign=campaign.name, as_of=as_of, max_sms=cap.max_sms, days=cap.days
+        )
+        rules.append((SuppressionReason.FREQUENCY_CAP, capped))
+    if cap.recontact_days and cap.recontact_campaigns:
+        recent = recently_contacted(
+            session,
+            campaign=campaign.name,
+            as_of=as_of,
+            campaigns=cap.recontact_campaigns,
+            days=cap.recontact_days,
+        )
+        rules.append((SuppressionReason.RECONTACT_WINDOW, recent))
+    return rules
+
+
+def _decide(
+    campaign: CampaignDef,
+    members: list[CohortMember],
+    suppressions: list[tuple[SuppressionReason, set[str]]],
+) -> tuple[PlanDecision, Reason | None, list[CohortMember]]:
+    """Decision, reason and remaining vehicles for one customer's members."""
+    first = members[0]
+    live = [m for m in members if vehicle_exclusion(m) is None]
+    reason = customer_exclusion(first) or (vehicle_exclusion(members[0]) if not live else None)
+    reason = reason or channel_exclusion(first, campaign.channel)
+    if reason:
+        return PlanDecision.EXCLUDED, reason, live
+    for why, customers in suppressions:
+        if first.customer_id in customers:
+            return PlanDecision.SUPPRESSED, why, live
+    if in_holdout(campaign.name, first.customer_id, campaign.holdout_pct):
+        return PlanDecision.HOLDOUT, None, live
+    return PlanDecision.TO_CONTACT, None, live
+
+
+def plan_campaign(
+    session: Session,
+    *,
+    campaign: CampaignDef,
+    as_of: dt.date,
+    now: dt.datetime,
+    all_campaigns: Mapping[str, CampaignDef] | None = None,
+    default_timezone: str = DEFAULT_TIMEZONE,
+    reach: ReachCache | None = None,
+) -> CampaignPlan:
+    """Evaluate ``campaign`` for ``as_of`` and decide every targeted customer; writes nothing.
+
+    ``now`` (aware) places to_contact rows in the send window of their store. Plans
+    made together (a daily run, an overview) pass one ``reach`` cache, so each competing
+    campaign's customers are selected once."""
+    members = select_cohort(session, as_of=as_of, exclusions=False, **campaign.selection)
+    groups = group_by_customer(members)
+    suppressions = _suppressions(
+        session, campaign, as_of, all_campaigns or {}, {} if reach is None else reach, groups
+    )
+    zones = store_timezones(session)
+    send_times: dict[str, dt.datetime] = {}  # per time zone
+    plan = CampaignPlan(campaign=campaign, as_of=as_of, now=now)
+    for customer_id in sorted(groups):  # a plan in the same order whichever way it was read
+        group = sorted(groups[customer_id], key=by_customer)
+        status, reason, live = _decide(campaign, group, suppressions)
+        if live:
+            plan.dropped_vehicles.update(r for r in map(vehicle_exclusion, group) if r is not None)
+        kept = live or group
+        send_at = None
+        if status == PlanDecision.TO_CONTACT:
+            tz = zones.get(group[0].store_id, default_timezone)
+            if tz not in send_times:
+                send_times[tz] = next_send_time(now, tz, campaign.send_window)
+            send_at = send_times[tz]
+        vins = tuple(m.vin for m in kept if m.vin is not None)
+        plan.rows.append(
+            PlanRow(customer_id, group[0].store_id, vins, status, reason, tuple(kept), send_at)
+        )
+    return plan

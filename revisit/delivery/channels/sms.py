@@ -1,0 +1,95 @@
+"""The SMS channel of a run: its waiting contacts go out through the SMS provider (Twilio,
+or the console when no credentials are set), paced and at most once each, by
+:func:`revisit.delivery.dispatch.dispatch_run`; only inside the send window of every
+store the run's customers belong to."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import TextIO
+
+from sqlalchemy.engine import Engine
+
+from revisit.campaigns.config import CampaignDef
+from revisit.campaigns.statuses import WAITING_STATUSES, ChannelKind
+from revisit.campaigns.window import within_send_window
+from revisit.db.tables import utcnow
+from revisit.delivery import outbox
+from revisit.delivery.channels.providers import open_sms_channel
+from revisit.delivery.channels.run import Delivered
+from revisit.delivery.dispatch import DispatchSummary, dispatch_run
+from revisit.settings import Settings
+
+TWILIO_RATE = 50.0  # SMS per second, unless the run says otherwise
+CONSOLE_RATE = 5000.0
+
+
+class SmsChannel:
+    kind = ChannelKind.SMS
+
+    def __init__(
+        self,
+        campaign: CampaignDef,
+        *,
+        settings: Settings,
+        as_of: dt.date,
+        clock: Callable[[], dt.datetime],
+        rate: float | None = None,
+        concurrency: int = 10,
+        progress: Callable[[DispatchSummary], None] | None = None,
+    ) -> None:
+        self.campaign, self.settings, self.as_of, self.clock = campaign, settings, as_of, clock
+        self.rate = rate or (TWILIO_RATE if settings.has_twilio else CONSOLE_RATE)
+        self.concurrency, self.progress = concurrency, progress
+        self._console: TextIO | None = None
+        self._console_path: str | None = None
+
+    def find(self, engine: Engine, *, run_id: int) -> int:
+        """Contacts pending, or in flight with an outcome still to learn."""
+        counts = outbox.status_counts(engine, run_id=run_id)
+        return sum(counts.get(s, 0) for s in WAITING_STATUSES)
+
+    def send(self, engine: Engine, *, run_id: int) -> Delivered:
+        zones = outbox.store_zones(engine, run_id, self.settings.default_timezone)
+        window = self.campaign.send_window
+
+        def may_send(_real: dt.datetime) -> bool:
+            # The send window follows the run's clock (pinned with --now in a replay), in
+            # every store of the run; leases and the provider reconciliation use the real
+            # clock, which is the one the provider's timestamps are compared with.
+            at = self.clock()
+            return all(within_send_window(at, tz, window) for tz in zones)
+
+        stream = self._console_stream()
+
+        async def go() -> DispatchSummary:
+            provider = open_sms_channel(
+                self.settings, max_connections=self.concurrency + 4, console_stream=stream
+            )
+            try:
+                return await dispatch_run(engine, run_id=run_id, channel=provider, rate=self.rate,
+                                          concurrency=self.concurrency, clock=utcnow,
+                                          may_send=may_send, progress=self.progress)  # fmt: skip
+            finally:
+                await provider.aclose()
+
+        summary = asyncio.run(go())
+        return Delivered(summary.status, dispatch=summary.as_dict(), sms_file=self._console_path)
+
+    def _console_stream(self) -> TextIO | None:
+        """Without Twilio credentials the texts go to ``<output>/sms/<campaign>_<as_of>.txt``."""
+        if self.settings.has_twilio:
+            return None
+        if self._console is None:
+            name = f"{self.campaign.name}_{self.as_of}.txt"
+            path = self.settings.output_dir / "sms" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._console, self._console_path = path.open("a", encoding="utf-8"), str(path)
+        return self._console
+
+    def close(self) -> None:
+        if self._console is not None:
+            self._console.close()
+            self._console = None
