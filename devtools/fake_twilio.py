@@ -8,6 +8,13 @@ timeout: the dangerous case), a per-second cap answered with 429/20429 and ``Ret
 and numbers that answer 21610, 21211 or 21614. Every accepted message is kept, so a test can
 assert that no phone received two messages.
 
+Delivery statuses: a message created with ``StatusCallback`` gets signed status callbacks
+(``X-Twilio-Signature`` computed with the SDK's ``RequestValidator`` and the fake's auth
+token) — automatically (``FakeConfig.deliver``: ``sent`` then that final status, possibly
+before the creating request has been answered) or when a test calls :meth:`FakeTwilio.advance`;
+fetching a message returns its current status and error code. :meth:`FakeTwilio.send_inbound`
+posts a signed reply to an inbound webhook.
+
 Run it with ``revisit dev fake-twilio`` or, in tests, :func:`serve_fake_twilio`.
 """
 
@@ -30,9 +37,11 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from twilio.request_validator import RequestValidator
 
 from revisit.settings import Settings
 
@@ -69,6 +78,11 @@ class FakeConfig:
     retry_after_s: int = 1
     error_numbers: dict[str, int] = field(default_factory=dict)  # To -> error code
     seed: int | None = None
+    # After a create with StatusCallback: post "sent", then this status (delivered,
+    # undelivered, failed), callback_delay_ms apart; None: only when a test calls advance().
+    deliver: str | None = None
+    deliver_error_code: int | None = None  # the ErrorCode sent with an undelivered/failed
+    callback_delay_ms: float = 0.0
 
 
 @dataclass
@@ -82,6 +96,9 @@ class FakeMessage:
     arrived: float  # time.monotonic() when the request arrived
     idempotency_token: str | None
     num_segments: int
+    status_callback: str | None = None
+    status: str = "sent"  # what fetch and list say (the create answer says queued)
+    error_code: int | None = None
 
 
 def segments(body: str) -> int:
@@ -134,6 +151,7 @@ class FakeTwilio:
             self.throttled = 0
             self.failed = 0
             self.list_requests = 0
+            self.callbacks: list[tuple[str, dict[str, str], int]] = []  # url, form, HTTP status
             self._rng = random.Random(self.config.seed)
 
     # --- what tests look at --------------------------------------------------------------
@@ -202,13 +220,14 @@ class FakeTwilio:
             arrived=arrived,
             idempotency_token=token,
             num_segments=segments(form["Body"]),
+            status_callback=form.get("StatusCallback"),
         )
         with self._lock:
             self.messages.append(msg)
             self._by_sid[msg.sid] = msg
         return msg
 
-    def resource(self, m: FakeMessage, status: str = "sent") -> dict[str, Any]:
+    def resource(self, m: FakeMessage, status: str | None = None) -> dict[str, Any]:
         acc = self.config.account_sid
         when = format_datetime(m.created)
         uri = f"/2010-04-01/Accounts/{acc}/Messages/{m.sid}"
@@ -220,7 +239,7 @@ class FakeTwilio:
             "date_sent": when,
             "date_updated": when,
             "direction": "outbound-api",
-            "error_code": None,
+            "error_code": m.error_code,
             "error_message": None,
             "from": m.from_,
             "messaging_service_sid": m.messaging_service_sid,
@@ -229,7 +248,7 @@ class FakeTwilio:
             "price": None,
             "price_unit": None,
             "sid": m.sid,
-            "status": status,
+            "status": status or m.status,
             "subresource_uris": {"media": f"{uri}/Media.json"},
             "to": m.to,
             "uri": f"{uri}.json",
@@ -260,9 +279,74 @@ class FakeTwilio:
         if self._roll(self.config.fail_after_create_rate):
             self.failed += 1
             return _error(20500)
+        if msg.status_callback and self.config.deliver:
+            asyncio.get_running_loop().create_task(self._deliver(msg))
         if self._roll(self.config.timeout_rate):
             await self._hang()
         return JSONResponse(self.resource(msg, "queued"), status_code=201)
+
+    # --- delivery statuses and replies ----------------------------------------------------
+
+    def sign(self, url: str, params: dict[str, str]) -> str:
+        """The ``X-Twilio-Signature`` Twilio would send for ``params`` POSTed to ``url``."""
+        signature: str = RequestValidator(self.config.auth_token).compute_signature(url, params)
+        return signature
+
+    def post_signed(self, url: str, params: dict[str, str]) -> int:
+        """POST ``params`` to ``url`` as Twilio does (form-encoded, signed); the HTTP status."""
+        headers = {"X-Twilio-Signature": self.sign(url, params)}
+        try:
+            code = httpx.post(url, data=params, headers=headers, timeout=10).status_code
+        except httpx.HTTPError:
+            code = 0
+        with self._lock:
+            self.callbacks.append((url, dict(params), code))
+        return code
+
+    def advance(self, sid: str, status: str, error_code: int | None = None) -> int | None:
+        """Set message ``sid``'s status and post its status callback, if it asked for one
+        (the callback's HTTP status; None when it did not)."""
+        with self._lock:
+            msg = self._by_sid[sid]
+            msg.status, msg.error_code = status, error_code if error_code else msg.error_code
+        if not msg.status_callback:
+            return None
+        params = {
+            "AccountSid": self.config.account_sid,
+            "MessageSid": msg.sid,
+            "SmsSid": msg.sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+            "To": msg.to,
+            "From": msg.from_ or "",
+            "ApiVersion": "2010-04-01",
+        }
+        if error_code:
+            params["ErrorCode"] = str(error_code)
+        return self.post_signed(msg.status_callback, params)
+
+    async def _deliver(self, msg: FakeMessage) -> None:
+        final = self.config.deliver
+        code = self.config.deliver_error_code if final in ("undelivered", "failed") else None
+        for status, error in (("sent", None), (final, code)):
+            await asyncio.sleep(self.config.callback_delay_ms / 1000)
+            await asyncio.to_thread(self.advance, msg.sid, str(status), error)
+
+    def send_inbound(self, url: str, *, from_: str, body: str, to: str = "+15005550006") -> int:
+        """Post a signed inbound SMS (a reply from ``from_``) to ``url``; the HTTP status."""
+        sid = "SM" + secrets.token_hex(16)
+        params = {
+            "AccountSid": self.config.account_sid,
+            "MessageSid": sid,
+            "SmsMessageSid": sid,
+            "From": from_,
+            "To": to,
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "ApiVersion": "2010-04-01",
+        }
+        return self.post_signed(url, params)
 
     async def _hang(self) -> None:
         """Hold the answer back (the client times out), but let a shutdown end it."""

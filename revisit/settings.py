@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     # store id → the service manager who takes the call lists of ``call_to:
     # service_manager`` campaigns (repeat repairs), as JSON: {"S01": "王经理"}
     service_managers: dict[str, str] = Field(default_factory=dict)
+    # Where Twilio reaches this deployment's webhooks (``revisit serve`` behind a proxy), e.g.
+    # https://revisit.example.com: signatures are checked against it, and every SMS asks for
+    # status callbacks at <public_url>/twilio/status.
+    public_url: str | None = None
+    # Whether the SMS sender receives replies (a two-way number whose inbound webhook points
+    # at <public_url>/twilio/inbound). Replies from mainland China (+86) never arrive through
+    # Twilio whatever this says; their opt-out hint names the store's phone instead.
+    sms_replies: bool = False
 
     @field_validator("default_timezone")
     @classmethod
@@ -53,9 +61,24 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA time zone, e.g. Asia/Shanghai")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"REVISIT_PUBLIC_URL must start with https:// (got {value!r})")
+        return value
+
     def today(self) -> dt.date:
         """Today's date in the default store time zone (the as_of when none is given)."""
         return dt.datetime.now(ZoneInfo(self.default_timezone)).date()
+
+    @property
+    def status_callback_url(self) -> str | None:
+        """Where the provider posts status callbacks, or None without a public URL."""
+        return f"{self.public_url}/twilio/status" if self.public_url else None
 
     @property
     def has_twilio(self) -> bool:

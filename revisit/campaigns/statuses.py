@@ -115,3 +115,84 @@ PLANNED_STATUS: dict[PlanDecision, ContactStatus] = {
     PlanDecision.SUPPRESSED: ContactStatus.SUPPRESSED,
     PlanDecision.HOLDOUT: ContactStatus.HOLDOUT,
 }
+
+class MessageStatus(StrEnum):
+    """A message's status as the provider reports it (Twilio's Message resource ``status``;
+    the outbound life in Twilio's guide "Outbound Message Status in Status Callbacks")."""
+
+    SCHEDULED = "scheduled"  # a Messaging Service holds it for a later time
+    ACCEPTED = "accepted"  # a Messaging Service took it
+    QUEUED = "queued"  # created, waiting to go to the carrier
+    SENDING = "sending"
+    SENT = "sent"  # handed to the carrier
+    PARTIALLY_DELIVERED = "partially_delivered"
+    DELIVERED = "delivered"  # the carrier confirmed delivery
+    READ = "read"  # a read receipt (channels that have them)
+    UNDELIVERED = "undelivered"  # the carrier could not deliver it
+    FAILED = "failed"  # it could not be sent
+    CANCELED = "canceled"  # a scheduled message cancelled before it went
+    RECEIVING = "receiving"  # inbound: not an outbound message's status
+    RECEIVED = "received"
+
+
+#: How far along its life a status is: a message's status only ever moves to a higher rank.
+MESSAGE_STATUS_RANK: dict[MessageStatus, int] = {
+    MessageStatus.SCHEDULED: 0,
+    MessageStatus.ACCEPTED: 0,
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.PARTIALLY_DELIVERED: 3,
+    MessageStatus.DELIVERED: 4,
+    MessageStatus.UNDELIVERED: 4,
+    MessageStatus.FAILED: 4,
+    MessageStatus.CANCELED: 4,
+    MessageStatus.READ: 5,
+}
+#: Statuses after which nothing but a read receipt (after ``delivered``) may follow.
+FINAL_MESSAGE_STATUSES = frozenset(
+    {
+        MessageStatus.DELIVERED,
+        MessageStatus.UNDELIVERED,
+        MessageStatus.FAILED,
+        MessageStatus.CANCELED,
+        MessageStatus.READ,
+    }
+)
+
+
+def message_status_moves(old: str | None, new: str) -> bool:
+    """Whether a message at status ``old`` may take status ``new``: forward only, a final
+    status is never overwritten (a late ``sent`` after ``delivered`` is ignored), except
+    that ``read`` may follow ``delivered``. Unknown statuses never move a message."""
+    try:
+        target = MessageStatus(new)
+    except ValueError:
+        return False
+    if target not in MESSAGE_STATUS_RANK:
+        return False
+    if old is None:
+        return True
+    try:
+        current = MessageStatus(old)
+    except ValueError:
+        return True  # a value this version does not know: the provider's word wins
+    if current in FINAL_MESSAGE_STATUSES:
+        return current is MessageStatus.DELIVERED and target is MessageStatus.READ
+    return MESSAGE_STATUS_RANK[target] > MESSAGE_STATUS_RANK.get(current, -1)
+
+
+class OutcomeKind(StrEnum):
+    """What an outcome row records (``outcomes.kind``)."""
+
+    CALL = "call"  # a caller's result
+    REPLY = "reply"  # an SMS the customer sent back
+    RETURN = "return"  # a visit attributed to a contact
+
+
+class ReplyCode(StrEnum):
+    """The code of a reply outcome (``outcomes.kind = reply``)."""
+
+    MESSAGE = "message"  # anything else the customer wrote: for staff to read
+    OPT_OUT = "opt_out"  # an opt-out word: the customer is now on do-not-contact
+    OPT_IN = "opt_in"  # START / UNSTOP / YES lifted a reply opt-out

@@ -1,7 +1,12 @@
 """The ``revisit`` command: the Typer app (:mod:`revisit.cli.app`) with every command module
 imported, so that each registers its commands on it."""
 
-from revisit.cli import campaigns, data, demo, dev, outcomes, report, reports, runs
+from revisit.cli import (
+    campaigns, data, demo, dev, optouts, outcomes, report, reports, runs, webhooks,
+)
 from revisit.cli.app import app
 
-__all__ = ["app", "campaigns", "data", "demo", "dev", "outcomes", "report", "reports", "runs"]
+__all__ = [
+    "app", "campaigns", "data", "demo", "dev", "optouts", "outcomes", "report", "reports",
+    "runs", "webhooks",
+]

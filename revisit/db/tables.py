@@ -285,6 +285,19 @@ class Message(SQLModel, table=True):
     updated_at: dt.datetime = _ts()
 
 
+class PendingCallback(SQLModel, table=True):
+    """A provider status callback for a message not recorded yet (the provider can call back
+    before the send's own write commits): applied, then deleted, when the message is."""
+
+    __tablename__ = "pending_callbacks"
+    __table_args__ = (Index("ix_pending_callbacks_sid", "provider_sid"),)
+    id: int | None = Field(default=None, primary_key=True)
+    provider_sid: str
+    status: str
+    error_code: str | None = None
+    received_at: dt.datetime = _ts()
+
+
 class Outcome(SQLModel, table=True):
     """What came of a contact: a call result, a reply, a return to the shop."""
 
@@ -360,6 +373,7 @@ CAMPAIGNS = table_of(Campaign)
 RUNS = table_of(CampaignRun)
 CONTACTS = table_of(Contact)
 MESSAGES = table_of(Message)
+PENDING_CALLBACKS = table_of(PendingCallback)
 OUTCOMES = table_of(Outcome)
 OPT_OUTS = table_of(OptOut)
 AUDIT = table_of(AuditEntry)

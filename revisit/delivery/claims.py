@@ -32,6 +32,7 @@ from revisit.campaigns.statuses import (
 )
 from revisit.db.engine import insert_ignore
 from revisit.db.tables import CONTACTS, CUSTOMERS, MESSAGES, OPT_OUTS, RUNS
+from revisit.delivery.callbacks import apply_pending_callbacks
 
 
 def _in_flight() -> Any:
@@ -228,6 +229,8 @@ def record(
             )
             messages = [_message_row(o, provider, now) for o in sent]
             insert_ignore(conn, MESSAGES, messages, keys=["provider_sid"])
+            # Status callbacks that came before this write are applied now, never dropped.
+            apply_pending_callbacks(conn, sids=[o.sid for o in sent if o.sid], now=now)
         if failed := by_status.get(ContactStatus.FAILED):
             conn.execute(
                 update(CONTACTS)

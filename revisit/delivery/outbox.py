@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from revisit.campaigns.config import CampaignDef
@@ -269,3 +269,21 @@ def finish_run(
             values["finished_at"] = now
         conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values))
     return counts
+
+
+def exclude_pending(conn: Connection, *, customer_ids: Sequence[str], reason: str) -> int:
+    """Exclude the customers' contacts that nobody has claimed yet (SMS waiting to be sent,
+    calls not yet listed), in the caller's transaction: an opt-out mid-run takes effect for
+    the rest of the run. A contact already claimed is in flight and settles as it will.
+    Returns how many contacts were excluded."""
+    if not customer_ids:
+        return 0
+    res = conn.execute(
+        update(CONTACTS)
+        .where(
+            CONTACTS.c.customer_id.in_(sorted(set(customer_ids))),
+            CONTACTS.c.status == ContactStatus.PENDING,
+        )
+        .values(status=ContactStatus.EXCLUDED, reason=reason, claimed_by=None, lease_until=None)
+    )
+    return res.rowcount or 0

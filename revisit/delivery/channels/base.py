@@ -18,6 +18,9 @@ from typing import Protocol, runtime_checkable
 # Provider error codes with a meaning for the customer rather than for the run.
 OPTED_OUT_CODES = frozenset({21610})  # the recipient replied STOP: do not contact
 INVALID_PHONE_CODES = frozenset({21211, 21614})  # not a valid (mobile) number
+# Delivery errors (status callbacks) that say the number is dead: 30003 unreachable
+# handset, 30005 unknown destination handset, 30006 landline or unreachable carrier.
+UNDELIVERABLE_PHONE_CODES = frozenset({30003, 30005, 30006})
 AUTH_CODES = frozenset({20003})  # authentication failed
 THROTTLED_CODES = frozenset({20429})  # too many requests: never processed
 
@@ -74,6 +77,7 @@ class ProviderMessage:
     created_at: dt.datetime | None
     sent_at: dt.datetime | None = None
     segments: int = 1
+    error_code: str | None = None  # the provider's delivery error, if any
 
 
 @runtime_checkable
@@ -88,6 +92,20 @@ class Channel(Protocol):
     async def find_sent(
         self, *, to: str, since: dt.datetime, body: str
     ) -> list[ProviderMessage]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class StatusLookup(Protocol):
+    """A provider that can be asked for one message's current status (delivery-status
+    polling, for deployments that cannot receive status callbacks). ``fetch_status``
+    returns None when the provider has no such message and raises
+    :class:`revisit.errors.ProviderError` when it cannot be asked."""
+
+    name: str
+
+    async def fetch_status(self, sid: str) -> ProviderMessage | None: ...
 
     async def aclose(self) -> None: ...
 

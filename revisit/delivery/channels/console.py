@@ -43,5 +43,9 @@ class ConsoleChannel:
         # console means at worst a line printed twice.
         return matching(self._sent, to=to, since=since, body=body)
 
+    async def fetch_status(self, sid: str) -> ProviderMessage | None:
+        # A console "message" has no delivery to report: its status never moves.
+        return None
+
     async def aclose(self) -> None:
         self._stream.flush()

@@ -162,6 +162,8 @@ class TwilioChannel:
             if settings.twilio_messaging_service_sid
             else {"from_": settings.twilio_from}
         )
+        if settings.status_callback_url:  # delivery statuses come back to `revisit serve`
+            self._sender["status_callback"] = settings.status_callback_url
 
     async def send(self, sms: OutgoingSms) -> SendResult:
         call = _Call(idempotency_key=sms.idempotency_key)
@@ -232,6 +234,29 @@ class TwilioChannel:
                 "Contacts stay unknown; re-run to reconcile them."
             ) from exc
         return matching(found, to=to, since=since, body=body)
+
+    async def fetch_status(self, sid: str) -> ProviderMessage | None:
+        """The message ``sid`` as Twilio has it now (None: Twilio does not know it)."""
+        try:
+            m = await self._client.messages(sid).fetch_async()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise ProviderError(
+                f"Twilio could not fetch message {sid}: HTTP {exc.status} code {exc.code}"
+            ) from exc
+        except (RequestNotSent, NoAnswer) as exc:
+            raise ProviderError(f"Twilio could not be reached to fetch {sid} ({exc})") from exc
+        return ProviderMessage(
+            sid=str(m.sid),
+            to=str(m.to),
+            body=m.body or "",
+            status=str(m.status),
+            created_at=m.date_created,
+            sent_at=m.date_sent,
+            segments=_segments(m.num_segments),
+            error_code=str(m.error_code) if m.error_code is not None else None,
+        )
 
     async def aclose(self) -> None:
         await self.http.close()
