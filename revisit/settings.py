@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         return f"{self.public_url}/twilio/status" if self.public_url else None
 
     @property
+    def receives_replies(self) -> bool:
+        """Whether replies to the SMS sender reach revisit (Twilio with a two-way sender)."""
+        return self.sms_replies and self.has_twilio
+
+    @property
     def has_twilio(self) -> bool:
         """True when an account, its token and a sender are all set (else SMS go to the
         console channel)."""

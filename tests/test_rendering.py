@@ -257,7 +257,11 @@ def test_every_shipped_template_renders(engine: Any, renderer: Renderer, campaig
             sms = renderer.render_sms(campaign, lang, ctx)
             assert sms.template == f"sms/{campaign}.{lang}.j2"
             assert "\n" not in sms.text and "{" not in sms.text
-            assert sms.text.endswith("回复TD退订" if lang == "zh" else "Reply STOP to opt out")
+            # A +86 customer cannot reply (Twilio's China SMS is one-way): the store's phone.
+            phone = ctx["store"]["phone"]
+            assert sms.text.endswith(
+                f"退订请致电{phone}" if lang == "zh" else f"To opt out, call {phone}"
+            )
             assert "闽运大众" in sms.text
             if campaign != "birthday":
                 assert "闽A·" in sms.text

@@ -99,6 +99,7 @@ def render_samples(
     contexts = load_contexts(
         session, campaign_name=c.name, cohort=c.cohort, channel=c.channel, as_of=plan.as_of,
         members=refs, campaign_vars=c.template_vars(),
+        sender_receives_replies=settings.receives_replies,
     )  # fmt: skip
     renderer = Renderer(settings.templates_dir)
     out = []

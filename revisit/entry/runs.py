@@ -77,12 +77,13 @@ class RunReport:
 
 
 def render_plan(
-    session: Session, *, plan: CampaignPlan, renderer: Renderer
+    session: Session, *, plan: CampaignPlan, renderer: Renderer, replies: bool = False
 ) -> dict[str, tuple[str, int]]:
     """customer id → (SMS text, segments) for every customer to contact, rendered from the
     details the contacts will keep; for call campaigns the call sheets are rendered and
-    checked but not kept. Raises TemplateError, naming the template, campaign and customers,
-    when any member fails."""
+    checked but not kept. ``replies``: whether replies to the SMS sender arrive (the opt-out
+    hint). Raises TemplateError, naming the template, campaign and customers, when any
+    member fails."""
     c = plan.campaign
     rows = plan.by_status(PlanDecision.TO_CONTACT)
     texts: dict[str, tuple[str, int]] = {}
@@ -92,6 +93,7 @@ def render_plan(
         contexts = load_contexts(
             session, campaign_name=c.name, cohort=c.cohort, channel=c.channel,
             as_of=plan.as_of, members=refs, campaign_vars=c.template_vars(),
+            sender_receives_replies=replies,
         )  # fmt: skip
         rendered, found = renderer.render_campaign(
             c.name, contexts, c.max_segments, channel=c.channel, templates=c.templates
@@ -139,7 +141,9 @@ def run_campaign(
                 session, campaign=campaign, as_of=as_of, now=clock(), all_campaigns=campaigns,
                 default_timezone=settings.default_timezone, reach=reach,
             )  # fmt: skip
-            texts = render_plan(session, plan=plan, renderer=renderer)
+            texts = render_plan(
+                session, plan=plan, renderer=renderer, replies=settings.receives_replies
+            )
             report.plan = plan.summary()
             report.samples = _samples(plan, texts, opts.samples)
             if opts.dry_run:

@@ -3,7 +3,7 @@ and SMS length in segments. See :mod:`revisit.rendering.context` for the render 
 
 from __future__ import annotations
 
-from revisit.rendering.context import OPT_OUT_HINTS, load_contexts, opt_out_hint
+from revisit.rendering.context import load_contexts
 from revisit.rendering.filters import (
     FILTERS,
     cn_date,
@@ -15,6 +15,7 @@ from revisit.rendering.filters import (
     visit_type,
 )
 from revisit.rendering.members import MemberRef, member_refs, merge_members, refs_from_details
+from revisit.rendering.optout_hint import OPT_OUT_HINTS, opt_out_hint
 from revisit.rendering.renderer import (
     CampaignTemplateError,
     RenderedSms,

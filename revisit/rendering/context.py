@@ -20,7 +20,10 @@ The context of one customer (every key is always present; values may be ``None``
   amount, advisor
 - ``last_advisor``: the advisor of the latest visit that names one
 - ``details``: the cohort's own fields for this member, as given
-- ``opt_out_hint``: "回复TD退订" / "Reply STOP to opt out" for marketing texts, else ""
+- ``opt_out_hint``: for marketing texts, a way to opt out that works for this customer
+  (:mod:`revisit.rendering.optout_hint`: "回复TD退订" only where replies arrive, else
+  "退订请致电<store phone>"); "" otherwise. ``opt_out_via``: the path it names (reply, phone,
+  store)
 
 Due dates and why come from the member's details (``due_date`` / ``due_by`` for all its
 vehicles, or ``due_dates`` / ``due_bases`` by VIN): the cohort's own answer, which a
@@ -42,16 +45,12 @@ from revisit.db.engine import chunked
 from revisit.db.tables import Customer, Policy, Store, UpsellItem, Vehicle, Visit
 from revisit.dms.phones import mask_phone
 from revisit.rendering.members import MemberRef, merge_members
+from revisit.rendering.optout_hint import opt_out_hint, opt_out_via, replies_arrive
 
 CHUNK = 500
 HISTORY_PER_VEHICLE = 5
 HISTORY_PER_CUSTOMER = 5
 UPSELL_PER_CUSTOMER = 5
-OPT_OUT_HINTS = {"zh": "回复TD退订", "en": "Reply STOP to opt out"}
-
-
-def opt_out_hint(lang: str, *, marketing: bool = True) -> str:
-    return OPT_OUT_HINTS.get(lang, OPT_OUT_HINTS["zh"]) if marketing else ""
 
 
 def _load_vehicles(
@@ -276,10 +275,13 @@ def load_contexts(
     language_default: str = "zh",
     marketing: bool = True,
     campaign_vars: Mapping[str, Any] | None = None,
+    sender_receives_replies: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """The render context of every member's customer, keyed by customer id (see the module
-    docstring). Members of one customer are merged. Raises LookupError for an unknown
-    customer or VIN: a member always names imported rows."""
+    docstring). Members of one customer are merged. ``sender_receives_replies``: whether
+    replies to the SMS sender reach revisit (``Settings.receives_replies``), which decides
+    the opt-out hint. Raises LookupError for an unknown customer or VIN: a member always
+    names imported rows."""
     merged = merge_members(members)
     customers = _by_id(session, Customer, Customer.customer_id, list(merged))
     missing = sorted(set(merged) - set(customers))
@@ -299,16 +301,27 @@ def load_contexts(
     for cid in sorted(merged):
         customer = customers[cid]
         language = customer.language or language_default
+        store = stores[customer.store_id]
+        replies = replies_arrive(sender_receives_replies=sender_receives_replies,
+                                 phone=customer.phone)  # fmt: skip
+        via = opt_out_via(replies=replies, store_phone=store.phone)
         contexts[cid] = {
             "customer": _customer_context(customer, language),
             "language": language,
-            "store": _store_context(stores[customer.store_id]),
+            "store": _store_context(store),
             "campaign": campaign,
             "as_of": as_of,
             "upsell_items": items[cid],
             "policies": policies[cid],
             "details": merged[cid].details,
-            "opt_out_hint": opt_out_hint(language, marketing=marketing),
+            "opt_out_hint": opt_out_hint(
+                language,
+                marketing=marketing,
+                via=via,
+                store_phone=store.phone,
+                store_name=store.name,
+            ),
+            "opt_out_via": via if marketing else None,
         }
         _add_vehicles(contexts[cid], vehicles[cid], history, merged[cid], as_of)
     return contexts

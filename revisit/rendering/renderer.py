@@ -21,8 +21,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from revisit.campaigns.statuses import ChannelKind
 from revisit.errors import TemplateError
-from revisit.rendering.context import opt_out_hint
 from revisit.rendering.filters import FILTERS
+from revisit.rendering.optout_hint import hint_in_language
 from revisit.rendering.sms_length import sms_segments
 
 FALLBACK_LANGUAGE = "zh"
@@ -155,8 +155,8 @@ class Renderer:
     ) -> RenderedSms:
         """One SMS text, joined to a single line, with its encoding and segment count."""
         name, used = self._pick("sms", campaign, lang, templates)
-        if context.get("opt_out_hint") and context["opt_out_hint"] != opt_out_hint(used):
-            context = {**context, "opt_out_hint": opt_out_hint(used)}  # in the text's language
+        if context.get("opt_out_hint"):  # the same path, in the text's language
+            context = {**context, "opt_out_hint": hint_in_language(context, used)}
         text = join_sms_lines(self._render(name, context), used)
         length = sms_segments(text)
         return RenderedSms(text, length.encoding, length.segments, name)
