@@ -292,9 +292,12 @@ class FakeTwilio:
         signature: str = RequestValidator(self.config.auth_token).compute_signature(url, params)
         return signature
 
-    def post_signed(self, url: str, params: dict[str, str]) -> int:
-        """POST ``params`` to ``url`` as Twilio does (form-encoded, signed); the HTTP status."""
-        headers = {"X-Twilio-Signature": self.sign(url, params)}
+    def post_signed(
+        self, url: str, params: dict[str, str], *, signed_for: str | None = None
+    ) -> int:
+        """POST ``params`` to ``url`` as Twilio does (form-encoded, signed for ``url``, or for
+        ``signed_for``: the public URL when ``url`` is a proxy's backend); the HTTP status."""
+        headers = {"X-Twilio-Signature": self.sign(signed_for or url, params)}
         try:
             code = httpx.post(url, data=params, headers=headers, timeout=10).status_code
         except httpx.HTTPError:
@@ -332,7 +335,15 @@ class FakeTwilio:
             await asyncio.sleep(self.config.callback_delay_ms / 1000)
             await asyncio.to_thread(self.advance, msg.sid, str(status), error)
 
-    def send_inbound(self, url: str, *, from_: str, body: str, to: str = "+15005550006") -> int:
+    def send_inbound(
+        self,
+        url: str,
+        *,
+        from_: str,
+        body: str,
+        to: str = "+15005550006",
+        signed_for: str | None = None,
+    ) -> int:
         """Post a signed inbound SMS (a reply from ``from_``) to ``url``; the HTTP status."""
         sid = "SM" + secrets.token_hex(16)
         params = {
@@ -346,7 +357,7 @@ class FakeTwilio:
             "NumSegments": "1",
             "ApiVersion": "2010-04-01",
         }
-        return self.post_signed(url, params)
+        return self.post_signed(url, params, signed_for=signed_for)
 
     async def _hang(self) -> None:
         """Hold the answer back (the client times out), but let a shutdown end it."""
