@@ -1,4 +1,5 @@
-"""Flows ``daily-reminders``, ``launch-campaign`` and ``reconcile-deliveries``.
+"""Flows ``daily-reminders``, ``launch-campaign`` and ``reconcile-deliveries`` (which also
+polls delivery statuses).
 
 Thin callers of the entry layer (:mod:`revisit.entry.daily`), as the CLI is: each flow run
 builds its settings and engine once, passes them down, and runs each campaign as one task (the
@@ -28,6 +29,7 @@ from revisit.entry.context import load_settings
 from revisit.entry.daily import DailyResult, launch, resume_unsettled, run_daily
 from revisit.entry.engine import open_existing
 from revisit.entry.runs import RunOptions, RunReport, real_clock, run_campaign
+from revisit.entry.statuses import reconcile_statuses
 from revisit.errors import RevisitError
 from revisit.reports.campaigns import ReportFilter, artifact_rows, campaign_report
 from revisit.settings import Settings
@@ -160,18 +162,31 @@ def launch_campaign(
     return report.as_dict()
 
 
+@task(name="poll-delivery-statuses", cache_policy=NO_CACHE)
+def poll_delivery_statuses(engine: Engine, settings: Settings, hours: float) -> dict[str, Any]:
+    """Ask the provider about messages with no final delivery status after ``hours``
+    (:func:`revisit.entry.statuses.reconcile_statuses`)."""
+    return reconcile_statuses(engine, settings, hours=hours).as_dict()
+
+
 @flow(name="reconcile-deliveries")
-def reconcile_deliveries(days: int = 3, database_url: str | None = None) -> list[dict] | State:
+def reconcile_deliveries(
+    days: int = 3, database_url: str | None = None, status_hours: float = 6.0
+) -> list[dict] | State:
     """Resume the runs of the last ``days`` days that still have SMS waiting: deferred by the
     send window, paused after failures, or left by a crash (their unknown outcomes are
-    reconciled with the provider before anything is resent)."""
+    reconciled with the provider before anything is resent); then poll the provider for
+    messages with no final delivery status after ``status_hours`` (for deployments that
+    cannot receive status callbacks), a table artifact."""
     try:
         with opened(database_url) as (settings, engine):
             since = settings.today() - dt.timedelta(days=days)
             result = resume_unsettled(
                 engine, settings, since=since, clock=real_clock, runner=as_task
             )
+            polled = poll_delivery_statuses(engine, settings, status_hours)
             publish_report(engine, result.reports, "reconcile-deliveries-report")
     except RevisitError as exc:
         return Failed(message=str(exc))
+    create_table_artifact(key="delivery-statuses", table=[polled])
     return _outcome("reconcile-deliveries", result)
