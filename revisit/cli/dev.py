@@ -64,8 +64,15 @@ def fake_twilio(
     account_sid: str = typer.Option("AC" + "f" * 32, "--account-sid", help="Accepted SID."),
     auth_token: str = typer.Option("fake-auth-token", "--auth-token", help="Accepted token."),
     seed: int | None = typer.Option(None, "--seed", help="Seed for the injected failures."),
+    deliver: str | None = typer.Option(
+        None,
+        "--deliver",
+        help="Post signed status callbacks (sent, then this: delivered, undelivered, failed) "
+        "to each message's StatusCallback.",
+    ),
 ) -> None:
-    """Serve a fake Twilio Messages API (create, fetch, list) with error injection."""
+    """Serve a fake Twilio Messages API (create, fetch, list) with error injection and
+    signed status callbacks."""
     import uvicorn
 
     FakeConfig, FakeTwilio = _fake_twilio_classes()
@@ -81,6 +88,7 @@ def fake_twilio(
         cap_per_second=cap_per_second,
         error_numbers=_error_numbers(error_number),
         seed=seed,
+        deliver=deliver,
     )
     console.print(
         f"fake Twilio on http://{host}:{port} — export REVISIT_TWILIO_BASE_URL=http://{host}:{port}"

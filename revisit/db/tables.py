@@ -271,7 +271,10 @@ class Message(SQLModel, table=True):
     its delivery status and its length in SMS ``segments``."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_contact", "contact_id"),)
+    __table_args__ = (
+        Index("ix_messages_contact", "contact_id"),
+        Index("ix_messages_status_created", "status", "created_at"),  # status polling
+    )
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contacts.id")
     provider: str
@@ -279,8 +282,8 @@ class Message(SQLModel, table=True):
     to_phone: str
     body: str
     segments: int = 1
-    status: str = "queued"  # queued | sent | delivered | undelivered | failed | received
-    error_code: str | None = None
+    status: str = "queued"  # a MessageStatus: only ever moves forward (delivery/callbacks.py)
+    error_code: str | None = None  # the provider's error (at send, or in a status callback)
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
 

@@ -4,7 +4,8 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-29 23:40:00
 
-Status callbacks that arrive before their message is recorded wait here until it is.
+Status callbacks that arrive before their message is recorded wait here until it is; an
+index finds the messages still without a final status (status polling).
 """
 
 from collections.abc import Sequence
@@ -30,8 +31,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_pending_callbacks_sid", "pending_callbacks", ["provider_sid"])
+    op.create_index("ix_messages_status_created", "messages", ["status", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_status_created", table_name="messages")
     op.drop_index("ix_pending_callbacks_sid", table_name="pending_callbacks")
     op.drop_table("pending_callbacks")
