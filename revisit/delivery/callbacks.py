@@ -71,20 +71,71 @@ def record_statuses(
     for u in updates:
         if not known_status(u.status):
             raise ValueError(f"unknown message status {u.status!r} for {u.sid}")
-    sids = [u.sid for u in updates]
-    lock_sids(conn, sids)
-    if updates:
+    lock_sids(conn, [u.sid for u in updates])
+    direct = StatusResult()
+    # The common case in one statement: a recorded message moving forward.
+    rest = [u for u in updates if not _move_recorded(conn, u, now, direct)]
+    if rest:  # not recorded yet, or not forward: kept, then applied or dropped as a repeat
         conn.execute(
             insert(PENDING_CALLBACKS),
             [
                 {"provider_sid": u.sid, "status": u.status, "error_code": u.error_code,
                  "received_at": now}
-                for u in updates
+                for u in rest
             ],
         )  # fmt: skip
+    sids = [u.sid for u in rest]
     result = _apply_pending(conn, sids, now)
+    result.applied = sorted({*direct.applied, *result.applied})
+    result.ignored = sorted(set(result.ignored) - set(result.applied))
     result.pending = sorted(set(sids) - set(result.applied) - set(result.ignored))
+    result.invalid_phones += direct.invalid_phones
     return result
+
+
+def _move_recorded(
+    conn: Connection, u: StatusUpdate, now: dt.datetime, result: StatusResult
+) -> bool:
+    """Move message ``u.sid`` to ``u.status`` if it is recorded at a status that may move
+    there (one conditional UPDATE); False when it is not recorded or the move is not
+    forward. This write comes first, so on SQLite the transaction holds the write lock
+    before anything is read."""
+    movable = [str(s) for s in MessageStatus if message_status_moves(s, u.status)]
+    values: dict[str, Any] = {"status": u.status, "updated_at": now}
+    if u.error_code:
+        values["error_code"] = u.error_code
+    row = conn.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.provider_sid == u.sid, MESSAGES.c.status.in_(movable))
+        .values(**values)
+        .returning(MESSAGES.c.contact_id, MESSAGES.c.to_phone, MESSAGES.c.error_code)
+    ).first()
+    if row is None:
+        return False
+    result.applied.append(u.sid)
+    if _dead(row.error_code):
+        owner = select(CONTACTS.c.customer_id).where(CONTACTS.c.id == row.contact_id)
+        result.invalid_phones += _mark_invalid(conn, owner.scalar_subquery(), row.to_phone)
+    return True
+
+
+def _dead(code: str | None) -> bool:
+    return code is not None and code.isdigit() and int(code) in UNDELIVERABLE_PHONE_CODES
+
+
+def _mark_invalid(conn: Connection, customer_id: Any, phone: str) -> int:
+    """Mark the customer's phone invalid — only the number the message went to: an import
+    may have given the customer a new one since."""
+    res = conn.execute(
+        update(CUSTOMERS)
+        .where(
+            CUSTOMERS.c.customer_id == customer_id,
+            CUSTOMERS.c.phone == phone,
+            CUSTOMERS.c.phone_invalid.is_(False),
+        )
+        .values(phone_invalid=True)
+    )
+    return res.rowcount or 0
 
 
 def apply_pending_callbacks(conn: Connection, *, sids: Sequence[str], now: dt.datetime) -> int:
@@ -160,20 +211,7 @@ def _write(
         .values(status=bindparam("b_status"), error_code=bindparam("b_code"), updated_at=now),
         [{"b_sid": sid, "b_status": s, "b_code": code} for sid, (s, code) in moved.items()],
     )
-    dead = [
-        messages[sid]
-        for sid, (_s, code) in moved.items()
-        if code is not None and code.isdigit() and int(code) in UNDELIVERABLE_PHONE_CODES
-    ]
-    for m in dead:
-        # Only the number the message went to: an import may have given a new one since.
-        res = conn.execute(
-            update(CUSTOMERS)
-            .where(
-                CUSTOMERS.c.customer_id == m.customer_id,
-                CUSTOMERS.c.phone == m.to_phone,
-                CUSTOMERS.c.phone_invalid.is_(False),
-            )
-            .values(phone_invalid=True)
-        )
-        result.invalid_phones += res.rowcount or 0
+    for sid, (_s, code) in moved.items():
+        if _dead(code):
+            m = messages[sid]
+            result.invalid_phones += _mark_invalid(conn, m.customer_id, m.to_phone)
