@@ -157,24 +157,24 @@ def _load(
             select(CUSTOMERS.c.customer_id, CUSTOMERS.c.phone).where(CUSTOMERS.c.phone.in_(phones))
         ):
             owners.setdefault(phone, []).append(cid)
+        reasons: dict[str, str] = {}  # customer id → the first row naming them
         for row in batch:
             if row.customer_id and row.customer_id not in known:
                 problem(row.line, "customer_id", f"unknown customer {row.customer_id!r}")
                 continue
-            targets = sorted({*([row.customer_id] if row.customer_id else []),
-                              *owners.get(row.phone or "", [])})  # fmt: skip
             if row.phone and not owners.get(row.phone):
                 problem(
                     row.line, "phone",
                     f"no customer has {mask_phone(row.phone)}; nothing to opt out for it",
                     rejected=False,
                 )  # fmt: skip
-            if not targets:
-                continue
             reason = f"{path.name}:{row.line}" + (f" {row.reason}" if row.reason else "")
-            change = add_opt_out(
-                conn, customer_ids=targets, source=OptOutSource.IMPORT, reason=reason,
-                actor="import", now=now,
-            )  # fmt: skip
-            report.added += len(change.added)
-            report.already += len(change.already)
+            for cid in [row.customer_id, *owners.get(row.phone or "", [])]:
+                if cid:
+                    reasons.setdefault(cid, reason)
+        change = add_opt_out(
+            conn, customer_ids=list(reasons), source=OptOutSource.IMPORT, reasons=reasons,
+            actor="import", now=now,
+        )  # fmt: skip
+        report.added += len(change.added)
+        report.already += len(change.already)

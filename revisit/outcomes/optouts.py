@@ -13,11 +13,11 @@ audit table.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -55,6 +55,7 @@ def add_opt_out(
     customer_ids: Sequence[str],
     source: OptOutSource,
     reason: str | None = None,
+    reasons: Mapping[str, str] | None = None,
     actor: str = "system",
     now: dt.datetime | None = None,
 ) -> OptOutChange:
@@ -62,12 +63,15 @@ def add_opt_out(
     transaction, and exclude their unclaimed contacts (see the module docstring).
 
     ``reason`` says where it came from for staff ("reply 'TD'", "optouts.csv:4", a caller's
-    note); ``actor`` who did it (a staff name, or "system"). Idempotent."""
+    note), or ``reasons`` per customer id (a list import: its file and line); ``actor`` who
+    did it (a staff name, or "system"). Idempotent; a few statements whatever the number of
+    customers."""
     now = now or utcnow()
     ids = sorted(set(customer_ids))
     change = OptOutChange()
     if not ids:
         return change
+    why = {cid: (reasons or {}).get(cid, reason) for cid in ids}
     before = opt_out_sources(conn, ids)
     change.added = [cid for cid in ids if cid not in before]
     change.already = [cid for cid in ids if cid in before]
@@ -76,7 +80,7 @@ def add_opt_out(
         conn.execute(
             dialect.insert(OPT_OUTS).on_conflict_do_nothing(index_elements=["customer_id"]),
             [
-                {"customer_id": cid, "source": source, "reason": reason, "created_at": now}
+                {"customer_id": cid, "source": source, "reason": why[cid], "created_at": now}
                 for cid in change.added
             ],
         )
@@ -86,15 +90,16 @@ def add_opt_out(
             conn.execute(
                 update(OPT_OUTS)
                 .where(
-                    OPT_OUTS.c.customer_id.in_(change.upgraded),
+                    OPT_OUTS.c.customer_id == bindparam("b_id"),
                     OPT_OUTS.c.source == OptOutSource.REPLY,
                 )
-                .values(source=source, reason=reason)
+                .values(source=source, reason=bindparam("b_reason")),
+                [{"b_id": cid, "b_reason": why[cid]} for cid in change.upgraded],
             )
     change.excluded_contacts = exclude_pending(
         conn, customer_ids=ids, reason=ExclusionReason.DO_NOT_CONTACT
     )
-    _audit(conn, "opt_out", [*change.added, *change.upgraded], source, reason, actor, now)
+    _audit(conn, "opt_out", [*change.added, *change.upgraded], source, why, actor, now)
     return change
 
 
@@ -121,7 +126,7 @@ def remove_opt_out(
     )
     if removed:
         conn.execute(delete(OPT_OUTS).where(OPT_OUTS.c.customer_id.in_(removed)))
-        _audit(conn, "opt_in", removed, only_source, reason, actor, now)
+        _audit(conn, "opt_in", removed, only_source, dict.fromkeys(removed, reason), actor, now)
     return removed
 
 
@@ -130,7 +135,7 @@ def _audit(
     action: str,
     customer_ids: Sequence[str],
     source: str | None,
-    reason: str | None,
+    reasons: Mapping[str, str | None],
     actor: str,
     now: dt.datetime,
 ) -> None:
@@ -145,7 +150,7 @@ def _audit(
                 "action": action,
                 "entity": "customer",
                 "entity_id": cid,
-                "detail": {"source": source, "reason": reason},
+                "detail": {"source": source, "reason": reasons.get(cid)},
             }
             for cid in customer_ids
         ],
