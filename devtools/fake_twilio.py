@@ -37,12 +37,11 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from twilio.request_validator import RequestValidator
 
+from devtools.twilio_requests import SignedRequests
 from revisit.settings import Settings
 
 API = "/2010-04-01/Accounts/{account_sid}"
@@ -134,7 +133,7 @@ def _day(value: str) -> dt.date:
     return moment.astimezone(dt.UTC).date()
 
 
-class FakeTwilio:
+class FakeTwilio(SignedRequests):
     """The fake's state and its ASGI app. Thread-safe to inspect from a test."""
 
     def __init__(self, config: FakeConfig | None = None) -> None:
@@ -284,80 +283,6 @@ class FakeTwilio:
         if self._roll(self.config.timeout_rate):
             await self._hang()
         return JSONResponse(self.resource(msg, "queued"), status_code=201)
-
-    # --- delivery statuses and replies ----------------------------------------------------
-
-    def sign(self, url: str, params: dict[str, str]) -> str:
-        """The ``X-Twilio-Signature`` Twilio would send for ``params`` POSTed to ``url``."""
-        signature: str = RequestValidator(self.config.auth_token).compute_signature(url, params)
-        return signature
-
-    def post_signed(
-        self, url: str, params: dict[str, str], *, signed_for: str | None = None
-    ) -> int:
-        """POST ``params`` to ``url`` as Twilio does (form-encoded, signed for ``url``, or for
-        ``signed_for``: the public URL when ``url`` is a proxy's backend); the HTTP status."""
-        headers = {"X-Twilio-Signature": self.sign(signed_for or url, params)}
-        try:
-            code = httpx.post(url, data=params, headers=headers, timeout=10).status_code
-        except httpx.HTTPError:
-            code = 0
-        with self._lock:
-            self.callbacks.append((url, dict(params), code))
-        return code
-
-    def advance(self, sid: str, status: str, error_code: int | None = None) -> int | None:
-        """Set message ``sid``'s status and post its status callback, if it asked for one
-        (the callback's HTTP status; None when it did not)."""
-        with self._lock:
-            msg = self._by_sid[sid]
-            msg.status, msg.error_code = status, error_code if error_code else msg.error_code
-        if not msg.status_callback:
-            return None
-        params = {
-            "AccountSid": self.config.account_sid,
-            "MessageSid": msg.sid,
-            "SmsSid": msg.sid,
-            "MessageStatus": status,
-            "SmsStatus": status,
-            "To": msg.to,
-            "From": msg.from_ or "",
-            "ApiVersion": "2010-04-01",
-        }
-        if error_code:
-            params["ErrorCode"] = str(error_code)
-        return self.post_signed(msg.status_callback, params)
-
-    async def _deliver(self, msg: FakeMessage) -> None:
-        final = self.config.deliver
-        code = self.config.deliver_error_code if final in ("undelivered", "failed") else None
-        for status, error in (("sent", None), (final, code)):
-            await asyncio.sleep(self.config.callback_delay_ms / 1000)
-            await asyncio.to_thread(self.advance, msg.sid, str(status), error)
-
-    def send_inbound(
-        self,
-        url: str,
-        *,
-        from_: str,
-        body: str,
-        to: str = "+15005550006",
-        signed_for: str | None = None,
-    ) -> int:
-        """Post a signed inbound SMS (a reply from ``from_``) to ``url``; the HTTP status."""
-        sid = "SM" + secrets.token_hex(16)
-        params = {
-            "AccountSid": self.config.account_sid,
-            "MessageSid": sid,
-            "SmsMessageSid": sid,
-            "From": from_,
-            "To": to,
-            "Body": body,
-            "NumMedia": "0",
-            "NumSegments": "1",
-            "ApiVersion": "2010-04-01",
-        }
-        return self.post_signed(url, params, signed_for=signed_for)
 
     async def _hang(self) -> None:
         """Hold the answer back (the client times out), but let a shutdown end it."""

@@ -120,7 +120,11 @@ def test_webhooks_are_refused_without_a_public_url(engine: Engine, fake: Running
 
 
 def test_bad_status_forms_get_400(engine: Engine, fake: RunningFake, app_url: str) -> None:
-    for params in ({"MessageStatus": "sent"}, {"MessageSid": "SM1", "MessageStatus": "nope"}):
+    for params in (
+        {"MessageStatus": "sent"},
+        {"MessageSid": "SM1", "MessageStatus": "nope"},
+        {"MessageSid": "SM1", "MessageStatus": "received"},  # an inbound message's status
+    ):
         signature = fake.fake.sign(f"{PUBLIC}/twilio/status", params)
         assert _post(f"{app_url}/twilio/status", params, signature).status_code == 400
     assert _pending(engine) == 0

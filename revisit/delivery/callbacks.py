@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
-from revisit.campaigns.statuses import MessageStatus, message_status_moves
+from revisit.campaigns.statuses import MESSAGE_STATUS_RANK, MessageStatus, message_status_moves
 from revisit.db.tables import CONTACTS, CUSTOMERS, MESSAGES, PENDING_CALLBACKS
 from revisit.delivery.channels.base import UNDELIVERABLE_PHONE_CODES
 
@@ -49,8 +49,9 @@ class StatusResult:
 
 
 def known_status(value: str) -> bool:
-    """Whether ``value`` is a provider status this version knows."""
-    return value in MessageStatus._value2member_map_
+    """Whether ``value`` is an outbound message status this version knows (``receiving`` and
+    ``received`` belong to inbound messages: never a status callback's)."""
+    return value in MESSAGE_STATUS_RANK
 
 
 def lock_sids(conn: Connection, sids: Sequence[str]) -> None:
