@@ -3,14 +3,17 @@ dead-number error codes marking the phone invalid (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
 from revisit.campaigns.statuses import MessageStatus, message_status_moves
 from revisit.db.tables import CONTACTS, CUSTOMERS, MESSAGES, PENDING_CALLBACKS
 from revisit.delivery import outbox
-from revisit.delivery.callbacks import StatusUpdate, record_statuses
+from revisit.delivery.callbacks import StatusUpdate, apply_pending_callbacks, record_statuses
 from revisit.delivery.outbox import Recorded
 from tests.dispatch_support import make_run, utcnow
 
@@ -152,3 +155,33 @@ def test_pending_callbacks_survive_their_own_transaction_order(engine: Engine) -
     _record_sent(engine, run_id, {0: "SMz"})
     _record_sent(engine, run_id, {0: "SMz"})  # reconciled again: insert ignored
     assert _status(engine, "SMz") == ("delivered", None)
+
+
+def test_a_callback_racing_the_send_s_own_write_is_never_lost(engine: Engine) -> None:
+    """The send's transaction has inserted the message and looked for kept callbacks but not
+    committed when the callback arrives: the callback waits for it (an advisory lock on
+    PostgreSQL, the single writer on SQLite) and then finds the message."""
+    run_id = make_run(engine, 1)
+    with engine.connect() as conn:
+        contact_id = conn.execute(
+            select(CONTACTS.c.id).where(CONTACTS.c.run_id == run_id)
+        ).scalar_one()
+    worker = threading.Thread(target=_apply, args=(engine, StatusUpdate("SMrace", "delivered")))
+    with engine.begin() as conn:
+        conn.execute(
+            insert(MESSAGES).values(
+                contact_id=contact_id, provider="twilio", provider_sid="SMrace", to_phone="+1",
+                body="x", segments=1, status="queued", created_at=utcnow(), updated_at=utcnow(),
+            )
+        )  # fmt: skip
+        apply_pending_callbacks(conn, sids=["SMrace"], now=utcnow())
+        worker.start()
+        time.sleep(0.3)  # the callback arrives while the send's write is still open
+    worker.join(timeout=30)
+    assert _status(engine, "SMrace") == ("delivered", None)
+    assert _pending_count(engine) == 0
+
+
+def _pending_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(PENDING_CALLBACKS)).scalar_one())
