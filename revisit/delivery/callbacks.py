@@ -56,11 +56,17 @@ def known_status(value: str) -> bool:
 
 def lock_sids(conn: Connection, sids: Sequence[str]) -> None:
     """Serialise the writers of these messages' statuses until the transaction ends
-    (PostgreSQL transaction advisory locks, taken in sorted order; SQLite needs none)."""
+    (PostgreSQL transaction advisory locks, taken in sorted order in one statement; SQLite
+    needs none: it has a single writer)."""
     if conn.dialect.name != "postgresql" or not sids:
         return
-    for sid in sorted(set(sids)):
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:sid, 0))"), {"sid": sid})
+    conn.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(s, 0))) "
+            "FROM unnest(CAST(:sids AS text[])) AS s"
+        ),
+        {"sids": sorted(set(sids))},
+    )
 
 
 def record_statuses(
