@@ -227,3 +227,14 @@ def test_status_callback_is_asked_for_only_with_a_public_url(
     )
     with pytest.raises(ValueError, match="must start with https://"):
         Settings(public_url="revisit.example.com")
+
+
+def test_a_public_url_with_a_path_prefix_the_proxy_strips(
+    engine: Engine, fake: RunningFake
+) -> None:
+    public = "https://dealer.example.com/revisit"
+    with serve_app(lambda _url: create_app(fake.settings(public_url=public), engine)) as url:
+        params = {"MessageSid": "SMp", "MessageStatus": "sent"}
+        signed = fake.fake.sign(f"{public}/twilio/status", params)
+        assert _post(f"{url}/twilio/status", params, signed).status_code == 204
+    assert _pending(engine) == 1  # kept: no such message yet
