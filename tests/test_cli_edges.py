@@ -83,6 +83,15 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("report", "churn"): [(["--store", "S9"], "unknown store 'S9'")],
     ("report", "staff"): [(["--campaign", "nope"], "unknown campaign 'nope'")],
     ("report", "upsell"): [(["--by", "planet"], "unknown grouping 'planet'")],
+    ("optout", "import"): [
+        (["{tmp}/nope.csv"], "No such file or directory"),
+        (["{tmp}/file.txt"], "no phone or customer_id column"),
+    ],
+    ("reconcile-status",): [
+        (["--hours", "-1"], "Invalid value for '--hours'"),
+        (["--hours", "200", "--max-days", "1"], "--hours 200.0 must be ≥ 0 and within"),
+    ],
+    ("serve",): [(["--port", "abc"], "Invalid value for '--port'")],
 }
 # Arguments that reach the database, for the commands that use one.
 USES_DB: dict[tuple[str, ...], list[str]] = {
@@ -101,12 +110,16 @@ USES_DB: dict[tuple[str, ...], list[str]] = {
     ("report", "churn"): [],
     ("report", "staff"): [],
     ("report", "upsell"): [],
+    ("optout", "import"): ["{tmp}/optouts.csv"],
+    ("reconcile-status",): [],
+    ("serve",): [],  # refused before it listens
 }
 LEAD: dict[tuple[str, ...], list[str]] = {
     ("import",): ["{tmp}/export"], ("demo-data",): ["{tmp}/demo"], ("cohort",): ["lapsed_12_24"],
     ("campaign", "preview"): ["maintenance_due"], ("campaign", "run"): ["maintenance_due"],
     ("demo-month-after",): ["{tmp}/month"], ("outcome", "log"): ["1", "--code", "booked"],
     ("outcome", "import"): ["{tmp}/file.txt"],
+    ("optout", "import"): ["{tmp}/file.txt"],
 }  # fmt: skip
 NO_DB = {("import",), ("demo-data",), ("campaign", "list"), ("dev", "fake-twilio")}
 

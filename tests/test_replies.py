@@ -198,7 +198,7 @@ def _run_on(engine: Engine, settings: Settings, day: dt.date) -> None:
     at = dt.datetime.combine(day, MORNING.timetz())
     run_campaign(
         engine, campaign=campaigns["maintenance_due"], campaigns=campaigns, as_of=day,
-        now=pinned_clock(at), settings=settings, options=RunOptions(),
+        clock=pinned_clock(at), settings=settings, options=RunOptions(),
     )  # fmt: skip
 
 

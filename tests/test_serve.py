@@ -11,6 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from tests.factories import make_customer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +25,12 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_revisit_serve_answers_healthz_and_refuses_unsigned_callbacks(db_url: str) -> None:
+def test_revisit_serve_answers_healthz_and_refuses_unsigned_callbacks(
+    db_url: str, engine: Engine
+) -> None:
+    with Session(engine) as s:  # a database with imported data: what `serve` opens
+        make_customer(s)
+        s.commit()
     port = _port()
     env = {
         **os.environ, "REVISIT_DATABASE_URL": db_url, "TWILIO_AUTH_TOKEN": "token",

@@ -41,9 +41,7 @@ async def signed_twilio_form(request: Request, settings: SettingsDep) -> dict[st
         )
         raise HTTPException(403, "webhooks are not configured on this deployment")
     url = public_url_of(settings.public_url, request)
-    if not signature or not RequestValidator(token).validate(
-        url, params, signature
-    ):
+    if not signature or not RequestValidator(token).validate(url, params, signature):
         _log.warning("%s refused: missing or invalid X-Twilio-Signature", request.url.path)
         raise HTTPException(403, "invalid or missing X-Twilio-Signature")
     return params
