@@ -21,6 +21,7 @@ from revisit.db.tables import AUDIT, CONTACTS, CUSTOMERS, OPT_OUTS, OUTCOMES
 from revisit.delivery.channels.base import Channel, OutgoingSms, ProviderMessage, SendResult
 from revisit.delivery.channels.console import ConsoleChannel
 from revisit.entry.runs import RunOptions, pinned_clock, run_campaign
+from revisit.outcomes.calls import CallOutcome, record_call_outcomes
 from revisit.outcomes.optouts import add_opt_out
 from revisit.outcomes.replies import normalise_reply, record_reply, reply_code
 from revisit.settings import Settings
@@ -242,3 +243,25 @@ def test_a_customer_who_opts_out_mid_run_is_not_sent(engine: Engine) -> None:
     statuses = contact_statuses(engine, run_id)
     assert statuses[late] == "excluded"
     assert {p: s for p, s in statuses.items() if p != late} == {p: "sent" for p in phones[:-1]}
+
+
+def test_a_caller_s_do_not_contact_goes_through_the_same_opt_out(engine: Engine) -> None:
+    """Another way in: the staff outcome ``do_not_contact`` (a customer who says so on the
+    phone) also stops the customer's contacts still pending, and START cannot lift it."""
+    run_id = make_run(engine, 2)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(CONTACTS.c.id, CONTACTS.c.customer_id, CONTACTS.c.phone)
+            .where(CONTACTS.c.run_id == run_id)
+            .order_by(CONTACTS.c.id)
+        ).all()
+    (told, cid, phone), other = rows[0], rows[1]
+    with engine.begin() as conn:  # the caller reached them on a pending contact
+        record_call_outcomes(
+            conn, [CallOutcome(told, "do_not_contact", staff="李娜", note="不要再打")]
+        )
+    assert _sources(engine) == {cid: "staff"}
+    statuses = contact_statuses(engine, run_id)
+    assert (statuses[phone], statuses[other.phone]) == ("excluded", "pending")
+    _reply(engine, phone, "START", "SMstart2")
+    assert _sources(engine) == {cid: "staff"}

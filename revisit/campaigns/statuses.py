@@ -182,14 +182,6 @@ def message_status_moves(old: str | None, new: str) -> bool:
     return MESSAGE_STATUS_RANK[target] > MESSAGE_STATUS_RANK.get(current, -1)
 
 
-class OutcomeKind(StrEnum):
-    """What an outcome row records (``outcomes.kind``)."""
-
-    CALL = "call"  # a caller's result
-    REPLY = "reply"  # an SMS the customer sent back
-    RETURN = "return"  # a visit attributed to a contact
-
-
 class ReplyCode(StrEnum):
     """The code of a reply outcome (``outcomes.kind = reply``)."""
 

@@ -2,11 +2,29 @@
 imported, so that each registers its commands on it."""
 
 from revisit.cli import (
-    campaigns, data, demo, dev, optouts, outcomes, report, reports, runs, webhooks,
+    campaigns,
+    data,
+    demo,
+    dev,
+    optouts,
+    outcomes,
+    report,
+    reports,
+    runs,
+    webhooks,
 )
 from revisit.cli.app import app
 
 __all__ = [
-    "app", "campaigns", "data", "demo", "dev", "optouts", "outcomes", "report", "reports",
-    "runs", "webhooks",
+    "app",
+    "campaigns",
+    "data",
+    "demo",
+    "dev",
+    "optouts",
+    "outcomes",
+    "report",
+    "reports",
+    "runs",
+    "webhooks",
 ]

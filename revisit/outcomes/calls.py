@@ -34,9 +34,10 @@ from revisit.campaigns.outcome_codes import (
     canonical,
 )
 from revisit.campaigns.statuses import ContactStatus, OptOutSource
-from revisit.db.tables import CONTACTS, CUSTOMERS, OPT_OUTS, VEHICLES, utcnow
+from revisit.db.tables import CONTACTS, CUSTOMERS, VEHICLES, utcnow
 from revisit.delivery.outbox import add_callback
 from revisit.dms.importing.values import parse_date
+from revisit.outcomes.optouts import add_opt_out
 from revisit.outcomes.records import add_outcomes, existing_call_outcomes, outcome_key
 
 #: Contacts that were never meant to be called: an outcome for one is refused.
@@ -209,21 +210,11 @@ def _take_effect(conn: Connection, outcome: CallOutcome, contact: Any) -> int:
             .values(phone_invalid=True)
         )
     elif outcome.code == CallCode.DO_NOT_CONTACT:
-        staff_opt_out(conn, contact.customer_id, reason=outcome.note or "told a caller")
+        # Through the one writer of the do-not-contact list: pending contacts excluded too.
+        add_opt_out(
+            conn, customer_ids=[contact.customer_id], source=OptOutSource.STAFF,
+            reason=outcome.note or "told a caller", actor=outcome.staff or "staff",
+        )  # fmt: skip
     elif outcome.code == CallCode.CALLBACK and outcome.callback_date is not None:
         return add_callback(conn, contact, outcome.callback_date, now=utcnow())
     return 0
-
-
-def staff_opt_out(conn: Connection, customer_id: str, *, reason: str) -> None:
-    """Put a customer on the do-not-contact list (source ``staff``) unless already there."""
-    there = conn.execute(
-        select(OPT_OUTS.c.customer_id).where(OPT_OUTS.c.customer_id == customer_id)
-    ).first()
-    if there is None:
-        conn.execute(
-            OPT_OUTS.insert().values(
-                customer_id=customer_id, source=OptOutSource.STAFF.value, reason=reason,
-                created_at=utcnow(),
-            )
-        )  # fmt: skip

@@ -20,16 +20,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
-from revisit.campaigns.statuses import (
-    REACHED_STATUSES,
-    OptOutSource,
-    OutcomeKind,
-    ReplyCode,
-)
+from revisit.campaigns.outcome_codes import OutcomeKind
+from revisit.campaigns.statuses import REACHED_STATUSES, OptOutSource, ReplyCode
 from revisit.db.tables import AUDIT, CONTACTS, CUSTOMERS, OUTCOMES, utcnow
 from revisit.delivery.callbacks import lock_sids
 from revisit.dms.phones import mask_phone
 from revisit.outcomes.optouts import add_opt_out, remove_opt_out
+from revisit.outcomes.records import add_outcomes
 
 #: Twilio's default opt-out keywords, and the ones Chinese recipients use (退订 = unsubscribe;
 #: TD and T are its pinyin initials, the convention of Chinese SMS senders).
@@ -117,8 +114,8 @@ def record_reply(
             conn, customer_ids=customers, only_source=OptOutSource.REPLY, reason="reply", now=now
         )
     latest = _latest_contacts(conn, customers)
-    conn.execute(
-        insert(OUTCOMES),
+    add_outcomes(
+        conn,
         [
             {
                 "contact_id": latest.get(cid),
@@ -127,7 +124,6 @@ def record_reply(
                 "code": code,
                 "detail": sid,
                 "note": body[:NOTE_CHARS],
-                "created_at": now,
             }
             for cid in customers
         ],
