@@ -25,6 +25,7 @@ from revisit.entry.preview import preview
 from revisit.entry.runs import RunOptions, pinned_clock, run_campaign
 from revisit.errors import ConfigError
 from revisit.rendering import Renderer, load_contexts, member_refs
+from revisit.rendering.optout_hint import PHONE_HINTS, REPLY_HINTS, STORE_HINTS
 from revisit.settings import Settings
 from tests.factories import make_customer, make_store, make_vehicle, make_visit
 from tests.test_rules import add_contact
@@ -40,14 +41,21 @@ COMMERCIAL = re.compile(
     r"price|offer|discount|free|book|deal|sale|promo|voucher|coupon|%|\d+\s*(?:rmb|yuan)",
     re.IGNORECASE,
 )
-# the opt-out hint names a way to stop texts (退订), which is not a sales word
-ALLOWED = ("回复TD退订", "Reply STOP to opt out")
+# The opt-out hint names a way to stop texts (退订: reply, or the store's phone), which is
+# not a sales word: every form of it, whatever phone or store it names.
+HINT = re.compile(
+    "|".join(
+        re.escape(text)
+        .replace(re.escape("{phone}"), r"[\d+\- ]+")
+        .replace(re.escape("{store}"), r"\S+")
+        for table in (REPLY_HINTS, PHONE_HINTS, STORE_HINTS)
+        for text in table.values()
+    )
+)
 
 
 def commercial_words(text: str) -> list[str]:
-    for allowed in ALLOWED:
-        text = text.replace(allowed, "")
-    return COMMERCIAL.findall(text)
+    return COMMERCIAL.findall(HINT.sub("", text))
 
 
 @pytest.mark.parametrize(
@@ -58,6 +66,9 @@ def commercial_words(text: str) -> list[str]:
         ("Book now for 20% off", ["Book", "%"]),
         ("凭此短信享受八折", ["折"]),
         ("Happy Spring Festival! Reply STOP to opt out", []),
+        ("春节快乐!退订请致电0595-22881234", []),
+        ("春节快乐!退订请告知丰泽店", []),
+        ("春节快乐!退订请致电0595-22881234,预约享八折", ["预约", "折"]),
     ],
 )
 def test_the_scan_finds_commercial_words(text: str, found: list[str]) -> None:
