@@ -116,6 +116,7 @@ PLANNED_STATUS: dict[PlanDecision, ContactStatus] = {
     PlanDecision.HOLDOUT: ContactStatus.HOLDOUT,
 }
 
+
 class MessageStatus(StrEnum):
     """A message's status as the provider reports it (Twilio's Message resource ``status``;
     the outbound life in Twilio's guide "Outbound Message Status in Status Callbacks")."""
