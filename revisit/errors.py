@@ -14,6 +14,10 @@ class ImportFileError(RevisitError):
     """A whole input file cannot be read (unknown kind, missing required column, bad encoding)."""
 
 
+class EmptyFileError(ImportFileError):
+    """An input file without even a header: nothing to load, and nothing lost by skipping it."""
+
+
 class ConfigError(RevisitError):
     """A campaign file, template or setting is invalid."""
 

@@ -1,9 +1,11 @@
 """Phone numbers: normalised to E.164 with phonenumbers, classified mobile or landline,
-and masked for logs (``+86 139****5678``)."""
+masked for logs (``+86 139****5678``) and formatted for reading on a call list
+(``138 0000 0001``)."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
@@ -13,8 +15,8 @@ MOBILE = "mobile"
 LANDLINE = "landline"
 
 _SEPARATORS = re.compile(r"[\s\-().·/]+")
-_EXCEL_FLOAT = re.compile(r"^(\d+)\.0+$")
-_CN_MOBILE_SHAPE = re.compile(r"^1[1-9]\d{9}$")
+_EXCEL_FLOAT = re.compile(r"^(\d+)\.0+$", re.ASCII)
+_CN_MOBILE_SHAPE = re.compile(r"^1[1-9]\d{9}$", re.ASCII)
 
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 _LANDLINE_TYPES = {PhoneNumberType.FIXED_LINE, PhoneNumberType.VOIP, PhoneNumberType.UAN}
@@ -44,7 +46,14 @@ class PhoneParser:
         self._prefix_verdicts: dict[str, Phone | str] = {}
 
     def parse(self, raw: str) -> Phone:
+        """The number in ``raw`` (any common spelling: spaces, dashes, ``+86``/``0086``,
+        full-width digits, an Excel float ``13912345678.0``) as E.164 and its kind.
+
+        Raises :class:`PhoneError` (a ``ValueError``) saying why it is not usable.
+        """
         text = raw.strip()
+        if not text.isascii():  # full-width digits and signs typed with a Chinese IME
+            text = unicodedata.normalize("NFKC", text).strip()
         if not text:
             raise PhoneError("missing")
         m = _EXCEL_FLOAT.match(text)
@@ -53,6 +62,8 @@ class PhoneParser:
         compact = _SEPARATORS.sub("", text)
         if any(c.isalpha() for c in compact):
             raise PhoneError(f"letters in a phone number ({text!r})")
+        if not compact.isascii():
+            raise PhoneError(f"not a phone number ({text!r})")
         if self.region == "CN":
             national = _cn_national(compact)
             if national is not None and _CN_MOBILE_SHAPE.match(national):
@@ -118,3 +129,24 @@ def mask_phone(value: object) -> str:
     if n <= tail:
         return f"{prefix}****"
     return f"{prefix}{national[:head]}{'*' * (n - head - tail)}{national[-tail:]}"
+
+
+def format_for_reading(e164: object, region: str = "CN") -> str:
+    """A stored E.164 number written the way a caller in ``region`` reads and dials it:
+    ``+8613800000001`` → ``138 0000 0001``, ``+865952288 1234`` → ``0595 2288 1234``, a
+    foreign number with the international prefix (``00 1 415-555-0100`` from China).
+
+    Never starts with ``+`` (or any character a spreadsheet reads as a formula) and always
+    holds a space, so Excel keeps it as text instead of a number such as 8.6138E+12. Text
+    that is not a phone number comes back as it was given.
+    """
+    if not e164:
+        return ""
+    text = str(e164).strip()
+    if text.startswith("+86") and len(text) == 14 and text[3] == "1":  # a mobile, no parse
+        return f"{text[3:6]} {text[6:10]} {text[10:]}"
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return text
+    return phonenumbers.format_out_of_country_calling_number(number, region)

@@ -14,9 +14,18 @@ from pathlib import Path
 from sqlalchemy.engine import Connection, Engine
 
 from revisit.db.engine import CACHE_KIB, is_sqlite
-from revisit.dms.importing.formats import KINDS, FileKind, guess_kind
-from revisit.dms.importing.loader import BATCH_ROWS, FileLoader, FileReport, Problem, ProblemSink
+from revisit.dms.importing.formats import KINDS, FileKind
+from revisit.dms.importing.loader import (
+    BATCH_ROWS,
+    FileLoader,
+    FileReport,
+    Problem,
+    ProblemSink,
+    SeenIds,
+)
+from revisit.dms.importing.mapping import HeaderMapping, parse_mapping
 from revisit.dms.importing.reading import Table, expand_paths, open_table
+from revisit.dms.importing.recognise import NotAnExport, recognise
 from revisit.dms.phones import PhoneParser
 from revisit.dms.visit_summary import (
     SUMMARY,
@@ -24,11 +33,18 @@ from revisit.dms.visit_summary import (
     refresh_visit_summary,
     summary_stale,
 )
-from revisit.errors import ImportFileError
+from revisit.errors import EmptyFileError, ImportFileError
 
 IMPORT_CACHE_KIB = 1 << 20  # 1 GiB of page cache for the import connection
 
-__all__ = ["FileReport", "ImportReport", "Problem", "import_paths"]
+__all__ = [
+    "FileReport",
+    "HeaderMapping",
+    "ImportReport",
+    "Problem",
+    "import_paths",
+    "parse_mapping",
+]
 
 
 @dataclass
@@ -81,17 +97,23 @@ def import_paths(
     progress: ImportProgress | None = None,
     batch_rows: int = BATCH_ROWS,
     parallel: bool | None = None,
+    mapping: HeaderMapping | None = None,
+    skip_unknown: bool = False,
 ) -> ImportReport:
     """Import every export file in ``paths`` (files or folders) and report what happened.
 
     Rows are written ``batch_rows`` at a time and committed every few batches; large files
     are parsed by a second process while this one writes (``parallel``: None decides by size).
+    ``mapping`` names the user's own headers (``--map``). A file that cannot be read or
+    placed (see :mod:`revisit.dms.importing.recognise`) is a file error — the import fails
+    after loading the others — unless ``skip_unknown``, which only notes it.
     """
     report = ImportReport()
     sink: ProblemSink = on_problem or (lambda _p: None)
     phones = PhoneParser(region)
     named = {Path(p) for p in paths}
-    tables = _open_in_order(expand_paths(list(paths)), named, report)
+    mapping = mapping or HeaderMapping()
+    tables = _open_in_order(expand_paths(list(paths)), named, report, mapping, skip_unknown)
     with engine.connect() as conn:
         if is_sqlite(engine):
             # References are checked batch by batch before the insert (and rejected rows
@@ -100,7 +122,8 @@ def import_paths(
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             conn.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
         try:
-            _load_all(conn, tables, phones, sink, progress, report, batch_rows, parallel)
+            loads = _Loads(phones, sink, progress, batch_rows, parallel, mapping)
+            _load_all(conn, tables, loads, report)
             changed = {f.kind for f in report.files if f.inserted or f.updated}
             if changed & {"vehicles", "visits"} or summary_stale(conn):
                 if progress:
@@ -132,26 +155,35 @@ def _refresh_statistics(conn: Connection, tables: set[str]) -> None:
     conn.commit()
 
 
+@dataclass
+class _Loads:
+    """What every file of one import is loaded with."""
+
+    phones: PhoneParser
+    sink: ProblemSink
+    progress: ImportProgress | None
+    batch_rows: int
+    parallel: bool | None
+    mapping: HeaderMapping
+    seen: SeenIds = field(default_factory=SeenIds)
+
+
 def _load_all(
-    conn: Connection,
-    tables: list[tuple[FileKind, Table]],
-    phones: PhoneParser,
-    sink: ProblemSink,
-    progress: ImportProgress | None,
-    report: ImportReport,
-    batch_rows: int,
-    parallel: bool | None,
+    conn: Connection, tables: list[tuple[FileKind, Table]], loads: _Loads, report: ImportReport
 ) -> None:
-    known_stores = set(conn.exec_driver_sql("SELECT store_id FROM stores").scalars())
-    conn.commit()
+    progress = loads.progress
     for kind, table in tables:
         try:
             if kind.name in ("vehicles", "visits"):
                 forget_visit_summary(conn)  # stale from the first new row on
                 conn.commit()
+            # Read now, not once per import: stores loaded by an earlier file count.
+            known_stores = set(conn.exec_driver_sql("SELECT store_id FROM stores").scalars())
             loader = FileLoader(
-                conn=conn, kind=kind, table=table, phones=phones, known_stores=known_stores,
-                on_problem=sink, batch_rows=batch_rows, parallel=parallel,
+                conn=conn, kind=kind, table=table, phones=loads.phones,
+                known_stores=known_stores, on_problem=loads.sink, batch_rows=loads.batch_rows,
+                parallel=loads.parallel, mapping=loads.mapping.for_kind(kind.name),
+                seen=loads.seen,
             )  # fmt: skip
             unknown = loader.unknown_columns()
             if unknown:
@@ -170,28 +202,32 @@ def _load_all(
 
 
 def _open_in_order(
-    paths: list[Path], named: set[Path], report: ImportReport
+    paths: list[Path],
+    named: set[Path],
+    report: ImportReport,
+    mapping: HeaderMapping,
+    skip_unknown: bool,
 ) -> list[tuple[FileKind, Table]]:
-    """Open every file and tell its kind. A file named on the command line that cannot be
-    read is an error; one merely found in a folder (a README, a log) is skipped with a note."""
+    """Open every file and tell its kind. A file that cannot be read or placed is an error
+    (``skip_unknown``: a note); so is one found in a folder, except a ``.txt`` (a README).
+    An empty file (not even a header) holds nothing to lose and is only noted."""
     opened: list[tuple[FileKind, Table]] = []
     for path in paths:
-        problems = report.file_errors if path in named else report.notes
+        lenient = skip_unknown or (path not in named and path.suffix.lower() == ".txt")
+        problems = report.notes if lenient else report.file_errors
         try:
             table = open_table(path)
-        except ImportFileError as exc:
-            problems.append(f"{exc}" + ("" if path in named else " (skipped)"))
+        except EmptyFileError as exc:  # no rows to lose
+            report.notes.append(f"{exc} (skipped)")
             continue
-        kind = guess_kind(path.stem, table.header)
-        if kind is None:
+        except ImportFileError as exc:
+            problems.append(f"{exc}" + (" (skipped)" if lenient else ""))
+            continue
+        try:
+            kind = recognise(path, table.header, mapping)
+        except NotAnExport as exc:
             table.close()
-            if path in named:
-                names = ", ".join(k.name for k in KINDS)
-                problems.append(
-                    f"{path}:1: cannot tell which data this is; name it after one of: {names}"
-                )
-            else:
-                problems.append(f"{path}: not an export file of a known kind (skipped)")
+            problems.append(f"{exc}" + (" (skipped)" if lenient else ""))
             continue
         opened.append((kind, table))
     opened.sort(key=lambda kt: KINDS.index(kt[0]))

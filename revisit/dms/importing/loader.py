@@ -8,6 +8,7 @@ field, and either way reported as ``file:line: field: reason``.
 
 from __future__ import annotations
 
+import difflib
 import multiprocessing
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -19,11 +20,12 @@ from sqlalchemy.engine import Connection
 
 from revisit.db.engine import chunked, restore_indexes, secondary_indexes
 from revisit.dms.importing.formats import CUSTOMERS, FileKind, Reference, header_map
+from revisit.dms.importing.parsing import RowParser, RowProblem
 from revisit.dms.importing.reading import Table
 from revisit.dms.importing.writing import open_writer, placeholders
-from revisit.dms.phones import PhoneError, PhoneParser
+from revisit.dms.phones import PhoneParser
 from revisit.errors import ImportFileError
-from revisit.settings import DEFAULT_STORE_ID, DEFAULT_TIMEZONE
+from revisit.settings import DEFAULT_TIMEZONE
 
 BATCH_ROWS = 5000
 COMMIT_EVERY = 10  # batches per transaction
@@ -36,7 +38,7 @@ class Parsed:
     """One batch from the reader: good rows, the problems found, where the reader is."""
 
     rows: list[tuple[int, list[Any]]] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
     read: int = 0
     position: int = 0
     new_stores: list[str] = field(default_factory=list)
@@ -57,14 +59,40 @@ class Problem:
 
 @dataclass
 class FileReport:
+    """What became of one file's rows: ``read`` = ``inserted`` + ``updated`` + ``unchanged``
+    (rows whose stored values were already the same) + ``rejected``."""
+
     path: str
     kind: str
     read: int = 0
     inserted: int = 0
     updated: int = 0
+    unchanged: int = 0
     rejected: int = 0
     warnings: int = 0
     error: str | None = None  # the file could not be read to its end
+
+
+class SeenIds:
+    """The ids loaded so far in one import, per kind, with where each was first seen: a
+    later row with the same id is named beside the first (it still loads, and wins)."""
+
+    def __init__(self) -> None:
+        self.files: list[str] = []
+        self.first: dict[str, dict[str, int]] = {}
+
+    def file_number(self, path: str) -> int:
+        self.files.append(path)
+        return len(self.files) - 1
+
+    def ids_of(self, kind: str) -> dict[str, int]:
+        """id → packed (file number, line) for ``kind``; other kinds' ids are let go (files
+        load kind by kind, so they are done)."""
+        self.first = {kind: self.first.get(kind, {})}
+        return self.first[kind]
+
+    def where(self, packed: int) -> str:
+        return f"{self.files[packed >> 32]}:{packed & 0xFFFFFFFF}"
 
 
 ProblemSink = Callable[[Problem], None]
@@ -86,29 +114,31 @@ class FileLoader:
         batch_rows: int = BATCH_ROWS,
         commit_every: int = COMMIT_EVERY,
         parallel: bool | None = None,
+        mapping: dict[str, str] | None = None,
+        seen: SeenIds | None = None,
     ) -> None:
         self.conn, self.kind, self.table = conn, kind, table
         self.batch_rows, self.commit_every = batch_rows, commit_every
         if parallel is None:
             parallel = table.size >= PARALLEL_MIN_BYTES
         self.parallel = parallel and sys.platform == "linux"  # fork keeps it cheap
-        self._pending: list[Problem] | None = None
-        self.phones, self.known_stores, self.on_problem = phones, known_stores, on_problem
+        self.on_problem = on_problem
         self.path = str(table.path)
         self.report = FileReport(self.path, kind.name)
-        self.new_stores: set[str] = set()
-        self.positions = header_map(kind, table.header)
+        self.positions = header_map(kind, table.header, mapping)
         missing = [c for c in kind.required if c.name not in self.positions]
         if missing:
-            names = ", ".join(f"{c.name} (or {' / '.join(c.aliases)})" for c in missing)
-            raise ImportFileError(f"{self.path}:1: missing required column {names}")
-        self.db_columns = kind.db_columns()
-        self.index = {name: i for i, name in enumerate(self.db_columns)}
-        self.plan = [
-            (c, self.positions.get(c.name), c.required and not c.warn_only) for c in kind.columns
-        ]
-        self.width = len(table.header)
+            raise ImportFileError(missing_columns(self.path, table.header, self.positions, missing))
+        self.rows = RowParser(
+            kind, self.positions, len(table.header), phones=phones, known_stores=known_stores,
+            excel_epoch=table.excel_epoch,
+        )  # fmt: skip
+        self.index = self.rows.index
+        self.known_stores = known_stores
         self.writer = open_writer(conn, kind, self._updated_columns())
+        self.seen = seen or SeenIds()
+        self.file_no = self.seen.file_number(self.path)
+        self.first = self.seen.ids_of(kind.name)
 
     def unknown_columns(self) -> list[str]:
         used = set(self.positions.values())
@@ -139,16 +169,18 @@ class FileLoader:
                 self.conn.rollback()
                 restore_indexes(self.conn)
                 self.conn.commit()
-        inserted = self._count() - before
-        loaded = self.report.read - self.report.rejected
-        self.report.inserted, self.report.updated = inserted, loaded - inserted
-        return self.report
+        report = self.report
+        report.inserted = self._count() - before
+        report.updated = max(self.changed - report.inserted, 0)
+        report.unchanged = report.read - report.rejected - report.inserted - report.updated
+        return report
 
     def _load_batches(self, progress: Progress | None) -> None:
+        self.changed = 0
         for flushed, parsed in enumerate(self._parsed_batches(), start=1):
             self.report.read += parsed.read
-            for problem in parsed.problems:
-                self._report(problem)
+            for line, name, reason, rejected in parsed.problems:
+                self._report(Problem(self.path, line, name, reason, rejected))
             for store in parsed.new_stores:
                 self._create_store(store)
                 self.known_stores.add(store)
@@ -202,24 +234,23 @@ class FileLoader:
 
     def _parse_batches(self) -> Iterator[Parsed]:
         batch = Parsed()
-        self._pending = batch.problems
+        parse, size = self.rows.parse, self.batch_rows
         try:
             for line, cells in self.table.rows:
                 batch.read += 1
-                row = self._parse(line, cells)
+                row = parse(line, cells, batch.problems)
                 if row is not None:
                     batch.rows.append((line, row))
-                if len(batch.rows) >= self.batch_rows:
-                    yield self._sealed(batch)
-                    batch = Parsed()
-                    self._pending = batch.problems
+                    if len(batch.rows) >= size:
+                        yield self._sealed(batch)
+                        batch = Parsed()
         except ImportFileError as exc:
             batch.error = str(exc)
         yield self._sealed(batch)
 
     def _sealed(self, batch: Parsed) -> Parsed:
         batch.position = self.table.position()
-        batch.new_stores, self.new_stores = sorted(self.new_stores), set()
+        batch.new_stores, self.rows.new_stores = sorted(self.rows.new_stores), set()
         return batch
 
     def _report(self, problem: Problem) -> None:
@@ -230,67 +261,7 @@ class FileLoader:
         self.on_problem(problem)
 
     def _problem(self, line: int, field: str, reason: str, *, rejected: bool) -> None:
-        """A problem found while parsing (reported with its batch) or while writing."""
-        problem = Problem(self.path, line, field, reason, rejected)
-        if self._pending is not None:
-            self._pending.append(problem)
-        else:
-            self._report(problem)
-
-    # --- one row ----------------------------------------------------------------------------
-
-    def _parse(self, line: int, cells: list[str]) -> list[Any] | None:
-        """The row's values in ``db_columns`` order, or None when the row is rejected."""
-        if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
-            reason = f"{len(cells)} fields but the header has {self.width} (a stray delimiter?)"
-            self._problem(line, "row", reason, rejected=True)
-            return None
-        values: list[Any] = []
-        warnings: list[tuple[str, str]] = []
-        n = len(cells)
-        for col, pos, strict in self.plan:
-            text = cells[pos].strip() if pos is not None and pos < n else ""
-            if not text:
-                if strict:
-                    self._problem(line, col.name, "missing", rejected=True)
-                    return None
-                values.append(None if col.warn_only else col.default)
-                continue
-            try:
-                values.append(col.parse(text))
-            except ValueError as exc:
-                if strict:
-                    self._problem(line, col.name, str(exc), rejected=True)
-                    return None
-                warnings.append((col.name, str(exc)))
-                values.append(col.default)
-        if self.kind is CUSTOMERS:
-            self._customer_fields(values, warnings)
-        for name, reason in warnings:
-            self._problem(line, name, reason, rejected=False)
-        return values
-
-    def _customer_fields(self, values: list[Any], warnings: list[tuple[str, str]]) -> None:
-        """Fill the derived columns (phone_raw, phone_type, phone_invalid, birthday_md)."""
-        at = self.index
-        raw = values[at["phone"]]
-        phone_type = None
-        try:
-            phone = self.phones.parse(raw or "")
-            values[at["phone"]], phone_type = phone.e164, phone.kind
-        except PhoneError as exc:
-            values[at["phone"]] = None
-            warnings.append(("phone", f"{exc}; loaded without a phone"))
-        birthday = values[at["birthday"]]
-        values.extend((raw, phone_type, False, birthday[5:] if birthday else None))
-        store = values[at["store_id"]] or DEFAULT_STORE_ID
-        values[at["store_id"]] = store
-        if store not in self.known_stores:
-            self.known_stores.add(store)
-            self.new_stores.add(store)
-            warnings.append(("store_id", f"unknown store {store!r}: created with defaults"))
-        if any(f == "consent_sms" for f, _ in warnings):
-            values[at["consent_sms"]] = False  # consent we cannot read is no consent
+        self._report(Problem(self.path, line, field, reason, rejected))
 
     def _create_store(self, store_id: str) -> None:
         self.conn.exec_driver_sql(
@@ -305,11 +276,24 @@ class FileLoader:
     # --- one batch --------------------------------------------------------------------------
 
     def _flush(self, batch: list[tuple[int, list[Any]]]) -> None:
-        self._pending = None  # problems found from here on are the writer's own
         for ref in self.kind.references:
             batch = self._check_reference(ref, batch)
         if batch:
-            self.writer.write([row for _, row in batch])
+            self._note_duplicates(batch)
+            self.changed += self.writer.write([row for _, row in batch])
+
+    def _note_duplicates(self, batch: list[tuple[int, list[Any]]]) -> None:
+        """Warn of a row whose id an earlier row of this import had (the later row wins)."""
+        first, key_at, base = self.first, self.index[self.kind.key], self.file_no << 32
+        for line, row in batch:
+            packed = base | line
+            earlier = first.setdefault(row[key_at], packed)
+            if earlier != packed:
+                reason = (
+                    f"duplicate {self.kind.key} {row[key_at]!r}: also on "
+                    f"{self.seen.where(earlier)}; this later row wins"
+                )
+                self._problem(line, self.kind.key, reason, rejected=False)
 
     def _check_reference(
         self, ref: Reference, batch: list[tuple[int, list[Any]]]
@@ -352,3 +336,31 @@ def _existing(conn: Connection, ref: Reference, keys: Sequence[str]) -> dict[str
         for row in conn.exec_driver_sql(placeholders(conn, sql), tuple(chunk)):
             found[row[0]] = row[1] if ref.agree else True
     return found
+
+
+def missing_columns(
+    path: str, header: list[str], positions: dict[str, int], missing: Sequence[Any]
+) -> str:
+    """``path:1: missing required column …`` naming the headers seen and a ``--map`` that
+    would supply each missing column (an unused header close to one of its aliases, if any)."""
+    unused = [h.strip() for i, h in enumerate(header) if i not in positions.values() and h.strip()]
+    parts, maps = [], []
+    for col in missing:
+        parts.append(f"{col.name} (or {' / '.join(col.aliases)})" if col.aliases else col.name)
+        guess = _closest_header(unused, (col.name, *col.aliases))
+        maps.append(f"--map {guess or 'HEADER'}={col.name}")
+    seen = ", ".join(h.strip() for h in header if h.strip()) or "none"
+    return (
+        f"{path}:1: missing required column {'; '.join(parts)}; headers seen: {seen}; "
+        f"map yours with {' '.join(maps)}"
+    )
+
+
+def _closest_header(unused: list[str], names: Sequence[str]) -> str | None:
+    best: tuple[float, str | None] = (0.0, None)
+    for header in unused:
+        for name in names:
+            score = difflib.SequenceMatcher(None, header.lower(), name.lower()).ratio()
+            if score > best[0]:
+                best = (score, header)
+    return best[1] if best[0] >= 0.5 else None

@@ -1,6 +1,7 @@
 """Reading export files: CSV (UTF-8 with or without BOM, GB18030, UTF-16; comma, tab or
 semicolon) and Excel ``.xlsx``. Rows come out as lists of text cells with their physical
-line number (the header is line 1)."""
+line number (the header is line 1); blank rows (empty, or only spaces — full-width and
+zero-width ones too — as Excel leaves them below a sheet's data) are skipped."""
 
 from __future__ import annotations
 
@@ -13,10 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from revisit.errors import ImportFileError
+from revisit.dms.importing.values import EXCEL_1900, EXCEL_1904
+from revisit.errors import EmptyFileError, ImportFileError
 
 SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
 _CHUNK = 1 << 20
+#: What a blank-looking cell may hold besides str.isspace() characters.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def blank(cells: list[str]) -> bool:
+    """Whether a row holds nothing but whitespace (incl. zero-width characters)."""
+    return not any(c.strip() and c.strip().strip(_INVISIBLE).strip() for c in cells)
 
 
 @dataclass
@@ -28,6 +37,8 @@ class Table:
     rows: Iterator[tuple[int, list[str]]]
     size: int
     _raw: BinaryIO | None = None
+    #: Day 0 of the workbook's serial dates, for an .xlsx sheet (None for CSV).
+    excel_epoch: dt.date | None = None
     _text: io.TextIOWrapper | None = None  # held so it is not collected (and closed) early
 
     def position(self) -> int:
@@ -80,7 +91,7 @@ def _open_csv(path: Path) -> Table:
         raise ImportFileError(f"{path}:1: cannot decode the header as {encoding}") from exc
     if not first.strip():
         raw.close()
-        raise ImportFileError(f"{path}:1: the file is empty (no header line)")
+        raise EmptyFileError(f"{path}:1: the file is empty (no header line)")
     delimiter = max(",\t;", key=first.count)
     header = next(csv.reader([first], delimiter=delimiter))
     reader = csv.reader(text, delimiter=delimiter)
@@ -90,17 +101,18 @@ def _open_csv(path: Path) -> Table:
         try:
             for cells in reader:
                 start, consumed = consumed + 2, reader.line_num
-                if any(cells):
+                if not blank(cells):
                     yield start, cells
         except (UnicodeDecodeError, csv.Error) as exc:
             where = f"{path}:{consumed + 2}"
             raise ImportFileError(f"{where}: cannot read the file: {exc}") from exc
 
-    return Table(path, header, rows(), path.stat().st_size, raw, text)
+    return Table(path, header, rows(), path.stat().st_size, _raw=raw, _text=text)
 
 
 def _open_xlsx(path: Path) -> Table:
     import openpyxl
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -112,18 +124,19 @@ def _open_xlsx(path: Path) -> Table:
         header = [_cell_text(c) for c in next(it)]
     except StopIteration:
         book.close()
-        raise ImportFileError(f"{path}:1: the sheet is empty (no header row)") from None
+        raise EmptyFileError(f"{path}:1: the sheet is empty (no header row)") from None
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
             for line, cells in enumerate(it, start=2):
                 texts = [_cell_text(c) for c in cells]
-                if any(texts):
+                if not blank(texts):
                     yield line, texts
         finally:
             book.close()
 
-    return Table(path, header, rows(), path.stat().st_size)
+    epoch = EXCEL_1904 if book.epoch == CALENDAR_MAC_1904 else EXCEL_1900
+    return Table(path, header, rows(), path.stat().st_size, excel_epoch=epoch)
 
 
 def _cell_text(value: Any) -> str:
@@ -139,12 +152,19 @@ def _cell_text(value: Any) -> str:
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
-    """The export files named, with folders replaced by the files they hold."""
+    """The export files named, with folders replaced by the files they hold (except hidden
+    files and the ``~$…`` lock files Excel leaves beside an open workbook)."""
     found: list[Path] = []
     for p in paths:
         if p.is_dir():
             found.extend(
-                sorted(c for c in p.iterdir() if c.is_file() and c.suffix.lower() in SUFFIXES)
+                sorted(
+                    c
+                    for c in p.iterdir()
+                    if c.is_file()
+                    and c.suffix.lower() in SUFFIXES
+                    and not c.name.startswith(("~$", "."))
+                )
             )
         elif p.exists():
             found.append(p)

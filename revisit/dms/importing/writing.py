@@ -4,6 +4,10 @@ SQLite takes the rows through ``executemany`` of ``INSERT … ON CONFLICT DO UPD
 PostgreSQL takes them through ``COPY`` into a session-local staging table, then one
 ``INSERT … SELECT … ON CONFLICT DO UPDATE`` (when an id repeats in a batch, its last row wins,
 as it would row by row).
+
+An existing row is updated only when a value differs (``… DO UPDATE SET … WHERE``), so a
+re-import of an unchanged export writes nothing; ``write`` returns the rows inserted or
+updated, from which the import tells ``updated`` from ``unchanged`` rows.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from revisit.dms.importing.formats import FileKind
 
 
 class RowWriter(Protocol):
-    def write(self, rows: Sequence[Sequence[Any]]) -> None: ...
+    def write(self, rows: Sequence[Sequence[Any]]) -> int:
+        """Upsert ``rows``; the number inserted or changed (not those already the same)."""
+        ...
 
 
 def open_writer(conn: Connection, kind: FileKind, updated: list[str]) -> RowWriter:
@@ -40,8 +46,13 @@ def conflict_action(conn: Connection, kind: FileKind, updated: list[str]) -> str
             f'"phone_invalid" = CASE WHEN "{kind.name}"."phone" {same} excluded."phone" '
             f'THEN "{kind.name}"."phone_invalid" ELSE excluded."phone_invalid" END'
         )
-    what = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
-    return f'ON CONFLICT ("{kind.key}") {what}'
+    if not sets:
+        return f'ON CONFLICT ("{kind.key}") DO NOTHING'
+    # phone_invalid only changes with the phone, which is compared itself.
+    compared = [c for c in updated if c != "phone_invalid"] or updated
+    differs = "IS NOT" if conn.dialect.name == "sqlite" else "IS DISTINCT FROM"
+    changed = " OR ".join(f'"{kind.name}"."{c}" {differs} excluded."{c}"' for c in compared)
+    return f'ON CONFLICT ("{kind.key}") DO UPDATE SET {", ".join(sets)} WHERE {changed}'
 
 
 def placeholders(conn: Connection, sql: str) -> str:
@@ -57,8 +68,9 @@ class ExecuteManyWriter:
         sql = f'INSERT INTO "{kind.name}" ({_names(cols)}) VALUES ({marks}) {action}'
         self.conn, self.sql = conn, placeholders(conn, sql)
 
-    def write(self, rows: Sequence[Sequence[Any]]) -> None:
-        self.conn.exec_driver_sql(self.sql, [tuple(r) for r in rows])
+    def write(self, rows: Sequence[Sequence[Any]]) -> int:
+        result = self.conn.exec_driver_sql(self.sql, [tuple(r) for r in rows])
+        return max(int(result.rowcount), 0)
 
 
 class PostgresCopyWriter:
@@ -76,7 +88,7 @@ class PostgresCopyWriter:
             f'ORDER BY "{kind.key}", _ord DESC {conflict_action(conn, kind, updated)}'
         )
 
-    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+    def write(self, rows: Sequence[Sequence[Any]]) -> int:
         # Statements go through SQLAlchemy so that it knows a transaction is open and the
         # caller's commit() commits it; only COPY needs the driver's own cursor.
         self.conn.exec_driver_sql(self.create)
@@ -85,4 +97,4 @@ class PostgresCopyWriter:
         with raw.cursor() as cur, cur.copy(self.copy) as copy:
             for i, row in enumerate(rows):
                 copy.write_row((*row, i))
-        self.conn.exec_driver_sql(self.merge)
+        return max(int(self.conn.exec_driver_sql(self.merge).rowcount), 0)
