@@ -54,12 +54,12 @@ def attribute(database_url: str) -> int:
 
 def report_markdown(report: ImportReport) -> str:
     lines = [
-        "| file | kind | read | inserted | updated | rejected | warnings |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| file | kind | read | inserted | updated | unchanged | rejected | warnings |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for f in report.files:
         lines.append(
-            f"| {f.path} | {f.kind} | {f.read} | {f.inserted} | {f.updated} "
+            f"| {f.path} | {f.kind} | {f.read} | {f.inserted} | {f.updated} | {f.unchanged} "
             f"| {f.rejected} | {f.warnings} |"
         )
     lines += [f"\n**Error:** {e}" for e in report.file_errors]

@@ -165,7 +165,8 @@ def test_write_call_lists_one_csv_and_html_per_caller_sorted(tmp_path: Path) -> 
     assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for UTF-8
     table = list(csv.DictReader(raw.decode("utf-8-sig").splitlines()))
     assert [r["客户编号"] for r in table] == ["C3", "C2", "C5", "C1"]
-    assert table[0]["手机号"] == "+8613912345678"  # staff dial the real number
+    # Staff dial the real number, written for reading (and kept as text by Excel).
+    assert table[0]["手机号"] == "139 1234 5678"
     assert table[0]["到期日"] == "2026-11-15" and table[1]["到期日"] == ""
     assert table[0]["结果"] == "" and "回访日期" in table[0] and "原因" in table[0]
     html = files[1].read_text(encoding="utf-8")

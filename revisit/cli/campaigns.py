@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -19,6 +18,7 @@ from revisit.cli.options import AsOf, CampaignName, Now, aware
 from revisit.cohorts.select import COHORTS, CohortMember
 from revisit.entry.lookup import campaign_files, day_of, find_cohort
 from revisit.entry.preview import campaign_overview, cohort_members, preview
+from revisit.sheets import SafeCsvWriter
 
 campaign_app = typer.Typer(help="List campaigns and preview what a run would do.")
 app.add_typer(campaign_app, name="campaign")
@@ -44,10 +44,12 @@ def _print_members(name: str, rows: list[dict[str, Any]], fmt: Format) -> None:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
     elif fmt is Format.csv:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
+        ids = [i for i, c in enumerate(columns) if c in ("customer_id", "vin", "visit_id")]
+        writer = SafeCsvWriter(buf, text_columns=ids, lineterminator="\n")
+        writer.writerow(columns)
         for row in rows:
-            writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
+            cells = (row.get(c) for c in columns)
+            writer.writerow(";".join(v) if isinstance(v, list) else v for v in cells)
         typer.echo(buf.getvalue(), nl=False)
     else:
         table = Table(*columns, title=f"{name}: {len(rows)} members")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.progress import (
@@ -25,8 +25,15 @@ from revisit.cli.app import (
     handles_errors,
     settings_of,
 )
-from revisit.dms.importing import ImportProgress, ImportReport, Problem, import_paths
+from revisit.dms.importing import (
+    ImportProgress,
+    ImportReport,
+    Problem,
+    import_paths,
+    parse_mapping,
+)
 from revisit.outcomes.attribution import attribute_returns
+from revisit.sheets import SafeCsvWriter, write_table
 
 SHOWN_PROBLEMS = 50
 
@@ -51,18 +58,36 @@ class _Bar(ImportProgress):
         self.task = self.progress.add_task(description, total=None)
 
 
+PROBLEM_COLUMNS = ("file", "line", "field", "reason", "rejected")
+
+
 class _ProblemPrinter:
-    """Prints every problem (or the first ones, when they also go to a file)."""
+    """Prints every problem (or the first ones, when they also go to a file: one line per
+    problem, or a table when the file is named ``.csv`` or ``.xlsx``, written safely for
+    Excel by :mod:`revisit.sheets` — a reason quotes the cell, which may be a formula)."""
 
     def __init__(self, out: Path | None, limit: int | None) -> None:
-        if out:
+        self.out, self.rows = out, list[tuple[object, ...]]()
+        self.file: TextIO | None = None
+        self.csv: SafeCsvWriter | None = None
+        if out and out.suffix.lower() == ".csv":
             out.parent.mkdir(parents=True, exist_ok=True)
-        self.file = out.open("w", encoding="utf-8") if out else None
+            self.file = out.open("w", encoding="utf-8-sig", newline="")
+            self.csv = SafeCsvWriter(self.file)
+            self.csv.writerow(PROBLEM_COLUMNS)
+        elif out and out.suffix.lower() != ".xlsx":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self.file = out.open("w", encoding="utf-8")
         self.limit, self.shown = limit, 0
 
     def __call__(self, problem: Problem) -> None:
-        if self.file:
+        row = (problem.path, problem.line, problem.field, problem.reason, problem.rejected)
+        if self.csv:
+            self.csv.writerow(row)
+        elif self.file:
             self.file.write(f"{problem}\n")
+        elif self.out:
+            self.rows.append(row)
         if self.limit is None or self.shown < self.limit:
             colour = "red" if problem.rejected else "yellow"
             label = "rejected" if problem.rejected else "warning"
@@ -74,6 +99,8 @@ class _ProblemPrinter:
     def close(self) -> None:
         if self.file:
             self.file.close()
+        elif self.out:
+            write_table(self.out, PROBLEM_COLUMNS, self.rows, text_columns=("file",))
 
 
 @app.command("import")
@@ -97,13 +124,39 @@ def import_command(
     region: Annotated[
         str | None, typer.Option(help="Region for phones written without a country code.")
     ] = None,
+    maps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="HEADER=COLUMN",
+            help="Read a header of yours as a column, e.g. --map 交车日期=purchase_date "
+            "(KIND.HEADER=COLUMN for one kind only). Repeatable.",
+        ),
+    ] = None,
+    map_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--map-file",
+            help="A YAML file of HEADER: column lines (or KIND: {HEADER: column}), one per DMS.",
+        ),
+    ] = None,
+    skip_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--skip-unknown",
+            help="Note and skip files that are not a DMS export of a known kind, instead of "
+            "failing.",
+        ),
+    ] = False,
 ) -> None:
     """Import a DMS export (stores, customers, vehicles, visits, policies, upsell items).
 
     Good rows load even when others are bad; every rejected row and field warning is named
-    as file:line: field: reason. Exits 1 when any row was rejected.
+    as file:line: field: reason. Exits 1 when any row was rejected or a file could not be
+    read or placed (a call list, an export of another kind).
     """
     settings = settings_of(ctx)
+    mapping = parse_mapping(maps or (), map_files or ())
     engine = creating_engine_of(ctx)  # the one command that may create the database
     printer = _ProblemPrinter(problems, SHOWN_PROBLEMS if problems else None)
     columns = (
@@ -121,6 +174,8 @@ def import_command(
                 region=region or settings.default_region,
                 on_problem=printer,
                 progress=_Bar(progress),
+                mapping=mapping,
+                skip_unknown=skip_unknown,
             )
     finally:
         printer.close()
@@ -136,14 +191,15 @@ def _print_report(report: ImportReport, problems: Path | None) -> None:
     for error in report.file_errors:
         err_console.print(f"[red]error[/red] {error}", highlight=False, soft_wrap=True)
     table = Table(title="Import")
-    for name in ("file", "kind", "read", "inserted", "updated", "rejected", "warnings"):
+    names = ("file", "kind", "read", "inserted", "updated", "unchanged", "rejected", "warnings")
+    for name in names:
         if name in ("file", "kind"):
             table.add_column(name, overflow="fold")
         else:
             table.add_column(name, justify="right")
     for f in report.files:
         table.add_row(
-            f.path, f.kind, *(f"{n:,}" for n in (f.read, f.inserted, f.updated)),
+            f.path, f.kind, *(f"{n:,}" for n in (f.read, f.inserted, f.updated, f.unchanged)),
             f"[red]{f.rejected:,}[/red]" if f.rejected else "0",
             f"[yellow]{f.warnings:,}[/yellow]" if f.warnings else "0",
         )  # fmt: skip

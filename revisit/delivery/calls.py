@@ -14,14 +14,14 @@ to routine callers; a store with no manager configured gets a
 ``service_manager_<store>`` list.
 
 The CSV is UTF-8 with a BOM so Excel opens Chinese text correctly; it holds the real phone
-number (staff dial it) and empty outcome columns to fill in and import back
-(``revisit outcome import``); the HTML embeds every customer's call sheet under an anchor
-linked from the table, and the outcome codes and reasons in the list's language.
+number written for reading (``138 0000 0001``; staff dial it) and empty outcome columns to fill
+in and import back (``revisit outcome import``); it is written through :mod:`revisit.sheets`, so
+no cell can run as a formula and ids stay text. The HTML embeds every customer's call sheet
+under an anchor linked from the table, and the outcome codes and reasons in the list's language.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import itertools
 import re
@@ -36,7 +36,9 @@ from sqlmodel import Session, col, select
 
 from revisit.campaigns.outcome_codes import legend
 from revisit.db.tables import Customer, Store, Vehicle, Visit
+from revisit.dms.phones import format_for_reading
 from revisit.rendering import Renderer, plate
+from revisit.sheets import write_table
 
 UNASSIGNED = "unassigned"
 MANAGER_LIST = "service_manager"
@@ -284,19 +286,24 @@ def _file_stem(campaign: str, as_of: dt.date, caller: str) -> str:
     return f"{campaign}_{as_of.isoformat()}_{_UNSAFE.sub('_', caller).strip('_') or 'caller'}"
 
 
+#: Columns Excel must keep as text (ids with leading zeros or 15+ digits).
+TEXT_COLUMNS = ("contact_id", "customer_id")
+
+
 def _csv_value(row: CallRow, key: str) -> str:
     value = getattr(row, key, None)
     if value is None:
         return ""
+    if key == "phone":
+        return format_for_reading(value)
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
 def _write_csv(path: Path, rows: Sequence[CallRow], lang: str) -> None:
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(h[1] if lang == "en" else h[0] for h in COLUMNS.values())
-        for row in rows:
-            writer.writerow(_csv_value(row, key) for key in COLUMNS)
+    header = [h[1] if lang == "en" else h[0] for h in COLUMNS.values()]
+    texts = [COLUMNS[k][1 if lang == "en" else 0] for k in TEXT_COLUMNS]
+    body = ([_csv_value(row, key) for key in COLUMNS] for row in rows)
+    write_table(path, header, body, text_columns=texts)
 
 
 def write_call_lists(
