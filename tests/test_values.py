@@ -138,3 +138,88 @@ def test_mask_phone() -> None:
     assert mask_phone("+8613912345678") == "+86 139****5678"
     assert mask_phone("+14155552671") == "+1 415***2671"  # the country code stays apart
     assert mask_phone(None) == ""
+
+
+# --- full-width digits (issue 11, item 2): folded before any fast path ----------------------
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "value"),
+    [
+        (v.parse_date, "２０２６-１１-２３", "2026-11-23"),  # the ISO fast path's shape
+        (v.parse_date, "２０２６－１１－２３", "2026-11-23"),  # full-width dashes too
+        (v.parse_date, "２０２６年１１月２３日", "2026-11-23"),
+        (v.parse_date, "２０２６１１２３", "2026-11-23"),
+        (v.parse_mileage, "１２，０００ｋｍ", 12000),
+        (v.parse_money, "￥１２８０．５", 1280.5),
+        (v.parse_id, "Ｃ００１", "C001"),
+        (v.parse_region, "３５０５０２", "350502"),
+        (v.parse_bool, "ＹＥＳ", True),
+        (v.VISIT_TYPES, "ＭＡＩＮＴＥＮＡＮＣＥ", "maintenance"),
+    ],
+)
+def test_full_width_text_reads_as_ascii(
+    parse: Callable[[str], object], text: str, value: object
+) -> None:
+    assert parse(text) == value
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [
+        (v.parse_date, "٢٠٢٦-١١-٢٣"),  # other scripts' digits are not folded: refused
+        (v.parse_mileage, "nan"),
+        (v.parse_money, "inf"),
+        (v.parse_region, "٣٥٠٥٠٢"),
+    ],
+)
+def test_numbers_are_ascii_digits_only(parse: Callable[[str], object], text: str) -> None:
+    with pytest.raises(ValueError):
+        parse(text)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "139１２３４５６７８",
+        "１３９１２３４５６７８",
+        "＋８６ １３９－１２３４－５６７８",
+        "139 1234 5678",
+    ],
+)
+def test_mixed_width_phones_are_stored_in_ascii(raw: str) -> None:
+    phone = PhoneParser("CN").parse(raw)
+    assert phone.e164 == "+8613912345678" and phone.e164.isascii()
+
+
+def test_phone_with_other_digits_is_refused() -> None:
+    with pytest.raises(PhoneError):
+        PhoneParser("CN").parse("١٣٩١٢٣٤٥٦٧٨")
+
+
+# --- Excel serial dates (issue 11, item 1) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("epoch", "text", "iso"),
+    [
+        (v.EXCEL_1900, "45367", "2024-03-16"),  # the issue's cell (numFmtId 31)
+        (v.EXCEL_1900, "45367.75", "2024-03-16"),  # with a time of day
+        (v.EXCEL_1900, "61", "1900-03-01"),  # after Excel's phantom 1900-02-29
+        (v.EXCEL_1900, "1", "1900-01-01"),
+        (v.EXCEL_1904, "43905", "2024-03-16"),  # a 1904-system workbook
+        (v.EXCEL_1900, "20240316", "2024-03-16"),  # eight digits: YYYYMMDD, not a serial
+        (v.EXCEL_1900, "2024-03-16", "2024-03-16"),
+        (v.EXCEL_1900, "４５３６７", "2024-03-16"),
+    ],
+)
+def test_excel_serial_dates(epoch: dt.date, text: str, iso: str) -> None:
+    assert v.excel_date_parser(epoch)(text) == iso
+
+
+@given(st.dates(min_value=dt.date(1900, 3, 1), max_value=dt.date(2200, 12, 31)))
+def test_excel_serials_match_openpyxl(day: dt.date) -> None:
+    from openpyxl.utils.datetime import to_excel
+
+    serial = to_excel(dt.datetime(day.year, day.month, day.day))
+    assert v.excel_date_parser(v.EXCEL_1900)(str(int(serial))) == day.isoformat()

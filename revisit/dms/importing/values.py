@@ -161,8 +161,8 @@ def parse_timezone(text: str) -> str:
 def parse_region(text: str) -> str:
     """A region name (free text) or a six-digit administrative division code (GB/T 2260)."""
     text = fold(text)
-    if text.isascii() and text.isdigit():
-        if len(text) != 6 or text[:2] not in _PROVINCE_PREFIXES:
+    if text.isdigit():
+        if not text.isascii() or len(text) != 6 or text[:2] not in _PROVINCE_PREFIXES:
             raise ValueError(f"unknown region code ({text!r})")
         return text
     if len(text) > 64:
