@@ -342,12 +342,17 @@ def missing_columns(
     path: str, header: list[str], positions: dict[str, int], missing: Sequence[Any]
 ) -> str:
     """``path:1: missing required column …`` naming the headers seen and a ``--map`` that
-    would supply each missing column (an unused header close to one of its aliases, if any)."""
+    would supply each missing column: the unused header most like one of its names, or the
+    only one left."""
     unused = [h.strip() for i, h in enumerate(header) if i not in positions.values() and h.strip()]
     parts, maps = [], []
     for col in missing:
         parts.append(f"{col.name} (or {' / '.join(col.aliases)})" if col.aliases else col.name)
         guess = _closest_header(unused, (col.name, *col.aliases))
+        if guess is None and len(unused) == 1 and len(missing) == 1:
+            guess = unused[0]
+        if guess is not None:
+            unused.remove(guess)
         maps.append(f"--map {guess or 'HEADER'}={col.name}")
     seen = ", ".join(h.strip() for h in header if h.strip()) or "none"
     return (
@@ -363,4 +368,4 @@ def _closest_header(unused: list[str], names: Sequence[str]) -> str | None:
             score = difflib.SequenceMatcher(None, header.lower(), name.lower()).ratio()
             if score > best[0]:
                 best = (score, header)
-    return best[1] if best[0] >= 0.5 else None
+    return best[1] if best[0] >= 0.4 else None

@@ -76,6 +76,9 @@ def parse_mapping(options: Iterable[str] = (), files: Iterable[Path] = ()) -> He
             raise ImportFileError(f"--map {option}: write a mapping as HEADER=COLUMN")
         kind, dot, rest = header.partition(".")
         scoped = dot and kind.strip() in KINDS_BY_NAME
+        if dot and not scoped and _did_you_mean(kind.strip(), KINDS_BY_NAME):
+            hint = _did_you_mean(kind.strip(), KINDS_BY_NAME)
+            raise ImportFileError(f"--map {option}: unknown kind {kind.strip()!r}{hint}")
         mapping.add(
             rest if scoped else header,
             column,
