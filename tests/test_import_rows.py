@@ -205,3 +205,18 @@ def test_unchanged_rows_are_not_counted_updated(engine: Engine, tmp_path: Path) 
     )
     third, _ = run_import(engine, tmp_path)
     assert (third.files[0].inserted, third.files[0].updated, third.files[0].unchanged) == (0, 1, 1)
+
+
+def test_short_rows_load_with_defaults_and_long_ones_are_rejected(
+    engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,name,phone,region,consent_sms\nC1,张伟,13912345678\n"
+        "C2,李娜,13912345679,,,\nC3,王芳,13912345670,,,oops\n"
+    )
+    _, problems = run_import(engine, tmp_path)
+    assert [(p.line, p.field, p.rejected) for p in problems] == [(4, "row", True)]
+    assert rows(engine, "SELECT customer_id, consent_sms FROM customers ORDER BY 1") == [
+        ("C1", True),
+        ("C2", True),
+    ]

@@ -196,6 +196,7 @@ def _load_all(
                 report.file_errors.append(done.error)
         except ImportFileError as exc:
             conn.rollback()
+            loads.seen.forget(kind.name)  # some of its rows may have been rolled back
             report.file_errors.append(str(exc))
         finally:
             table.close()

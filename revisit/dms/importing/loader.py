@@ -8,7 +8,6 @@ field, and either way reported as ``file:line: field: reason``.
 
 from __future__ import annotations
 
-import difflib
 import multiprocessing
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -19,9 +18,10 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from revisit.db.engine import chunked, restore_indexes, secondary_indexes
-from revisit.dms.importing.formats import CUSTOMERS, FileKind, Reference, header_map
+from revisit.dms.importing.formats import CUSTOMERS, KINDS, FileKind, Reference, header_map
 from revisit.dms.importing.parsing import RowParser, RowProblem
 from revisit.dms.importing.reading import Table
+from revisit.dms.importing.recognise import missing_columns
 from revisit.dms.importing.writing import open_writer, placeholders
 from revisit.dms.phones import PhoneParser
 from revisit.errors import ImportFileError
@@ -30,7 +30,7 @@ from revisit.settings import DEFAULT_TIMEZONE
 BATCH_ROWS = 5000
 COMMIT_EVERY = 10  # batches per transaction
 PARALLEL_MIN_BYTES = 4 << 20  # files this large are parsed by a second process
-BULK_MIN_BYTES = 16 << 20  # first loads this large build their indexes at the end
+BULK_MIN_BYTES = 1 << 20  # first loads this large build their indexes at the end
 
 
 @dataclass
@@ -74,25 +74,43 @@ class FileReport:
 
 
 class SeenIds:
-    """The ids loaded so far in one import, per kind, with where each was first seen: a
-    later row with the same id is named beside the first (it still loads, and wins)."""
+    """The ids loaded so far in one import, per kind, with where each was first seen.
+
+    A later row with the same id is named beside the first (it still loads, and wins). The
+    ids of a kind that others refer to (customers, vehicles) are kept for the whole import,
+    so that a reference to a row this import loaded needs no query; a file that failed
+    half-way makes its kind's ids unreliable (``forget``), and its references are looked
+    up in the database again.
+    """
 
     def __init__(self) -> None:
         self.files: list[str] = []
         self.first: dict[str, dict[str, int]] = {}
+        self.unreliable: set[str] = set()
 
     def file_number(self, path: str) -> int:
         self.files.append(path)
         return len(self.files) - 1
 
     def ids_of(self, kind: str) -> dict[str, int]:
-        """id → packed (file number, line) for ``kind``; other kinds' ids are let go (files
-        load kind by kind, so they are done)."""
-        self.first = {kind: self.first.get(kind, {})}
-        return self.first[kind]
+        """id → packed (file number, line) for ``kind``. Ids of kinds done loading that no
+        reference looks up are let go (files load kind by kind)."""
+        self.first = {k: v for k, v in self.first.items() if k == kind or k in _LOOKED_UP}
+        return self.first.setdefault(kind, {})
+
+    def loaded(self, kind: str) -> dict[str, int] | None:
+        """The ids of ``kind`` this import wrote, or None when they are not known for sure."""
+        return None if kind in self.unreliable else self.first.get(kind)
+
+    def forget(self, kind: str) -> None:
+        self.unreliable.add(kind)
 
     def where(self, packed: int) -> str:
         return f"{self.files[packed >> 32]}:{packed & 0xFFFFFFFF}"
+
+
+#: Tables whose ids a reference checks by id alone (no column that must agree).
+_LOOKED_UP = {r.table for k in KINDS for r in k.references if r.agree is None}
 
 
 ProblemSink = Callable[[Problem], None]
@@ -285,6 +303,11 @@ class FileLoader:
     def _note_duplicates(self, batch: list[tuple[int, list[Any]]]) -> None:
         """Warn of a row whose id an earlier row of this import had (the later row wins)."""
         first, key_at, base = self.first, self.index[self.kind.key], self.file_no << 32
+        keys = [row[key_at] for _, row in batch]
+        distinct = set(keys)
+        if len(distinct) == len(keys) and first.keys().isdisjoint(distinct):
+            first.update(zip(keys, [base | line for line, _ in batch], strict=True))
+            return  # the usual batch: set operations, no loop over its rows
         for line, row in batch:
             packed = base | line
             earlier = first.setdefault(row[key_at], packed)
@@ -299,15 +322,18 @@ class FileLoader:
         self, ref: Reference, batch: list[tuple[int, list[Any]]]
     ) -> list[tuple[int, list[Any]]]:
         at = self.index[ref.column]
-        wanted = sorted({row[at] for _, row in batch})
-        if not wanted:
-            return batch
-        found = _existing(self.conn, ref, wanted)
+        wanted = {row[at] for _, row in batch}
+        known = None if ref.agree else self.seen.loaded(ref.table)
+        if known:  # rows this import loaded: no need to ask the database
+            wanted -= known.keys()
+            if not wanted:
+                return batch
+        found = _existing(self.conn, ref, sorted(wanted)) if wanted else {}
         kept = []
         agree_at = self.index[ref.agree[0]] if ref.agree else 0
         for line, row in batch:
             value = row[at]
-            if value not in found:
+            if value not in found and not (known and value in known):
                 self._problem(line, ref.column, f"unknown {ref.noun} {value!r}", rejected=True)
             elif ref.agree and found[value] != row[agree_at]:
                 here, there = ref.agree
@@ -336,36 +362,3 @@ def _existing(conn: Connection, ref: Reference, keys: Sequence[str]) -> dict[str
         for row in conn.exec_driver_sql(placeholders(conn, sql), tuple(chunk)):
             found[row[0]] = row[1] if ref.agree else True
     return found
-
-
-def missing_columns(
-    path: str, header: list[str], positions: dict[str, int], missing: Sequence[Any]
-) -> str:
-    """``path:1: missing required column …`` naming the headers seen and a ``--map`` that
-    would supply each missing column: the unused header most like one of its names, or the
-    only one left."""
-    unused = [h.strip() for i, h in enumerate(header) if i not in positions.values() and h.strip()]
-    parts, maps = [], []
-    for col in missing:
-        parts.append(f"{col.name} (or {' / '.join(col.aliases)})" if col.aliases else col.name)
-        guess = _closest_header(unused, (col.name, *col.aliases))
-        if guess is None and len(unused) == 1 and len(missing) == 1:
-            guess = unused[0]
-        if guess is not None:
-            unused.remove(guess)
-        maps.append(f"--map {guess or 'HEADER'}={col.name}")
-    seen = ", ".join(h.strip() for h in header if h.strip()) or "none"
-    return (
-        f"{path}:1: missing required column {'; '.join(parts)}; headers seen: {seen}; "
-        f"map yours with {' '.join(maps)}"
-    )
-
-
-def _closest_header(unused: list[str], names: Sequence[str]) -> str | None:
-    best: tuple[float, str | None] = (0.0, None)
-    for header in unused:
-        for name in names:
-            score = difflib.SequenceMatcher(None, header.lower(), name.lower()).ratio()
-            if score > best[0]:
-                best = (score, header)
-    return best[1] if best[0] >= 0.4 else None

@@ -22,11 +22,9 @@ RowProblem = tuple[int, str, str, bool]
 
 MEMO_LIMIT = 100_000  # distinct texts remembered per column
 
-#: Parsers whose input repeats across rows (a day, a type): worth remembering.
-_REPEATING: set[Callable[[str], Any]] = {
-    v.parse_date, v.parse_bool, v.parse_timezone, v.parse_region,
-    v.VISIT_TYPES, v.VEHICLE_STATUS, v.GRADE, v.UPSELL_STATUS, v.LANGUAGE,
-}  # fmt: skip
+#: Parsers whose input repeats across rows (a day, a region) and that cost more than a
+#: dictionary lookup: worth remembering. (Choices are a lookup already.)
+_REPEATING: set[Callable[[str], Any]] = {v.parse_date, v.parse_timezone, v.parse_region}
 
 
 def memoised(parse: Callable[[str], Any], limit: int = MEMO_LIMIT) -> Callable[[str], Any]:
@@ -83,38 +81,70 @@ class RowParser:
             strict = c.required and not c.warn_only
             self.plan.append((c.name, positions.get(c.name), parse, c.default, strict, c.warn_only))
 
-    def parse(self, line: int, cells: list[str], problems: list[RowProblem]) -> list[Any] | None:
-        """The row's values in ``kind.db_columns()`` order, or None when it is rejected;
-        every problem found is appended to ``problems``."""
-        if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
+        self.parse: Callable[[int, list[str], list[RowProblem]], list[Any] | None]
+        self.parse = self._compiled()
+
+    def _compiled(self) -> Callable[[int, list[str], list[RowProblem]], list[Any] | None]:
+        """``parse(line, cells, problems)``: the row's values in ``kind.db_columns()``
+        order, or None when it is rejected; every problem found is appended to
+        ``problems``.
+
+        Written out as Python source for this file's columns (as ``dataclasses`` and
+        ``namedtuple`` do), one statement per column instead of a loop that looks every
+        column's rules up again for every row: the import's most frequent code.
+        """
+        env: dict[str, Any] = {"W": self.width, "fit": self._fit, "custom": None}
+        if self.kind is CUSTOMERS:
+            env["custom"] = self._customer_fields
+        src = ["def parse(line, cells, problems):", "    if len(cells) != W:"]
+        src += ["        cells = fit(line, cells, problems)", "        if cells is None:"]
+        src += ["            return None", "    warnings = []"]
+        for i, (name, pos, parse, default, strict, warn_only) in enumerate(self.plan):
+            env[f"N{i}"], env[f"P{i}"] = name, parse
+            env[f"D{i}"] = None if warn_only else default
+            if pos is None:  # a column the file does not have (never a required one)
+                src.append(f"    v{i} = D{i}")
+                continue
+            src.append(f"    t = cells[{pos}].strip()")
+            src.append("    if t:")
+            if parse is None:
+                src.append(f"        v{i} = t")
+            else:
+                src += ["        try:", f"            v{i} = P{i}(t)"]
+                src.append("        except ValueError as exc:")
+                if strict:
+                    src += [f"            problems.append((line, N{i}, str(exc), True))"]
+                    src += ["            return None"]
+                else:
+                    src += [
+                        f"            warnings.append((N{i}, str(exc)))",
+                        f"            v{i} = D{i}",
+                    ]
+            src.append("    else:")
+            if strict:
+                src += [f"        problems.append((line, N{i}, 'missing', True))"]
+                src += ["        return None"]
+            else:
+                src.append(f"        v{i} = D{i}")
+        src.append(f"    values = [{', '.join(f'v{i}' for i in range(len(self.plan)))}]")
+        if self.kind is CUSTOMERS:
+            src.append("    custom(values, warnings)")
+        src += ["    if warnings:", "        for name, reason in warnings:"]
+        src += ["            problems.append((line, name, reason, False))", "    return values"]
+        # Only names and positions are written into the source; values stay in env.
+        exec("\n".join(src), env)
+        return env["parse"]  # type: ignore[no-any-return]
+
+    def _fit(self, line: int, cells: list[str], problems: list[RowProblem]) -> list[str] | None:
+        """A row of another width than the header: padded when short (Excel drops empty
+        trailing cells), rejected when longer with something in the extra cells."""
+        if len(cells) < self.width:
+            return cells + [""] * (self.width - len(cells))
+        if any(c.strip() for c in cells[self.width :]):
             reason = f"{len(cells)} fields but the header has {self.width} (a stray delimiter?)"
             problems.append((line, "row", reason, True))
             return None
-        values: list[Any] = []
-        warnings: list[tuple[str, str]] = []
-        n = len(cells)
-        for name, pos, parse, default, strict, warn_only in self.plan:
-            text = cells[pos].strip() if pos is not None and pos < n else ""
-            if not text:
-                if strict:
-                    problems.append((line, name, "missing", True))
-                    return None
-                values.append(None if warn_only else default)
-            elif parse is None:
-                values.append(text)
-            else:
-                try:
-                    values.append(parse(text))
-                except ValueError as exc:
-                    if strict:
-                        problems.append((line, name, str(exc), True))
-                        return None
-                    warnings.append((name, str(exc)))
-                    values.append(default)
-        if self.kind is CUSTOMERS:
-            self._customer_fields(values, warnings)
-        problems.extend((line, name, reason, False) for name, reason in warnings)
-        return values
+        return cells
 
     def _customer_fields(self, values: list[Any], warnings: list[tuple[str, str]]) -> None:
         """Fill the derived columns (phone_raw, phone_type, phone_invalid, birthday_md)."""

@@ -25,7 +25,10 @@ _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 
 def blank(cells: list[str]) -> bool:
     """Whether a row holds nothing but whitespace (incl. zero-width characters)."""
-    return not any(c.strip() and c.strip().strip(_INVISIBLE).strip() for c in cells)
+    for c in cells:
+        if c and not c.isspace() and (c.isascii() or c.strip().strip(_INVISIBLE).strip()):
+            return False
+    return True
 
 
 @dataclass

@@ -9,8 +9,11 @@ no kind owns is not forced into the kind it half resembles. A call list written 
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from revisit.dms.importing.formats import KINDS, FileKind, header_map, normalise_header
 from revisit.dms.importing.mapping import HeaderMapping
@@ -107,3 +110,36 @@ def _unplaced(
         f"{path}:1: cannot tell which data this is ({why}{hint}; headers: {seen}); name the "
         f"file after its kind ({closest.name}.csv) or map headers with --map HEADER=COLUMN"
     )
+
+
+def missing_columns(
+    path: str, header: list[str], positions: dict[str, int], missing: Sequence[Any]
+) -> str:
+    """``path:1: missing required column …`` naming the headers seen and a ``--map`` that
+    would supply each missing column: the unused header most like one of its names, or the
+    only one left."""
+    unused = [h.strip() for i, h in enumerate(header) if i not in positions.values() and h.strip()]
+    parts, maps = [], []
+    for col in missing:
+        parts.append(f"{col.name} (or {' / '.join(col.aliases)})" if col.aliases else col.name)
+        guess = _closest_header(unused, (col.name, *col.aliases))
+        if guess is None and len(unused) == 1 and len(missing) == 1:
+            guess = unused[0]
+        if guess is not None:
+            unused.remove(guess)
+        maps.append(f"--map {guess or 'HEADER'}={col.name}")
+    seen = ", ".join(h.strip() for h in header if h.strip()) or "none"
+    return (
+        f"{path}:1: missing required column {'; '.join(parts)}; headers seen: {seen}; "
+        f"map yours with {' '.join(maps)}"
+    )
+
+
+def _closest_header(unused: list[str], names: Sequence[str]) -> str | None:
+    best: tuple[float, str | None] = (0.0, None)
+    for header in unused:
+        for name in names:
+            score = difflib.SequenceMatcher(None, header.lower(), name.lower()).ratio()
+            if score > best[0]:
+                best = (score, header)
+    return best[1] if best[0] >= 0.4 else None

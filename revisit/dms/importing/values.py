@@ -10,6 +10,7 @@ full-width digits and separators typed with a Chinese input method (``２０２�
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from collections.abc import Callable
@@ -96,6 +97,14 @@ def _plausible(value: dt.date, text: str) -> str:
 def _number(text: str) -> float:
     """The number in ``text`` after folding and dropping thousands separators, spaces,
     currency and km units; ``ValueError`` when none (also for ``nan``/``inf``)."""
+    if text.isascii() and "_" not in text:  # the usual cell, without a pattern
+        try:
+            value = float(text)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(value):
+                return value
     cleaned = _NUMBER_NOISE.sub("", fold(text))
     if not _NUMBER.match(cleaned):
         raise ValueError(text)
@@ -139,9 +148,13 @@ def parse_bool(text: str) -> bool:
 def choice(mapping: dict[str, str]) -> Callable[[str], str]:
     """A parser accepting the keys of ``mapping`` (case-insensitive) and returning the value."""
     table = {fold(k).lower(): v for k, v in mapping.items()}
+    exact = {**mapping, **table}  # the spellings as written: one lookup for most cells
     allowed = ", ".join(sorted(set(mapping.values())))
 
     def parse(text: str) -> str:
+        hit = exact.get(text)
+        if hit is not None:
+            return hit
         try:
             return table[fold(text).strip().lower()]
         except KeyError:
@@ -176,7 +189,8 @@ def parse_text(text: str) -> str:
 
 def parse_id(text: str) -> str:
     """An id as the DMS wrote it, folded (``Ｃ００１`` is ``C001``); at most 64 characters."""
-    text = fold(text).strip()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).strip()
     if len(text) > 64:
         raise ValueError(f"id too long ({text[:20]!r}…)")
     return text

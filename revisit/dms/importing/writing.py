@@ -69,8 +69,17 @@ class ExecuteManyWriter:
         self.conn, self.sql = conn, placeholders(conn, sql)
 
     def write(self, rows: Sequence[Sequence[Any]]) -> int:
-        result = self.conn.exec_driver_sql(self.sql, [tuple(r) for r in rows])
-        return max(int(result.rowcount), 0)
+        # The driver's own executemany takes the rows as they are (SQLAlchemy's would want
+        # each as a tuple); SQLAlchemy is told a transaction is open, so that the caller's
+        # commit() commits these rows.
+        if not self.conn.in_transaction():
+            self.conn.begin()
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(self.sql, rows)
+            return max(int(cursor.rowcount), 0)
+        finally:
+            cursor.close()
 
 
 class PostgresCopyWriter:
