@@ -10,6 +10,9 @@
 3. ``revisit import`` of the same files into a fresh revisit database (all indexes, foreign
    keys, validation, phone normalisation, reference checks, upsert).
 4. With ``--pg URL``, the revisit import into PostgreSQL as well.
+
+``--repeat N`` runs the SQLite pair N times, alternating, and keeps the best of each (the
+machine is shared: the best run is the one least slowed by others).
 """
 
 from __future__ import annotations
@@ -97,6 +100,11 @@ def revisit_import(folder: Path, url: str) -> tuple[int, float, int]:
     return report.rows, seconds, report.rejected
 
 
+def _keep_best(results: dict[str, dict[str, float]], name: str, run: dict[str, float]) -> None:
+    if name not in results or run["seconds"] < results[name]["seconds"]:
+        results[name] = run
+
+
 def reset_pg(url: str) -> None:
     engine = create_db_engine(url)
     with engine.begin() as conn:
@@ -111,6 +119,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 11, 23))
     parser.add_argument("--pg", help="also import into this (emptied!) PostgreSQL database")
+    parser.add_argument("--repeat", type=int, default=1, help="best of this many SQLite runs")
     args = parser.parse_args()
 
     folder = demo_folder(args.vehicles, args.seed, args.as_of)
@@ -118,13 +127,16 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, float]] = {}
 
-    rows, seconds = bare_sqlite(folder, work / "bare.db")
-    results["bare sqlite3 executemany"] = {"rows": rows, "seconds": seconds}
-    target = work / "revisit.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
-    rows, seconds, rejected = revisit_import(folder, f"sqlite:///{target}")
-    results["revisit import (SQLite)"] = {"rows": rows, "seconds": seconds, "rejected": rejected}
+    for _ in range(args.repeat):
+        rows, seconds = bare_sqlite(folder, work / "bare.db")
+        print(f"bare: {seconds:.1f} s", flush=True)
+        _keep_best(results, "bare sqlite3 executemany", {"rows": rows, "seconds": seconds})
+        target = work / "revisit.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        rows, seconds, rejected = revisit_import(folder, f"sqlite:///{target}")
+        run = {"rows": rows, "seconds": seconds, "rejected": rejected}
+        _keep_best(results, "revisit import (SQLite)", run)
     if args.pg:
         reset_pg(args.pg)
         rows, seconds, rejected = revisit_import(folder, args.pg)

@@ -6,8 +6,9 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl.utils.datetime import to_excel
 
 from revisit.dms.importing import values as v
 from revisit.dms.phones import LANDLINE, MOBILE, PhoneError, PhoneParser, mask_phone
@@ -217,9 +218,24 @@ def test_excel_serial_dates(epoch: dt.date, text: str, iso: str) -> None:
     assert v.excel_date_parser(epoch)(text) == iso
 
 
+@settings(deadline=None)  # timing is for benchmarks; a shared machine may be slow
 @given(st.dates(min_value=dt.date(1900, 3, 1), max_value=dt.date(2200, 12, 31)))
 def test_excel_serials_match_openpyxl(day: dt.date) -> None:
-    from openpyxl.utils.datetime import to_excel
-
     serial = to_excel(dt.datetime(day.year, day.month, day.day))
     assert v.excel_date_parser(v.EXCEL_1900)(str(int(serial))) == day.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("定期保养", "maintenance"), ("一般维修", "repair"), ("钣喷", "bodywork"),
+        ("索赔", "warranty"), ("首次保养", "first_service"), ("机电维修", "repair"),
+        ("钣金喷漆", "bodywork"), ("免费首保", "first_service"), ("质保", "warranty"),
+    ],
+)  # fmt: skip
+def test_dms_visit_type_values(text: str, kind: str) -> None:
+    assert v.VISIT_TYPES(text) == kind
+
+
+def test_plates_are_folded() -> None:
+    assert v.parse_code("闽C１２３４５") == "闽C12345"

@@ -152,7 +152,7 @@ VEHICLES = FileKind(
     columns=(
         Column("vin", _VIN, True, v.parse_id),
         Column("customer_id", _CUSTOMER_ID, True, v.parse_id),
-        Column("plate", ("车牌号", "车牌", "车牌号码", "牌照号")),
+        Column("plate", ("车牌号", "车牌", "车牌号码", "牌照号"), parse=v.parse_code),
         Column("model", ("车型", "车型名称", "车系", "车型描述")),
         Column(
             "purchase_date",

@@ -187,6 +187,11 @@ def parse_text(text: str) -> str:
     return text
 
 
+def parse_code(text: str) -> str:
+    """A short code with digits that is shown, not looked up (a plate): folded (NFKC)."""
+    return fold(text)
+
+
 def parse_id(text: str) -> str:
     """An id as the DMS wrote it, folded (``Ｃ００１`` is ``C001``); at most 64 characters."""
     if not text.isascii():
@@ -199,13 +204,19 @@ def parse_id(text: str) -> str:
 VISIT_TYPES = choice(
     {
         "first_service": "first_service", "首保": "first_service", "首次保养": "first_service",
+        "免费首保": "first_service", "首次免费保养": "first_service",
         "maintenance": "maintenance", "保养": "maintenance", "定保": "maintenance",
-        "常规保养": "maintenance", "定期保养": "maintenance",
+        "常规保养": "maintenance", "定期保养": "maintenance", "例行保养": "maintenance",
+        "小保养": "maintenance", "大保养": "maintenance",
         "repair": "repair", "维修": "repair", "机修": "repair", "一般维修": "repair",
+        "机电维修": "repair", "故障维修": "repair", "快修": "repair", "小修": "repair",
+        "大修": "repair",
         "bodywork": "bodywork", "钣喷": "bodywork", "钣金": "bodywork", "喷漆": "bodywork",
-        "事故车": "bodywork",
+        "事故车": "bodywork", "钣金喷漆": "bodywork", "事故维修": "bodywork",
         "warranty": "warranty", "保修": "warranty", "索赔": "warranty", "三包": "warranty",
-        "other": "other", "其他": "other", "其它": "other",
+        "质保": "warranty", "保修索赔": "warranty",
+        "other": "other", "其他": "other", "其它": "other", "美容": "other", "装潢": "other",
+        "精品": "other", "内部": "other",
     }
 )  # fmt: skip
 VEHICLE_STATUS = choice(
