@@ -243,3 +243,10 @@ def test_no_header_guess_across_kinds(tmp_path: Path) -> None:
 def test_kind_by_name(stem: str, kind: str | None) -> None:
     found = kind_by_name(stem)
     assert (found.name if found else None) == kind
+
+
+def test_an_upsell_export_with_a_result_column_is_not_a_call_list(tmp_path: Path) -> None:
+    header = ["项目编号", "工单号", "车架号", "项目", "等级", "结果", "跟进人"]
+    with pytest.raises(NotAnExport, match="columns no kind has: 跟进人"):
+        recognise(tmp_path / "export.csv", header)
+    assert recognise(tmp_path / "增修项目.csv", header).name == "upsell_items"

@@ -19,20 +19,13 @@ from revisit.dms.importing.formats import KINDS, FileKind, header_map, normalise
 from revisit.dms.importing.mapping import HeaderMapping
 from revisit.errors import ImportFileError
 
-#: Columns only a call list has (zh and en headers of ``revisit.delivery.calls``): two of them
-#: in one header make the file a call list.
-CALL_LIST_COLUMNS = {
-    normalise_header(h)
-    for h in (
-        "结果",
-        "outcome",
-        "回电日期",
-        "callback_date",
-        "联系编号",
-        "contact_id",
-        "跟进人",
-        "caller",
-    )
+#: Columns of a call list (zh and en headers of ``revisit.delivery.calls``) that no DMS export
+#: has: two of them, one being a contact id or callback date, make the file a call list.
+CALL_LIST_OWN = {
+    normalise_header(h) for h in ("回电日期", "callback_date", "联系编号", "contact_id")
+}
+CALL_LIST_COLUMNS = CALL_LIST_OWN | {
+    normalise_header(h) for h in ("结果", "outcome", "跟进人", "caller")
 }
 _WORDS = re.compile(r"[a-z]+")
 
@@ -50,7 +43,7 @@ def recognise(path: Path, header: list[str], mapping: HeaderMapping | None = Non
     mapping = mapping or HeaderMapping()
     cells = [normalise_header(h) for h in header]
     marks = [h for h, c in zip(header, cells, strict=True) if c in CALL_LIST_COLUMNS]
-    if len(marks) >= 2:
+    if len(marks) >= 2 and CALL_LIST_OWN.intersection(cells):
         raise NotAnExport(
             f"{path}:1: a call list (columns {', '.join(marks)}), not a DMS export: "
             f"read its outcomes with `revisit outcome import {path}`"
