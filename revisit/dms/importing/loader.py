@@ -354,11 +354,11 @@ class FileLoader:
 
 def _existing(conn: Connection, ref: Reference, keys: Sequence[str]) -> dict[str, Any]:
     """Which of ``keys`` exist in the referenced table (with the column that must agree)."""
-    other = f', "{ref.agree[1]}"' if ref.agree else ""
+    other = f', "{ref.agree[1]}"' if ref.agree else ", 1"
     found: dict[str, Any] = {}
     for chunk in chunked(keys, BATCH_ROWS):
         marks = ", ".join("?" * len(chunk))
         sql = f'SELECT "{ref.key}"{other} FROM "{ref.table}" WHERE "{ref.key}" IN ({marks})'
-        for row in conn.exec_driver_sql(placeholders(conn, sql), tuple(chunk)):
-            found[row[0]] = row[1] if ref.agree else True
+        # Thousands of rows: taken as the driver's tuples, without SQLAlchemy's row objects.
+        found.update(conn.exec_driver_sql(placeholders(conn, sql), tuple(chunk)).cursor.fetchall())
     return found

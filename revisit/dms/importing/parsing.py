@@ -27,24 +27,39 @@ MEMO_LIMIT = 100_000  # distinct texts remembered per column
 _REPEATING: set[Callable[[str], Any]] = {v.parse_date, v.parse_timezone, v.parse_region}
 
 
-def memoised(parse: Callable[[str], Any], limit: int = MEMO_LIMIT) -> Callable[[str], Any]:
-    """``parse`` remembering its answer (a value, or the ``ValueError`` reason) per text."""
-    cache: dict[str, tuple[bool, Any]] = {}
+class Memoised:
+    """``parse`` remembering its answer (a value, or the ``ValueError`` reason) per text;
+    ``values`` holds the good answers, for the row parser to look up without a call."""
 
-    def run(text: str) -> Any:
-        hit = cache.get(text)
-        if hit is None:
-            try:
-                hit = (True, parse(text))
-            except ValueError as exc:
-                hit = (False, str(exc))
-            if len(cache) < limit:
-                cache[text] = hit
-        if hit[0]:
-            return hit[1]
-        raise ValueError(hit[1])
+    def __init__(self, parse: Callable[[str], Any], limit: int = MEMO_LIMIT) -> None:
+        self.parse, self.limit = parse, limit
+        self.values: dict[str, Any] = {}
+        self.errors: dict[str, str] = {}
 
-    return run
+    def __call__(self, text: str) -> Any:
+        if text in self.values:
+            return self.values[text]
+        if text in self.errors:
+            raise ValueError(self.errors[text])
+        try:
+            value = self.parse(text)
+        except ValueError as exc:
+            if len(self.errors) < self.limit:
+                self.errors[text] = str(exc)
+            raise
+        if len(self.values) < self.limit:
+            self.values[text] = value
+        return value
+
+
+def _call(parse: Callable[[str], Any], i: int) -> str:
+    """The expression that parses ``t`` in column ``i``: the common cases inline, without
+    a function call (an ASCII id as it is, a date already seen), else ``P{i}(t)``."""
+    if parse is v.parse_id:
+        return f"t if t.isascii() and len(t) <= 64 else P{i}(t)"
+    if isinstance(parse, Memoised):
+        return f"M{i}[t] if t in M{i} else P{i}(t)"
+    return f"P{i}(t)"
 
 
 class RowParser:
@@ -70,14 +85,15 @@ class RowParser:
         self.new_stores: set[str] = set()
         self.index = {name: i for i, name in enumerate(kind.db_columns())}
         self.plan: list[tuple[str, int | None, Callable[[str], Any] | None, Any, bool, bool]] = []
+        self.memos: dict[int, dict[str, Any]] = {}
         for c in kind.columns:
             parse: Callable[[str], Any] | None = c.parse
             if parse is v.parse_date and excel_epoch is not None:
-                parse = memoised(v.excel_date_parser(excel_epoch))
+                parse = Memoised(v.excel_date_parser(excel_epoch))
             elif parse is v.parse_text:
                 parse = None  # the text as it is
             elif parse in _REPEATING:
-                parse = memoised(parse)
+                parse = Memoised(parse)
             strict = c.required and not c.warn_only
             self.plan.append((c.name, positions.get(c.name), parse, c.default, strict, c.warn_only))
 
@@ -101,6 +117,8 @@ class RowParser:
         src += ["            return None", "    warnings = []"]
         for i, (name, pos, parse, default, strict, warn_only) in enumerate(self.plan):
             env[f"N{i}"], env[f"P{i}"] = name, parse
+            if isinstance(parse, Memoised):
+                env[f"M{i}"] = parse.values
             env[f"D{i}"] = None if warn_only else default
             if pos is None:  # a column the file does not have (never a required one)
                 src.append(f"    v{i} = D{i}")
@@ -110,7 +128,7 @@ class RowParser:
             if parse is None:
                 src.append(f"        v{i} = t")
             else:
-                src += ["        try:", f"            v{i} = P{i}(t)"]
+                src += ["        try:", f"            v{i} = {_call(parse, i)}"]
                 src.append("        except ValueError as exc:")
                 if strict:
                     src += [f"            problems.append((line, N{i}, str(exc), True))"]
