@@ -132,6 +132,9 @@ def test_xlsx_sheet_with_english_headers(engine: Engine, db_url: str, tmp_path: 
     sheet.append(["contact_id", "name", "outcome", "reason", "callback_date", "note"])
     sheet.append([calls.contacts[0], "x", "declined", "price", None, "too dear"])
     sheet.append([calls.contacts[1], "y", "callback", None, dt.datetime(2026, 10, 9), None])
+    # A date typed in a General-formatted cell (or one of Excel's Chinese date formats, which
+    # openpyxl hands over as the serial) is a date too.
+    sheet.cell(row=3, column=5).number_format = "General"
     path = tmp_path / "calls.xlsx"
     book.save(path)
     result = CliRunner().invoke(app, ["outcome", "import", str(path)],

@@ -8,6 +8,7 @@ loaded, good rows load, and importing the same file twice adds nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from revisit.dms.importing.loader import Problem
 from revisit.dms.importing.reading import open_table
+from revisit.dms.importing.values import excel_date_parser
 from revisit.errors import ImportFileError
 from revisit.outcomes.calls import CallOutcome, FieldProblem, parse_outcome, record_call_outcomes
 
@@ -68,6 +70,15 @@ def _row(cells: list[str], columns: dict[str, int]) -> dict[str, str]:
     }
 
 
+def _excel_day(text: str, epoch: dt.date) -> str:
+    """A callback date of an .xlsx sheet: Excel's serial (a date cell whose number format
+    openpyxl does not know) as ISO; any other text as it is, for the usual parser."""
+    try:
+        return excel_date_parser(epoch)(text)
+    except ValueError:
+        return text
+
+
 def _parse(values: dict[str, str]) -> CallOutcome:
     try:
         contact_id = int(values["contact_id"].removesuffix(".0"))
@@ -95,6 +106,8 @@ def import_sheet(
         for line, cells in table.rows:
             report.read += 1
             values = _row(cells, columns)
+            if table.excel_epoch and values.get("callback_date"):  # a date cell as its serial
+                values["callback_date"] = _excel_day(values["callback_date"], table.excel_epoch)
             if not values["outcome"]:
                 report.blank += 1
                 continue
