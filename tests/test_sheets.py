@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from revisit.cli import app
 from revisit.db.engine import create_db_engine
-from revisit.delivery.calls import CallRow, write_call_lists
+from revisit.delivery.calls import COLUMNS, CallRow, write_call_lists
 from revisit.dms.phones import format_for_reading
 from revisit.sheets import FORMULA_STARTS, SafeCsvWriter, as_text, neutralise, write_table
 from tests.factories import make_customer, make_vehicle
@@ -84,7 +84,7 @@ def test_call_list_csv_cells_are_safe_and_phones_are_text(tmp_path: Path) -> Non
     )
     table = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
     assert table[0]["客户姓名"] == "'" + INJECTION
-    assert table[0]["车辆"].startswith("'@") and table[0]["原因"] == "'-2+3"
+    assert table[0]["车辆"].startswith("'@") and table[0][COLUMNS["reason"][0]] == "'-2+3"
     assert table[0]["手机号"] == "138 0000 0001"
     assert table[0]["客户编号"] == "00012345\t" and table[0]["联系编号"] == "7\t"
     assert table[1]["客户姓名"] == "'\t=1+2" and table[1]["手机号"] == "00 1 415-555-0100"

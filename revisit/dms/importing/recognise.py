@@ -19,13 +19,15 @@ from revisit.dms.importing.formats import KINDS, FileKind, header_map, normalise
 from revisit.dms.importing.mapping import HeaderMapping
 from revisit.errors import ImportFileError
 
-#: Columns of a call list (zh and en headers of ``revisit.delivery.calls``) that no DMS export
-#: has: two of them, one being a contact id or callback date, make the file a call list.
+#: Columns of a call list (zh and en headers of ``revisit.delivery.calls``, and those
+#: ``revisit outcome import`` accepts) that no DMS export has: two of them, one being a
+#: contact id or callback date, make the file a call list.
 CALL_LIST_OWN = {
-    normalise_header(h) for h in ("回电日期", "callback_date", "联系编号", "contact_id")
+    normalise_header(h)
+    for h in ("回访日期", "回电日期", "callback_date", "联系编号", "联系id", "contact_id")
 }
 CALL_LIST_COLUMNS = CALL_LIST_OWN | {
-    normalise_header(h) for h in ("结果", "outcome", "跟进人", "caller")
+    normalise_header(h) for h in ("结果", "outcome", "通话结果", "回访结果", "跟进人", "caller")
 }
 _WORDS = re.compile(r"[a-z]+")
 
