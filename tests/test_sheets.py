@@ -164,3 +164,15 @@ def test_safe_writer_writes_none_as_empty() -> None:
     buf = io.StringIO()
     SafeCsvWriter(buf, lineterminator="\n").writerow([None, "a", 1])
     assert buf.getvalue() == ",a,1\n"
+
+
+def test_report_csv_is_safe_and_keeps_numbers(tmp_path: Path) -> None:
+    from rich.table import Table
+
+    from revisit.cli.report import emit
+
+    out = tmp_path / "report.csv"
+    rows = [{"campaign": "=cmd|calc!A0", "store": "@S1", "lift_pp": -2.5, "sent": 12}]
+    emit(rows, ["campaign", "store", "lift_pp", "sent"], fmt="csv", output=out, table=Table)
+    cells = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert cells[1] == ["'=cmd|calc!A0", "'@S1", "-2.5", "12"]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -30,6 +29,7 @@ from revisit.reports.campaigns import (
 from revisit.reports.stats import significant
 from revisit.reports.upsell import KEYS as UPSELL_KEYS
 from revisit.reports.upsell import UPSELL_GROUPS, UpsellFilter, upsell_report
+from revisit.sheets import SafeCsvWriter
 
 report_app = typer.Typer(
     help="Reports for managers: returns and lift per campaign run; churn, staff, upsell.",
@@ -67,6 +67,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _csv_cell(value: Any) -> Any:
+    """A number as a number (a negative lift is not a formula), anything else as text."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return value if is_number else _cell(value)
+
+
 def emit(
     rows: Sequence[dict[str, Any]],
     columns: Sequence[str],
@@ -87,9 +93,9 @@ def emit(
         text = json.dumps(list(rows), ensure_ascii=False, indent=2) + "\n"
     elif fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = SafeCsvWriter(buffer)  # no cell runs as a formula in Excel
         writer.writerow(columns)
-        writer.writerows([_cell(r.get(c)) for c in columns] for r in rows)
+        writer.writerows([_csv_cell(r.get(c)) for c in columns] for r in rows)
         text = buffer.getvalue()
     else:
         capture = io.StringIO()
