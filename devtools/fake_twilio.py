@@ -5,8 +5,14 @@ with ``To``/``From``/``DateSent`` filters and paging), with Basic auth and the J
 Twilio's published OpenAPI description, and injects trouble on demand: latency, 500s before
 or after the message is created, answers that hang after the message was created (a client
 timeout: the dangerous case), a per-second cap answered with 429/20429 and ``Retry-After``,
-and numbers that answer 21610, 21211 or 21614. Every accepted message is kept, so a test can
-assert that no phone received two messages.
+and numbers that answer any error code (21610, 21211, 21408, …). Every accepted message is
+kept, so a test can assert that no phone received two messages.
+
+Like Twilio, an accepted message is first ``queued`` (``accepted`` through a Messaging
+Service) with no ``date_sent``, and only leaves the queue later: after ``queue_seconds``, or
+when a sender limited to ``sender_per_second`` gets to it (a backlog that can last hours on a
+real account). ``DateSent`` filters see only messages that have left the queue. Time is the
+fake's clock: the wall clock, or one a test moves (simulated time).
 
 Delivery statuses: a message created with ``StatusCallback`` gets signed status callbacks
 (``X-Twilio-Signature`` computed with the SDK's ``RequestValidator`` and the fake's auth
@@ -30,7 +36,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import format_datetime
@@ -57,6 +63,7 @@ ERRORS = {
     21614: (400, "'To' number is not a valid mobile number"),
     20500: (500, "An internal server error has occurred"),
 }
+GENERIC_ERROR = (400, "Message could not be sent")  # any other code given in error_numbers
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -76,6 +83,9 @@ class FakeConfig:
     cap_per_second: float | None = None  # beyond it: 429, code 20429, Retry-After
     retry_after_s: int = 1
     error_numbers: dict[str, int] = field(default_factory=dict)  # To -> error code
+    error_all: int | None = None  # answer this code to every create (an account fault)
+    queue_seconds: float = 0.0  # every accepted message stays queued at least this long
+    sender_per_second: float | None = None  # the sender's throughput: a backlog beyond it
     seed: int | None = None
     # After a create with StatusCallback: post "sent", then this status (delivered,
     # undelivered, failed), callback_delay_ms apart; None: only when a test calls advance().
@@ -98,6 +108,12 @@ class FakeMessage:
     status_callback: str | None = None
     status: str = "sent"  # what fetch and list say (the create answer says queued)
     error_code: int | None = None
+    queued_for: dt.timedelta = dt.timedelta(0)  # from created to leaving the queue
+
+    def date_sent(self, now: dt.datetime) -> dt.datetime | None:
+        """When it left the queue, or None while it is still queued at ``now``."""
+        leaves = self.created + self.queued_for
+        return leaves if leaves <= now else None
 
 
 def segments(body: str) -> int:
@@ -110,7 +126,7 @@ def segments(body: str) -> int:
 
 
 def _error(code: int, detail: str = "") -> JSONResponse:
-    status, message = ERRORS[code]
+    status, message = ERRORS.get(code, GENERIC_ERROR)
     return JSONResponse(
         {
             "code": code,
@@ -136,11 +152,18 @@ def _day(value: str) -> dt.date:
 class FakeTwilio(SignedRequests):
     """The fake's state and its ASGI app. Thread-safe to inspect from a test."""
 
-    def __init__(self, config: FakeConfig | None = None) -> None:
+    def __init__(
+        self, config: FakeConfig | None = None, *, clock: Callable[[], dt.datetime] | None = None
+    ) -> None:
         self.config = config or FakeConfig()
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.stopping = False
         self._lock = threading.Lock()
         self.reset()
+
+    def now(self) -> dt.datetime:
+        """The fake's time (aware UTC): the wall clock unless a test gave another clock."""
+        return self.clock()
 
     def reset(self) -> None:
         with self._lock:
@@ -151,6 +174,7 @@ class FakeTwilio(SignedRequests):
             self.failed = 0
             self.list_requests = 0
             self.callbacks: list[tuple[str, dict[str, str], int]] = []  # url, form, HTTP status
+            self._backlog_until: dt.datetime | None = None
             self._rng = random.Random(self.config.seed)
 
     # --- what tests look at --------------------------------------------------------------
@@ -161,6 +185,11 @@ class FakeTwilio(SignedRequests):
 
     def per_phone(self) -> collections.Counter[str]:
         return collections.Counter(m.to for m in self.snapshot())
+
+    def queued(self) -> list[FakeMessage]:
+        """The messages still in the provider's queue (no ``date_sent`` yet)."""
+        now = self.now()
+        return [m for m in self.snapshot() if m.date_sent(now) is None]
 
     def duplicates(self) -> dict[str, int]:
         return {to: n for to, n in self.per_phone().items() if n > 1}
@@ -209,34 +238,59 @@ class FakeTwilio(SignedRequests):
             return rate > 0 and self._rng.random() < rate
 
     def _create(self, form: dict[str, str], arrived: float, token: str | None) -> FakeMessage:
+        created = self.now().replace(microsecond=0)
         msg = FakeMessage(
             sid="SM" + secrets.token_hex(16),
             to=form["To"],
             from_=form.get("From"),
             messaging_service_sid=form.get("MessagingServiceSid"),
             body=form["Body"],
-            created=dt.datetime.now(dt.UTC).replace(microsecond=0),
+            created=created,
             arrived=arrived,
             idempotency_token=token,
             num_segments=segments(form["Body"]),
             status_callback=form.get("StatusCallback"),
         )
         with self._lock:
+            msg.queued_for = self._queue_time(created)
             self.messages.append(msg)
             self._by_sid[msg.sid] = msg
         return msg
 
-    def resource(self, m: FakeMessage, status: str | None = None) -> dict[str, Any]:
+    def _queue_time(self, created: dt.datetime) -> dt.timedelta:
+        """How long a message created now waits in the queue (call with the lock held)."""
+        leaves = created + dt.timedelta(seconds=self.config.queue_seconds)
+        if self.config.sender_per_second:
+            if self._backlog_until is not None and self._backlog_until > leaves:
+                leaves = self._backlog_until
+            self._backlog_until = leaves + dt.timedelta(seconds=1 / self.config.sender_per_second)
+        return leaves - created
+
+    def status(
+        self, m: FakeMessage, *, just_created: bool = False
+    ) -> tuple[str, dt.datetime | None]:
+        """The message's status and date_sent now: queued (``accepted`` through a
+        Messaging Service) with no date_sent until it leaves the queue, then ``sent``. The
+        answer to a create is always the queued state, as Twilio's is."""
+        sent = None if just_created else m.date_sent(self.now())
+        if sent is not None:
+            return m.status, sent  # sent, or the delivery status given to it since
+        return ("accepted" if m.messaging_service_sid else "queued"), None
+
+    def resource(
+        self, m: FakeMessage, status: str | None = None, *, just_created: bool = False
+    ) -> dict[str, Any]:
         acc = self.config.account_sid
-        when = format_datetime(m.created)
+        now_status, sent = self.status(m, just_created=just_created or status == "queued")
+        status = status or now_status
         uri = f"/2010-04-01/Accounts/{acc}/Messages/{m.sid}"
         return {
             "account_sid": acc,
             "api_version": "2010-04-01",
             "body": m.body,
-            "date_created": when,
-            "date_sent": when,
-            "date_updated": when,
+            "date_created": format_datetime(m.created),
+            "date_sent": format_datetime(sent) if sent else None,
+            "date_updated": format_datetime(sent or m.created),
             "direction": "outbound-api",
             "error_code": m.error_code,
             "error_message": None,
@@ -247,7 +301,7 @@ class FakeTwilio(SignedRequests):
             "price": None,
             "price_unit": None,
             "sid": m.sid,
-            "status": status or m.status,
+            "status": status,
             "subresource_uris": {"media": f"{uri}/Media.json"},
             "to": m.to,
             "uri": f"{uri}.json",
@@ -269,7 +323,7 @@ class FakeTwilio(SignedRequests):
             resp.headers["Retry-After"] = str(self.config.retry_after_s)
             return resp
         await asyncio.sleep(self.config.latency_ms / 1000)
-        if code := self.config.error_numbers.get(form["To"]):
+        if code := self.config.error_all or self.config.error_numbers.get(form["To"]):
             return _error(code, form["To"])
         if self._roll(self.config.fail_rate):
             self.failed += 1
@@ -282,7 +336,7 @@ class FakeTwilio(SignedRequests):
             asyncio.get_running_loop().create_task(self._deliver(msg))
         if self._roll(self.config.timeout_rate):
             await self._hang()
-        return JSONResponse(self.resource(msg, "queued"), status_code=201)
+        return JSONResponse(self.resource(msg, just_created=True), status_code=201)
 
     async def _hang(self) -> None:
         """Hold the answer back (the client times out), but let a shutdown end it."""
@@ -343,12 +397,17 @@ class FakeTwilio(SignedRequests):
             rows = [m for m in rows if m.to == to]
         if frm := q.get("From"):
             rows = [m for m in rows if m.from_ == frm]
-        if on := q.get("DateSent"):
-            rows = [m for m in rows if m.created.date() == _day(on)]
-        if after := q.get("DateSent>"):
-            rows = [m for m in rows if m.created.date() >= _day(after)]
-        if before := q.get("DateSent<"):
-            rows = [m for m in rows if m.created.date() <= _day(before)]
+        # DateSent filters leave out what is still queued (it has no date_sent yet).
+        now = self.now()
+        for key, keep in (
+            ("DateSent", lambda day, on: day == on),
+            ("DateSent>", lambda day, on: day >= on),
+            ("DateSent<", lambda day, on: day <= on),
+        ):
+            if value := q.get(key):
+                on = _day(value)
+                rows = [m for m in rows if (s := m.date_sent(now)) and keep(s.date(), on)]
+        # Newest first by creation: a queued message is listed among the others.
         return sorted(rows, key=lambda m: (m.created, m.arrived), reverse=True)
 
     def app(self) -> FastAPI:

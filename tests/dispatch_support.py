@@ -9,19 +9,27 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from devtools.fake_twilio import RunningFake
 from revisit.db.tables import Campaign, CampaignRun, Contact, Customer, Message
 from revisit.delivery.channels.base import Channel
 from revisit.delivery.dispatch import DispatchSummary, dispatch_run
 from revisit.settings import DEFAULT_STORE_ID
 
 _runs = itertools.count(1)
+ALL_DAY = {"start": "00:00:00", "end": "23:59:59.999999"}
 
 
 def phone(i: int, run: int = 0) -> str:
@@ -35,8 +43,12 @@ def make_run(
     body: Callable[[int], str] | None = None,
     phones: Callable[[int], str | None] | None = None,
     as_of: dt.date = dt.date(2025, 3, 1),
+    send_window: dict[str, str] | None = ALL_DAY,
 ) -> int:
-    """A campaign run with ``n`` pending SMS contacts, one customer each; returns its id."""
+    """A campaign run with ``n`` pending SMS contacts, one customer each; returns its id.
+
+    Its campaign sends at any hour (``send_window``) unless a test gives it a window: the
+    send-window tests inject the clock they check it against."""
     k = next(_runs)
     campaign = f"maintenance_due_{k}"
     body = body or (lambda i: f"【服务站】尊敬的客户{i}，您的爱车保养已到期，欢迎预约。")
@@ -50,7 +62,7 @@ def make_run(
                     "cohort": "maintenance_due",
                     "channel": "sms",
                     "priority": 1,
-                    "definition": {},
+                    "definition": {"send_window": send_window} if send_window else {},
                     "updated_at": dt.datetime.now(dt.UTC),
                 }
             ],
@@ -151,3 +163,33 @@ def message_sids(engine: Engine, run_id: int) -> dict[str, str]:
         assert to not in out, f"two Message rows for {to}"
         out[str(to)] = str(sid)
     return out
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_worker(db_url: str, fake: RunningFake, run_id: int) -> subprocess.Popen[bytes]:
+    """``revisit dev dispatch-run`` for the run in a subprocess, against the fake."""
+    env = {**os.environ, **fake.env(), "REVISIT_DATABASE_URL": db_url}
+    args = ["--run-id", str(run_id), "--rate", "400", "--concurrency", "20",
+            "--lease-seconds", "1", "--settle-seconds", "0.3", "--read-timeout", "0.5",
+            # a loaded machine times out more answers: they are reconciled, not a reason to
+            # pause the run these tests drive to the end
+            "--max-consecutive-failures", "100000"]  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "revisit.cli", "dev", "dispatch-run", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def kill_after(proc: subprocess.Popen[bytes], fake: RunningFake, count: int) -> None:
+    """SIGKILL the worker once the fake has accepted ``count`` messages."""
+    deadline = time.monotonic() + 30
+    while len(fake.fake.snapshot()) < count and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)

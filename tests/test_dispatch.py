@@ -4,10 +4,6 @@ contact sent at most once whatever the provider or the process does."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +20,15 @@ from revisit.delivery import outbox
 from revisit.delivery.channels.base import Channel, OutgoingSms, ProviderMessage, SendResult
 from revisit.delivery.channels.twilio import TwilioChannel, timeouts
 from revisit.errors import ProviderError
-from tests.dispatch_support import contact_statuses, dispatch, make_run, message_sids, utcnow
+from tests.dispatch_support import (
+    contact_statuses,
+    dispatch,
+    kill_after,
+    make_run,
+    message_sids,
+    start_worker,
+    utcnow,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -315,40 +319,6 @@ def test_two_workers_sharing_a_run_never_double_send(engine: Engine, fake: Runni
     assert_exactly_once(engine, run_id, fake)
 
 
-def _worker(db_url: str, fake: RunningFake, run_id: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **fake.env(), "REVISIT_DATABASE_URL": db_url}
-    args = [
-        "--run-id",
-        str(run_id),
-        "--rate",
-        "400",
-        "--concurrency",
-        "20",
-        "--lease-seconds",
-        "1",
-        "--settle-seconds",
-        "0.3",
-        "--read-timeout",
-        "0.5",
-    ]
-    return subprocess.Popen(
-        [sys.executable, "-m", "revisit.cli", "dev", "dispatch-run", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
-def _kill_after(proc: subprocess.Popen[bytes], fake: RunningFake, count: int) -> None:
-    deadline = time.monotonic() + 30
-    while len(fake.fake.snapshot()) < count and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
-
-
 @pytest.mark.slow
 def test_sigkill_twice_mid_dispatch_then_rerun(
     db_url: str, engine: Engine, fake: RunningFake
@@ -358,12 +328,13 @@ def test_sigkill_twice_mid_dispatch_then_rerun(
     fake.fake.config.timeout_rate = 0.01
     fake.fake.config.hang_seconds = 2
     run_id = make_run(engine, 1500)
-    _kill_after(_worker(db_url, fake, run_id), fake, 300)
-    _kill_after(_worker(db_url, fake, run_id), fake, 800)
+    kill_after(start_worker(db_url, fake, run_id), fake, 300)
+    kill_after(start_worker(db_url, fake, run_id), fake, 800)
     left = contact_statuses(engine, run_id)
     assert "sending" in left.values() or "unknown" in left.values()
-    final = _worker(db_url, fake, run_id)
-    _out, err = final.communicate(timeout=60)
+    final = start_worker(db_url, fake, run_id)
+    out, err = final.communicate(timeout=180)
     assert final.returncode == 0, err.decode()
+    assert '"status": "done"' in out.decode(), out.decode()
     assert_exactly_once(engine, run_id, fake)
     assert len(fake.fake.snapshot()) == 1500

@@ -231,3 +231,33 @@ def test_attribute_returns_flow_publishes_the_report(
     assert (row["campaign"], row["returned"], row["holdout"], row["revenue"]) == (
         run.campaign, 1, 1, 120.0,
     )  # fmt: skip
+
+
+def test_flows_refuse_a_later_day_for_a_real_send(
+    prefect_harness: None, db_url: str, engine: object, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The send-window rule holds on the flow path too: a later as_of rehearses a day, which
+    a real provider may not send (a dry run may); the runs fail in one line, nothing sent."""
+    from zoneinfo import ZoneInfo
+
+    from devtools.fake_twilio import FakeTwilio, serve_fake_twilio
+    from flows.campaigns import daily_reminders, launch_campaign
+    from tests.test_runs import dealership
+
+    dealership(engine)  # type: ignore[arg-type]
+    later = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date() + dt.timedelta(days=2)
+    with serve_fake_twilio(FakeTwilio()) as fake:
+        env = fake.env() | {"REVISIT_OUTPUT_DIR": str(tmp_path),
+                            "REVISIT_CAMPAIGNS_DIR": str(ROOT / "campaigns"),
+                            "REVISIT_TEMPLATES_DIR": str(ROOT / "templates")}  # fmt: skip
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        one = launch_campaign("maintenance_due", as_of=later, database_url=db_url,
+                              return_state=True)  # fmt: skip
+        assert one.is_failed() and "after today" in str(one.message)
+        daily = daily_reminders(as_of=later, database_url=db_url, return_state=True)
+        assert daily.is_failed() and "after today" in str(daily.message)
+        dry = launch_campaign("maintenance_due", as_of=later, dry_run=True, database_url=db_url)
+        assert dry["status"] == "dry_run"
+        assert fake.fake.snapshot() == []
+    assert not (tmp_path / "calls").exists()  # no campaign of the day wrote a call list

@@ -70,11 +70,22 @@ def contacts(engine: Engine, campaign: str) -> dict[str, int]:
     return {status: int(n) for status, n in rows}
 
 
-def run(engine: Engine, settings: Settings, name: str, at: dt.datetime, **opts: Any) -> Any:
+def run(
+    engine: Engine,
+    settings: Settings,
+    name: str,
+    at: dt.datetime,
+    *,
+    wall: bool = False,
+    **opts: Any,
+) -> Any:
+    """Run ``name`` with its clock pinned at ``at`` — and, with ``wall``, the wall clock too
+    (a real send must follow the wall clock: tests inject one)."""
     campaigns = load_campaigns(settings.campaigns_dir)
+    clock = pinned_clock(at)
     return run_campaign(
-        engine, campaign=campaigns[name], campaigns=campaigns, as_of=AS_OF,
-        clock=pinned_clock(at), settings=settings, options=RunOptions(**opts),
+        engine, campaign=campaigns[name], campaigns=campaigns, as_of=AS_OF, clock=clock,
+        settings=settings, options=RunOptions(**opts), wall_clock=clock if wall else None,
     )  # fmt: skip
 
 
@@ -183,8 +194,8 @@ def test_twilio_run_against_the_fake_provider(engine: Engine, db_url: str, tmp_p
             database_url=db_url, campaigns_dir=ROOT / "campaigns",
             templates_dir=ROOT / "templates", output_dir=tmp_path,
         )  # fmt: skip
-        report = run(engine, settings, "maintenance_due", MORNING, rate=50, concurrency=4)
-        run(engine, settings, "maintenance_due", MORNING, rate=50, concurrency=4)
+        report = run(engine, settings, "maintenance_due", MORNING, wall=True, rate=50)
+        run(engine, settings, "maintenance_due", MORNING, wall=True, rate=50, concurrency=4)
         assert report.dispatch["sent"] == report.plan["to_contact"] > 0
         assert fake.fake.duplicates() == {}
         assert len(fake.fake.per_phone()) == report.plan["to_contact"]

@@ -60,7 +60,10 @@ def send(channel: TwilioChannel, message: OutgoingSms) -> SendResult:
         (400, 21610, Outcome.PERMANENT, True, False),
         (400, 21211, Outcome.PERMANENT, False, True),
         (400, 21614, Outcome.PERMANENT, False, True),
-        (400, 21606, Outcome.PERMANENT, False, False),
+        (400, 21606, Outcome.ACCOUNT, False, False),  # the sender: stops the run
+        (400, 21612, Outcome.UNSURE, False, False),  # this number, or the sender
+        (400, 21617, Outcome.PERMANENT, False, False),  # this message (body too long)
+        (400, 29999, Outcome.UNSURE, False, False),  # not classified: held until clear
     ],
 )
 def test_classify_error(
@@ -150,7 +153,8 @@ def test_find_sent_pages_and_matches_time_and_body() -> None:
                 await channel.aclose()
 
         found, other, later = asyncio.run(go())
-        assert fake.fake.list_requests == 9  # 3 pages for each lookup
+        # 3 pages for each of the first two; the third stops at a page reaching before since
+        assert fake.fake.list_requests == 3 + 3 + 1
     assert [m.sid for m in found] == [target.sid]
     assert other == [] and later == []
 

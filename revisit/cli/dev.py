@@ -59,7 +59,16 @@ def fake_twilio(
         None, "--cap-per-second", help="Accept at most this many messages a second; 429 beyond."
     ),
     error_number: list[str] = typer.Option(
-        [], "--error-number", help="PHONE=CODE: answer CODE (21610, 21211, 21614) for PHONE."
+        [], "--error-number", help="PHONE=CODE: answer CODE (21610, 21211, 21408, …) for PHONE."
+    ),
+    error_all: int | None = typer.Option(
+        None, "--error-all", help="Answer this code to every send (21408, 21606, …)."
+    ),
+    queue_seconds: float = typer.Option(
+        0.0, "--queue-seconds", help="How long an accepted message stays queued (no DateSent)."
+    ),
+    sender_per_second: float | None = typer.Option(
+        None, "--sender-per-second", help="The sender's throughput; a backlog queues beyond it."
     ),
     account_sid: str = typer.Option("AC" + "f" * 32, "--account-sid", help="Accepted SID."),
     auth_token: str = typer.Option("fake-auth-token", "--auth-token", help="Accepted token."),
@@ -87,6 +96,9 @@ def fake_twilio(
         hang_seconds=hang_seconds,
         cap_per_second=cap_per_second,
         error_numbers=_error_numbers(error_number),
+        error_all=error_all,
+        queue_seconds=queue_seconds,
+        sender_per_second=sender_per_second,
         seed=seed,
         deliver=deliver,
     )
@@ -106,7 +118,10 @@ def dispatch_run_command(
     rate: float = typer.Option(10.0, "--rate", min=0.01, help="Messages per second."),
     concurrency: int = typer.Option(10, "--concurrency", min=1, help="Requests in flight."),
     window: str | None = typer.Option(
-        None, "--window", help="Send only within this local window, e.g. 09:00-20:00."
+        None,
+        "--window",
+        help="Narrow the campaign's send window further, e.g. 10:00-18:00 (local time). The "
+        "campaign's own window always applies, on the real clock.",
     ),
     lease_seconds: float = typer.Option(
         30.0, "--lease-seconds", help="How long a crashed worker's contacts wait."
@@ -123,7 +138,8 @@ def dispatch_run_command(
         20, "--max-consecutive-failures", min=1, help="Pause the run after this many in a row."
     ),
 ) -> None:
-    """Send a run's pending SMS contacts now (Twilio if configured, else the console)."""
+    """Send a run's pending SMS contacts (Twilio if configured, else the console), inside
+    the run's campaign's send window."""
     from revisit.delivery.worker import run_worker
 
     summary = run_worker(

@@ -54,8 +54,8 @@ Now = Annotated[
         parser=parse_now,
         metavar="DATETIME",
         help="Pin the clock (ISO date-time; without an offset, in the default store time zone) "
-        "for planning and the send window, as in a replay. Sends are still stamped with the "
-        "real time, which is what the provider is reconciled against.",
+        "to replay a day: with --dry-run or the console channel only (a real send follows the "
+        "real clock and the send window, and is refused with a pinned one).",
     ),
 ]
 CampaignName = Annotated[

@@ -100,7 +100,7 @@ def print_reports(reports: list[RunReport], *, samples: bool) -> None:
     table = Table(title=f"Campaign runs as of {reports[0].as_of}" if reports else "No runs")
     heads = ("targeted", "excluded", "suppressed", "holdout", "to contact", "sent/listed",
              "failed", "waiting")  # fmt: skip
-    table.caption = "waiting: pending SMS (outside quiet hours, or a paused run)"
+    table.caption = "waiting: pending SMS (outside the send window, or a paused run)"
     table.add_column("campaign", no_wrap=True)
     for h in heads:
         table.add_column(h, justify="right")
@@ -128,7 +128,7 @@ def print_reports(reports: list[RunReport], *, samples: bool) -> None:
     for r in reports:
         if r.status == RunStatus.DEFERRED:
             console.print(
-                f"{r.campaign}: outside quiet hours; the pending SMS wait for the next run."
+                f"{r.campaign}: outside the send window; the pending SMS wait for the next run."
             )
         if r.sms_file and r.dispatch.get("sent"):  # SMS sent (a DispatchSummary count)
             console.print(f"{r.campaign}: SMS written to {r.sms_file} (console channel)")

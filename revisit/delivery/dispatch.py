@@ -6,10 +6,13 @@ bounded pool of tasks paced by a smooth rate limiter, and their outcomes recorde
 A contact whose outcome is unknown (a 5xx, a timeout, a crash) is never sent again before the
 provider has been asked whether it has the message (:meth:`Channel.find_sent`).
 
-The run stops claiming when the quiet-hours check says no (``deferred``), after too many
-consecutive failures (``paused``), or at once when the provider rejects the credentials
-(:class:`~revisit.errors.ProviderError`). Calling :func:`dispatch_run` again resumes; on a
-finished run it does nothing.
+The send window is checked just before every send, against the dispatcher's (real) clock
+(:mod:`revisit.delivery.gate`). The run stops claiming when the window is closed
+(``deferred``), after too many consecutive failures (``paused``), or at once when the
+provider refuses the credentials, the account or the sender
+(:mod:`~revisit.delivery.channels.provider_errors`; :class:`~revisit.errors.ProviderError`,
+every unsent contact left pending). Calling :func:`dispatch_run` again resumes; on a finished
+run it does nothing.
 """
 
 from __future__ import annotations
@@ -23,64 +26,38 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from revisit.campaigns.statuses import WAITING_STATUSES, ContactStatus, RunStatus
+from revisit.campaigns.statuses import ContactStatus, RunStatus
+from revisit.campaigns.window import SendWindow
 from revisit.delivery import outbox
-from revisit.delivery.channels.base import Channel, Outcome, OutgoingSms, SendResult
+from revisit.delivery.channels.base import (
+    Channel,
+    Outcome,
+    OutgoingSms,
+    SendResult,
+    reaches_phones,
+)
+from revisit.delivery.gate import SendGate, gate_for_run
 from revisit.delivery.outbox import Claimed, Recorded
 from revisit.delivery.ratelimit import RateLimiter, backoff_delay
-from revisit.errors import ProviderError
+from revisit.delivery.reconcile import reconcile_contact
+from revisit.delivery.run_state import (
+    UNSURE_IN_A_ROW,
+    DispatchSummary,
+    Held,
+    StopCause,
+    Tuning,
+    recorded,
+    stop_error,
+)
+from revisit.errors import ConfigError
+from revisit.settings import DEFAULT_TIMEZONE
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-CLOCK_TOLERANCE = dt.timedelta(minutes=2)  # our clock against the provider's
-MAX_ATTEMPTS = 5  # claims of one contact before it is failed instead of requeued
-
-
-@dataclass
-class DispatchSummary:
-    """What one call of :func:`dispatch_run` did, and where the run stands.
-
-    Every count is of contacts (one SMS each) handled by this call; ``elapsed_s`` is wall
-    seconds; ``by_status`` counts the whole run's contacts by status afterwards."""
-
-    run_id: int
-    status: RunStatus = RunStatus.SENDING  # then done, paused or deferred
-    stop_reason: str | None = None  # quiet_hours | consecutive_failures | auth_failed
-    sent: int = 0
-    failed: int = 0
-    unknown: int = 0
-    throttled: int = 0  # 429 answers, each retried after a backoff
-    released: int = 0  # claimed, then put back unsent (stop, quiet hours, retries exhausted)
-    reconciled_sent: int = 0
-    reconciled_pending: int = 0
-    opted_out: int = 0
-    invalid_phone: int = 0
-    elapsed_s: float = 0.0
-    by_status: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def remaining(self) -> int:
-        return sum(self.by_status.get(s, 0) for s in WAITING_STATUSES)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class _Tuning:
-    rate: float
-    concurrency: int
-    claim_size: int
-    max_consecutive_failures: int
-    lease: dt.timedelta
-    settle: dt.timedelta
-    max_retries: int
 
 
 class _Dispatcher:
@@ -89,13 +66,14 @@ class _Dispatcher:
         engine: Engine,
         run_id: int,
         channel: Channel,
-        tuning: _Tuning,
+        tuning: Tuning,
         clock: Callable[[], dt.datetime],
+        gate: SendGate,
         may_send: Callable[[dt.datetime], bool] | None,
         progress: Callable[[DispatchSummary], None] | None,
     ) -> None:
         self.engine, self.run_id, self.channel, self.t = engine, run_id, channel, tuning
-        self._clock, self._may_send, self._progress = clock, may_send, progress
+        self._clock, self.gate, self._may_send, self._progress = clock, gate, may_send, progress
         self.worker = uuid.uuid4().hex[:12]
         self.summary = DispatchSummary(run_id)
         self.limiter = RateLimiter(tuning.rate)
@@ -107,7 +85,8 @@ class _Dispatcher:
         self.consecutive = 0
         self.stop_reason: str | None = None
         self.crash: BaseException | None = None
-        self.auth_error = ""
+        self.cause: StopCause | None = None  # the provider's answer that stopped the run
+        self.held: list[Held] = []  # contacts awaiting the next send's answer
         self.run_started = dt.datetime.now(dt.UTC)
 
     def now(self) -> dt.datetime:
@@ -122,7 +101,8 @@ class _Dispatcher:
             self.stop_reason = reason
 
     def allowed_now(self) -> bool:
-        return self._may_send is None or self._may_send(self.now())
+        """The send window (the gate), and any further check the caller gave."""
+        return self.gate.open() and (self._may_send is None or self._may_send(self.now()))
 
     # --- the run -------------------------------------------------------------------------
 
@@ -142,11 +122,13 @@ class _Dispatcher:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
             for task in background:
                 task.cancel()
+            self._settle_held()
             await self.flush()
         self.summary.elapsed_s = round(time.monotonic() - started, 3)
         stopped = {None: RunStatus.DONE, "quiet_hours": RunStatus.DEFERRED}
         status = stopped.get(self.stop_reason, RunStatus.PAUSED)
         self.summary.status, self.summary.stop_reason = status, self.stop_reason
+        self.summary.stop_code = self.cause.code if self.cause else None
         self.summary.by_status = await self.db(
             outbox.finish_run,
             run_id=self.run_id,
@@ -157,12 +139,8 @@ class _Dispatcher:
         self.executor.shutdown(wait=False)
         if self.crash is not None:
             raise self.crash
-        if self.stop_reason == "auth_failed":
-            raise ProviderError(
-                f"{self.channel.name} rejected the credentials ({self.auth_error}); run "
-                f"{self.run_id} stopped before sending anything more. Check TWILIO_ACCOUNT_SID "
-                "and TWILIO_AUTH_TOKEN, then run the dispatch again to resume."
-            )
+        if self.cause is not None:
+            raise stop_error(self.cause, channel=self.channel.name, run_id=self.run_id)
         return self.summary
 
     def _checkpoint(self) -> dict[str, Any]:
@@ -170,6 +148,7 @@ class _Dispatcher:
         return {
             "worker": self.worker,
             "stop_reason": self.stop_reason,
+            "stop_code": self.cause.code if self.cause else None,
             "last": {k: getattr(self.summary, k) for k in keep},
             "at": self.now().isoformat(),
         }
@@ -260,16 +239,18 @@ class _Dispatcher:
         s = self.summary
         if result.outcome is Outcome.SENT:
             self.consecutive = 0
+            self._settle_held()  # the sender works: the held ones were about their recipient
             s.sent += 1
             self.add(c, ContactStatus.SENT, result)
         elif result.outcome is Outcome.UNKNOWN:
             s.unknown += 1
             self._failure()
             self.add(c, ContactStatus.UNKNOWN, result)
-        elif result.outcome is Outcome.AUTH_FAILED:
-            self.auth_error = f"{result.error_code}: {result.error}"
-            self.stop("auth_failed")
-            self.release(c, result)  # rejected before processing: never sent
+        elif result.outcome in (Outcome.AUTH_FAILED, Outcome.ACCOUNT):
+            self._stop_for_account(result)
+            self.release(c, result)  # refused before processing: never sent
+        elif result.outcome is Outcome.UNSURE:
+            self._hold(c, result)
         else:
             s.failed += 1
             s.opted_out += result.opted_out
@@ -277,6 +258,30 @@ class _Dispatcher:
             if not (result.opted_out or result.invalid_phone):
                 self._failure()  # about the run (sender, account), not this customer
             self.add(c, ContactStatus.FAILED, result)
+
+    def _stop_for_account(self, result: SendResult) -> None:
+        if self.cause is None:
+            self.cause = StopCause.of(result)
+        self.stop(self.cause.reason)
+
+    def _hold(self, c: Claimed, result: SendResult) -> None:
+        """About this recipient, or the sender for all: held until the next answer says which
+        (UNSURE_IN_A_ROW with nothing accepted between them stop the run)."""
+        self.held.append(Held(c, result))
+        if len(self.held) >= UNSURE_IN_A_ROW and self.stop_reason is None:
+            self._stop_for_account(result)
+        if self.stop_reason is not None:
+            self._settle_held()
+
+    def _settle_held(self) -> None:
+        """Held contacts fail for good when the run goes on; a stopped run keeps them."""
+        held, self.held = self.held, []
+        for h in held:
+            if self.stop_reason is not None:
+                self.release(h.contact, h.result)
+            else:
+                self.summary.failed += 1
+                self.add(h.contact, ContactStatus.FAILED, h.result)
 
     def _failure(self) -> None:
         self.consecutive += 1
@@ -288,25 +293,8 @@ class _Dispatcher:
         self.add(c, ContactStatus.PENDING, r)
 
     def add(self, c: Claimed, status: ContactStatus, r: SendResult | None) -> None:
-        self.buffer.append(
-            Recorded(
-                contact_id=c.id,
-                customer_id=c.customer_id,
-                status=status,
-                sid=r.sid if r else None,
-                to=c.phone,
-                body=c.body,
-                segments=r.segments if r else 1,
-                provider_status=r.provider_status if r else None,
-                error_code=r.error_code if r else None,
-                error=r.error if r else None,
-                opted_out=bool(r and r.opted_out),
-                invalid_phone=bool(r and r.invalid_phone),
-                settle_until=(
-                    self.now() + self.t.settle if status == ContactStatus.UNKNOWN else None
-                ),
-            )
-        )
+        settle = self.now() + self.t.settle if status == ContactStatus.UNKNOWN else None
+        self.buffer.append(recorded(c, status, r, settle_until=settle))
 
     # --- reconciliation --------------------------------------------------------------------
 
@@ -328,41 +316,16 @@ class _Dispatcher:
 
     async def _reconcile(self, c: Claimed) -> None:
         async with self.sem:
-            if c.phone is None or c.body is None:
-                failed = SendResult(Outcome.PERMANENT, error="no phone or body")
-                self.add(c, ContactStatus.FAILED, failed)
-                return
-            since = min(self.run_started, c.claimed_at) - CLOCK_TOLERANCE
-            try:
-                found = await self.channel.find_sent(to=c.phone, since=since, body=c.body)
-            except ProviderError as exc:
-                self._failure()
-                unknown = SendResult(Outcome.UNKNOWN, error=str(exc)[:500])
-                self.add(c, ContactStatus.UNKNOWN, unknown)
-                return
-        if found:
-            if len(found) > 1:
-                _log.warning("contact %s: the provider has %d copies", c.id, len(found))
-            m = found[-1]
+            verdict = await reconcile_contact(self.channel, c, run_started=self.run_started)
+        if verdict.unanswered:
+            self._failure()
+        elif verdict.status == ContactStatus.SENT:
             self.summary.reconciled_sent += 1
-            result = SendResult(
-                Outcome.SENT, sid=m.sid, segments=m.segments, provider_status=m.status
-            )
-            self.add(c, ContactStatus.SENT, result)
-        elif c.attempts >= MAX_ATTEMPTS:
-            self.add(
-                c,
-                ContactStatus.FAILED,
-                SendResult(
-                    Outcome.PERMANENT,
-                    error_code="attempts",
-                    error=f"not sent after {c.attempts} attempts",
-                ),
-            )
-            self.summary.failed += 1
-        else:
+        elif verdict.status == ContactStatus.PENDING:
             self.summary.reconciled_pending += 1
-            self.add(c, ContactStatus.PENDING, None)
+        elif verdict.result is not None and verdict.result.error_code == "attempts":
+            self.summary.failed += 1
+        self.add(c, verdict.status, verdict.result)
 
     # --- background ------------------------------------------------------------------------
 
@@ -405,6 +368,9 @@ async def dispatch_run(
     rate: float,
     concurrency: int,
     clock: Callable[[], dt.datetime],
+    window: SendWindow | None = None,
+    window_clock: Callable[[], dt.datetime] | None = None,
+    default_timezone: str = DEFAULT_TIMEZONE,
     may_send: Callable[[dt.datetime], bool] | None = None,
     batch_size: int = 500,
     max_consecutive_failures: int = 20,
@@ -415,22 +381,33 @@ async def dispatch_run(
 ) -> DispatchSummary:
     """Send the run's pending SMS contacts through ``channel``; see the module docstring.
 
-    ``rate`` is messages per second (never exceeded in any one-second window), and
-    ``concurrency`` the number of requests in flight; ``clock()`` is the aware "now" of
-    leases and provider timestamps. ``may_send(now)`` is the send-window
-    check. ``lease_seconds`` bounds how long a crashed worker's claimed contacts wait before
-    another worker reconciles them; ``settle_seconds`` how long an unknown outcome waits
-    before the provider is asked. Several workers may share a run.
+    ``clock()`` is the dispatcher's (real, aware) "now" for leases, the provider's timestamps
+    and the send window: ``window`` (default: the run's campaign's, as recorded) in every
+    store's time zone (``default_timezone`` when a store has none), checked before each send.
+    ``window_clock`` (a replay's pinned clock) may replace ``clock`` for the window only for
+    a channel that reaches no phone — ConfigError otherwise; ``may_send(now)`` must allow too.
+    ``rate``: messages per second in any one-second window; ``concurrency``: requests in
+    flight; ``lease_seconds``: how long a crashed worker's contacts wait for reconciliation;
+    ``settle_seconds``: how long an unknown outcome waits before the provider is asked.
+    Several workers may share a run. Raises :class:`~revisit.errors.ProviderError` when the
+    provider refuses the credentials, the account or the sender (unsent contacts stay
+    pending).
     """
     if rate <= 0 or concurrency <= 0:
         raise ValueError("rate and concurrency must be positive")
-    tuning = _Tuning(
-        rate=rate,
-        concurrency=concurrency,
-        claim_size=max(1, min(batch_size, max(2 * concurrency, 20))),
-        max_consecutive_failures=max(1, max_consecutive_failures),
-        lease=dt.timedelta(seconds=lease_seconds),
-        settle=dt.timedelta(seconds=settle_seconds),
-        max_retries=max_retries,
-    )
-    return await _Dispatcher(engine, run_id, channel, tuning, clock, may_send, progress).run()
+    if window_clock is not None and reaches_phones(channel):
+        raise ConfigError(
+            f"run {run_id}: a pinned clock only serves a dry run or the console channel; "
+            f"the {channel.name} channel sends on the real clock inside the send window"
+        )
+    gate = gate_for_run(
+        engine, run_id=run_id, clock=window_clock or clock, default_timezone=default_timezone,
+        window=window,
+    )  # fmt: skip
+    tuning = Tuning.of(
+        rate=rate, concurrency=concurrency, batch_size=batch_size, max_retries=max_retries,
+        max_consecutive_failures=max_consecutive_failures, lease_seconds=lease_seconds,
+        settle_seconds=settle_seconds,
+    )  # fmt: skip
+    dispatcher = _Dispatcher(engine, run_id, channel, tuning, clock, gate, may_send, progress)
+    return await dispatcher.run()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -33,13 +34,18 @@ def run_worker(
     settle_seconds: float = 30.0,
     read_timeout: float = 15.0,
     max_consecutive_failures: int = 20,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> DispatchSummary:
     """Dispatch run ``run_id`` through the configured SMS channel until it is done, deferred
-    (outside ``window``, ``"09:00-20:00"`` in the default store time zone) or paused.
+    (outside the send window) or paused.
 
+    The send window is always the run's campaign's (as recorded when the run was opened),
+    in its stores' time zones, on the real clock (``clock`` replaces it in tests); a
+    ``window`` (``"09:00-20:00"``, default store time zone) narrows it further, never widens.
     Raises :class:`~revisit.errors.ConfigError` for a bad window,
     :class:`~revisit.errors.NotFoundError` when there is no such run, and
-    :class:`~revisit.errors.ProviderError` when the provider rejects the credentials."""
+    :class:`~revisit.errors.ProviderError` when the provider refuses the credentials, the
+    account or the sender."""
     may_send = window_check(parse_window(window), settings.default_timezone) if window else None
     with engine.connect() as conn:
         if conn.execute(select(RUNS.c.id).where(RUNS.c.id == run_id)).first() is None:
@@ -56,7 +62,8 @@ def run_worker(
                 channel=channel,
                 rate=rate,
                 concurrency=concurrency,
-                clock=lambda: dt.datetime.now(dt.UTC),
+                clock=clock or (lambda: dt.datetime.now(dt.UTC)),
+                default_timezone=settings.default_timezone,
                 may_send=may_send,
                 lease_seconds=lease_seconds,
                 settle_seconds=settle_seconds,

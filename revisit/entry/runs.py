@@ -10,7 +10,6 @@ written when a template fails for any member (:class:`~revisit.errors.TemplateEr
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -27,8 +26,12 @@ from revisit.db.tables import utcnow
 from revisit.delivery import outbox
 from revisit.delivery.channels import Delivered, open_channel
 from revisit.delivery.dispatch import DispatchSummary
+from revisit.entry.clocks import pinned_clock, real_clock, refuse_replay_send
 from revisit.rendering import Renderer, load_contexts, raise_problems, refs_from_details
 from revisit.settings import Settings
+
+__all__ = ["RunOptions", "RunReport", "daily_campaigns", "pinned_clock", "real_clock",
+           "run_campaign"]  # fmt: skip
 
 RENDER_CHUNK = 1000
 
@@ -118,18 +121,28 @@ def run_campaign(
     options: RunOptions | None = None,
     progress: Callable[[DispatchSummary], None] | None = None,
     reach: ReachCache | None = None,
+    wall_clock: Callable[[], dt.datetime] | None = None,
 ) -> RunReport:
     """Plan, render, write the outbox, and hand the waiting contacts to the campaign's
     channel (:func:`revisit.delivery.channels.open_channel`).
 
-    ``clock()`` is the run's aware "now" (planning and the send window; pinned in a
-    replay). Runs of one day's campaigns share ``reach`` (see
+    ``clock()`` is the run's aware "now" (planning; pinned by ``--now`` in a replay) and
+    ``wall_clock`` the real one (tests inject another). SMS leave only inside the campaign's
+    send window on the wall clock, checked just before each send. A pinned ``clock`` or an
+    ``as_of`` after today serve dry runs and the console channel only: with a real provider
+    configured they raise :class:`~revisit.errors.ConfigError` before anything is written —
+    for call campaigns too, so a day's runs stop at the first rather than after the call
+    lists. Runs of one day's campaigns share ``reach`` (see
     :func:`revisit.campaigns.plan.plan_campaign`). Raises
     :class:`~revisit.errors.TemplateError` (nothing written) when a template fails,
     and ConfigError before anything is planned when the campaign may not run for ``as_of``
     (a greeting on another day than its occasion, an offer that has ended); a dry run
     previews any day."""
     opts = options or RunOptions()
+    wall_clock = wall_clock or real_clock
+    if not opts.dry_run and settings.has_twilio:
+        refuse_replay_send(campaign=campaign.name, as_of=as_of, run_clock=clock,
+                           wall_clock=wall_clock, timezone=settings.default_timezone)  # fmt: skip
     if not opts.dry_run:
         campaign.check_run_day(campaign.name, as_of)  # a greeting's day, an offer's dates
     renderer = Renderer(settings.templates_dir)
@@ -158,6 +171,7 @@ def run_campaign(
     channel = open_channel(
         campaign, settings=settings, as_of=as_of, clock=clock, renderer=renderer,
         rate=opts.rate, concurrency=opts.concurrency, progress=progress,
+        wall_clock=wall_clock,
     )  # fmt: skip
     with closing(channel):
         waiting = channel.find(engine, run_id=run_id)
@@ -176,18 +190,6 @@ def _samples(
     rows = plan.by_status(PlanDecision.TO_CONTACT)
     shown = [r.customer_id for r in rows if r.customer_id in texts][:n]
     return [(cid, f"{texts[cid][0]} [{texts[cid][1]} segment(s)]") for cid in shown]
-
-
-def real_clock() -> dt.datetime:
-    return utcnow()
-
-
-def pinned_clock(start: dt.datetime | None) -> Callable[[], dt.datetime]:
-    """The wall clock, or one that starts at ``start`` and runs at real speed."""
-    if start is None:
-        return real_clock
-    origin, t0 = start.astimezone(dt.UTC), time.monotonic()
-    return lambda: origin + dt.timedelta(seconds=time.monotonic() - t0)
 
 
 def daily_campaigns(campaigns: Mapping[str, CampaignDef]) -> list[CampaignDef]:

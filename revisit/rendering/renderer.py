@@ -21,6 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from revisit.campaigns.statuses import ChannelKind
 from revisit.errors import TemplateError
+from revisit.rendering.empty import NoneRefusingEnvironment, guard_filters
 from revisit.rendering.filters import FILTERS
 from revisit.rendering.optout_hint import hint_in_language
 from revisit.rendering.sms_length import sms_segments
@@ -78,8 +79,9 @@ def _autoescape(name: str | None) -> bool:
 
 def make_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
     """The sandboxed environment: no access to Python internals, no mutation of the
-    context, and any undefined variable is an error."""
-    env = ImmutableSandboxedEnvironment(
+    context, and any undefined variable is an error — and so is printing an empty value
+    (None), however it reaches the text (see :mod:`revisit.rendering.empty`)."""
+    env = NoneRefusingEnvironment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         undefined=jinja2.StrictUndefined,
         autoescape=_autoescape,
@@ -88,6 +90,7 @@ def make_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
         keep_trailing_newline=False,
     )
     env.filters.update(FILTERS)
+    guard_filters(env)
     return env
 
 

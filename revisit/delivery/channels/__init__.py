@@ -59,10 +59,12 @@ def open_channel(
     rate: float | None = None,
     concurrency: int = 10,
     progress: Callable[[DispatchSummary], None] | None = None,
+    wall_clock: Callable[[], dt.datetime] | None = None,
 ) -> RunChannel:
     """The channel of ``campaign``'s run for ``as_of``. ``clock`` is the run's (pinned in a
-    replay): it decides the send window and stamps listed calls. ``rate`` (SMS per second;
-    default 50 on Twilio), ``concurrency`` and ``progress`` concern SMS only."""
+    replay): it stamps listed calls, and decides the send window of the console channel
+    only; SMS to real phones follow ``wall_clock`` (default: the real one). ``rate`` (SMS
+    per second; default 50 on Twilio), ``concurrency`` and ``progress`` concern SMS only."""
     if campaign.channel == ChannelKind.CALL:
         from revisit.delivery.channels.calls import CallChannel
 
@@ -71,4 +73,5 @@ def open_channel(
     from revisit.delivery.channels.sms import SmsChannel
 
     return SmsChannel(campaign, settings=settings, as_of=as_of, clock=clock, rate=rate,
-                      concurrency=concurrency, progress=progress)  # fmt: skip
+                      concurrency=concurrency, progress=progress,
+                      wall_clock=wall_clock)  # fmt: skip

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from revisit.delivery.channels.provider_errors import RECIPIENT_CODES, account_problem
+
 # Provider error codes with a meaning for the customer rather than for the run.
 OPTED_OUT_CODES = frozenset({21610})  # the recipient replied STOP: do not contact
 INVALID_PHONE_CODES = frozenset({21211, 21614})  # not a valid (mobile) number
@@ -31,6 +33,8 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"  # it may have gone: reconcile before any resend
     PERMANENT = "permanent"  # refused for good (see error_code)
     AUTH_FAILED = "auth_failed"  # the credentials are wrong: stop the run
+    ACCOUNT = "account"  # about the account or the sender, not this recipient: stop the run
+    UNSURE = "unsure"  # this recipient, or the sender for every one: held until it is clear
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,13 @@ class StatusLookup(Protocol):
     async def aclose(self) -> None: ...
 
 
+def reaches_phones(channel: Channel) -> bool:
+    """Whether the channel delivers to real phones (a provider) rather than writing the
+    texts somewhere (the console). A channel says so with a ``reaches_phones`` attribute;
+    one that does not say is taken to reach phones."""
+    return bool(getattr(channel, "reaches_phones", True))
+
+
 def classify_error(
     *, http_status: int | None, code: int | None, message: str = "", retry_after: float | None
 ) -> SendResult:
@@ -117,6 +128,9 @@ def classify_error(
 
     ``http_status`` is None when no answer came back after the request was sent (a read
     timeout or a dropped connection): the message may have gone, so the outcome is unknown.
+    An error about the account or the sender (:mod:`.provider_errors`) is ``ACCOUNT``: it
+    stops the run; one about this recipient or message (``RECIPIENT_CODES``) is
+    ``PERMANENT``; any other 4xx answer may be either (``UNSURE``).
     """
     code_text = str(code) if code is not None else (str(http_status) if http_status else None)
     if http_status == 429 or code in THROTTLED_CODES:
@@ -127,7 +141,11 @@ def classify_error(
         return SendResult(Outcome.AUTH_FAILED, error_code=code_text, error=message)
     if http_status is None or http_status >= 500:
         return SendResult(Outcome.UNKNOWN, error_code=code_text, error=message)
-    return SendResult(Outcome.PERMANENT, error_code=code_text, error=message)
+    if account_problem(code, http_status) is not None:
+        return SendResult(Outcome.ACCOUNT, error_code=code_text, error=message)
+    if code is not None and code in RECIPIENT_CODES:
+        return SendResult(Outcome.PERMANENT, error_code=code_text, error=message)
+    return SendResult(Outcome.UNSURE, error_code=code_text, error=message)
 
 
 def normalise_body(text: str) -> str:
@@ -138,13 +156,16 @@ def normalise_body(text: str) -> str:
 def matching(
     messages: Iterable[ProviderMessage], *, to: str, since: dt.datetime, body: str
 ) -> list[ProviderMessage]:
-    """The messages to ``to`` with ``body`` created at or after ``since`` (to the second)."""
+    """The messages to ``to`` with ``body`` created at or after ``since`` (to the second),
+    whatever their status (queued, accepted, scheduled, sending, sent, delivered, failed…):
+    any message the provider accepted counts. A message with no timestamp at all cannot be
+    ruled out, so it matches too."""
     floor = since.replace(microsecond=0)
     want = normalise_body(body)
     found = []
     for m in messages:
         when = m.created_at or m.sent_at
-        if m.to != to or when is None or when < floor:
+        if m.to != to or (when is not None and when < floor):
             continue
         if normalise_body(m.body) == want:
             found.append(m)

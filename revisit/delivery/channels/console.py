@@ -22,6 +22,7 @@ from revisit.dms.phones import mask_phone
 
 class ConsoleChannel:
     name = "console"
+    reaches_phones = False  # a replay may check the send window on its pinned clock
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream if stream is not None else sys.stdout

@@ -1,7 +1,8 @@
 """The SMS channel of a run: its waiting contacts go out through the SMS provider (Twilio,
 or the console when no credentials are set), paced and at most once each, by
 :func:`revisit.delivery.dispatch.dispatch_run`; only inside the send window of every
-store the run's customers belong to."""
+store the run's customers belong to, checked by the dispatcher just before each send on the
+real clock (the console channel alone follows a replay's pinned clock)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from sqlalchemy.engine import Engine
 
 from revisit.campaigns.config import CampaignDef
 from revisit.campaigns.statuses import WAITING_STATUSES, ChannelKind
-from revisit.campaigns.window import within_send_window
 from revisit.db.tables import utcnow
 from revisit.delivery import outbox
+from revisit.delivery.channels.base import reaches_phones
 from revisit.delivery.channels.providers import open_sms_channel
 from revisit.delivery.channels.run import Delivered
 from revisit.delivery.dispatch import DispatchSummary, dispatch_run
@@ -39,8 +40,10 @@ class SmsChannel:
         rate: float | None = None,
         concurrency: int = 10,
         progress: Callable[[DispatchSummary], None] | None = None,
+        wall_clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.campaign, self.settings, self.as_of, self.clock = campaign, settings, as_of, clock
+        self.wall_clock = wall_clock or utcnow
         self.rate = rate or (TWILIO_RATE if settings.has_twilio else CONSOLE_RATE)
         self.concurrency, self.progress = concurrency, progress
         self._console: TextIO | None = None
@@ -52,26 +55,22 @@ class SmsChannel:
         return sum(counts.get(s, 0) for s in WAITING_STATUSES)
 
     def send(self, engine: Engine, *, run_id: int) -> Delivered:
-        zones = outbox.store_zones(engine, run_id, self.settings.default_timezone)
-        window = self.campaign.send_window
-
-        def may_send(_real: dt.datetime) -> bool:
-            # The send window follows the run's clock (pinned with --now in a replay), in
-            # every store of the run; leases and the provider reconciliation use the real
-            # clock, which is the one the provider's timestamps are compared with.
-            at = self.clock()
-            return all(within_send_window(at, tz, window) for tz in zones)
-
         stream = self._console_stream()
 
         async def go() -> DispatchSummary:
             provider = open_sms_channel(
                 self.settings, max_connections=self.concurrency + 4, console_stream=stream
             )
+            # The send window is checked where the provider is called, on the real clock;
+            # only a channel that reaches no phone (the console) follows a pinned one.
+            pinned = None if reaches_phones(provider) else self.clock
             try:
-                return await dispatch_run(engine, run_id=run_id, channel=provider, rate=self.rate,
-                                          concurrency=self.concurrency, clock=utcnow,
-                                          may_send=may_send, progress=self.progress)  # fmt: skip
+                return await dispatch_run(
+                    engine, run_id=run_id, channel=provider, rate=self.rate,
+                    concurrency=self.concurrency, clock=self.wall_clock,
+                    window=self.campaign.send_window, window_clock=pinned,
+                    default_timezone=self.settings.default_timezone, progress=self.progress,
+                )  # fmt: skip
             finally:
                 await provider.aclose()
 

@@ -34,6 +34,8 @@ from revisit.settings import Settings
 
 TWILIO_API = "https://api.twilio.com"
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+LIST_PAGE_SIZE = 100  # messages per page when reconciling (Twilio allows up to 1000)
+MAX_LIST_PAGES = 50  # pages read per phone before giving up (the contact stays unknown)
 
 
 def timeouts(read: float = 15.0) -> httpx.Timeout:
@@ -198,26 +200,27 @@ class TwilioChannel:
         )
 
     async def find_sent(self, *, to: str, since: dt.datetime, body: str) -> list[ProviderMessage]:
-        """Messages to ``to`` with ``body`` since ``since``. Twilio filters ``DateSent>=`` by
-        day in GMT, so the day filter only narrows the list; time and body are matched here."""
-        day = since.astimezone(dt.UTC).date().isoformat()
+        """Every message to ``to`` with ``body`` created at or after ``since``, in any state.
+
+        The list is filtered by ``To`` alone: Twilio's ``DateSent`` filters leave out a
+        message it has accepted but not yet sent (``queued``, ``accepted``, ``scheduled``,
+        ``sending``: no DateSent, and a rate-limited sender's backlog can last hours).
+        Pages come newest first; paging stops at the first page that reaches a message
+        created before ``since``. Raises :class:`ProviderError` when a page cannot be read,
+        or when ``MAX_LIST_PAGES`` pages do not reach back to ``since`` (the contact then
+        stays unknown rather than be sent again)."""
+        floor = since.astimezone(dt.UTC).replace(microsecond=0)
         found: list[ProviderMessage] = []
         try:
-            stream = await self._client.messages.stream_async(
-                to=to, date_sent_after=day, page_size=100, limit=1000
-            )
-            async for m in stream:
-                found.append(
-                    ProviderMessage(
-                        sid=str(m.sid),
-                        to=str(m.to),
-                        body=m.body or "",
-                        status=str(m.status),
-                        created_at=m.date_created,
-                        sent_at=m.date_sent,
-                        segments=_segments(m.num_segments),
-                    )
-                )
+            page = await self._client.messages.page_async(to=to, page_size=LIST_PAGE_SIZE)
+            for _ in range(MAX_LIST_PAGES):
+                older = False
+                for m in page:
+                    found.append(_provider_message(m))
+                    older = older or (m.date_created is not None and m.date_created < floor)
+                if older or page.next_page_url is None:
+                    return matching(found, to=to, since=since, body=body)
+                page = await page.next_page_async()
         except TwilioRestException as exc:
             raise ProviderError(
                 f"Twilio could not list messages to {mask_phone(to)}: HTTP {exc.status} "
@@ -233,7 +236,11 @@ class TwilioChannel:
                 f"Twilio could not list messages to {mask_phone(to)}: HTTP {status}. "
                 "Contacts stay unknown; re-run to reconcile them."
             ) from exc
-        return matching(found, to=to, since=since, body=body)
+        raise ProviderError(
+            f"Twilio lists more than {MAX_LIST_PAGES * LIST_PAGE_SIZE} messages to "
+            f"{mask_phone(to)} since {floor:%Y-%m-%d %H:%M} UTC; the contact stays unknown "
+            "(never resent). Check that number's messages in the Twilio console."
+        )
 
     async def fetch_status(self, sid: str) -> ProviderMessage | None:
         """The message ``sid`` as Twilio has it now (None: Twilio does not know it)."""
@@ -260,6 +267,18 @@ class TwilioChannel:
 
     async def aclose(self) -> None:
         await self.http.close()
+
+
+def _provider_message(m: Any) -> ProviderMessage:
+    return ProviderMessage(
+        sid=str(m.sid),
+        to=str(m.to),
+        body=m.body or "",
+        status=str(m.status),
+        created_at=m.date_created,
+        sent_at=m.date_sent,
+        segments=_segments(m.num_segments),
+    )
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -1,0 +1,52 @@
+"""The clocks of a run: the real one, a replay's pinned one, and the rule that a real send
+follows the real clock (a pinned ``--now`` or a later ``--as-of`` rehearse a day; only a dry
+run or the console channel does that)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from revisit.delivery.reconcile import CLOCK_TOLERANCE
+from revisit.errors import ConfigError
+
+
+def refuse_replay_send(
+    *,
+    campaign: str,
+    as_of: dt.date,
+    run_clock: Callable[[], dt.datetime],
+    wall_clock: Callable[[], dt.datetime],
+    timezone: str,
+) -> None:
+    """Raise ConfigError when a real send would follow a pinned clock (``run_clock`` — a
+    ``--now`` — more than ``CLOCK_TOLERANCE`` away from ``wall_clock``) or a day after today
+    in ``timezone``: those replay or rehearse a day, which a dry run or the console does."""
+    real = wall_clock()
+    pinned = run_clock()
+    if abs(pinned - real) > CLOCK_TOLERANCE:
+        raise ConfigError(
+            f"campaign {campaign}: --now {pinned.isoformat(timespec='minutes')} pins the clock, "
+            "which only a --dry-run or the console channel may use; a real send follows the "
+            "real clock and the send window. Drop --now, or add --dry-run."
+        )
+    today = real.astimezone(ZoneInfo(timezone)).date()
+    if as_of > today:
+        raise ConfigError(
+            f"campaign {campaign}: --as-of {as_of} is after today ({today}); a real send is "
+            "for today or a day left to finish. Use --dry-run to rehearse a later day."
+        )
+
+
+def real_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def pinned_clock(start: dt.datetime | None) -> Callable[[], dt.datetime]:
+    """The wall clock, or one that starts at ``start`` and runs at real speed."""
+    if start is None:
+        return real_clock
+    origin, t0 = start.astimezone(dt.UTC), time.monotonic()
+    return lambda: origin + dt.timedelta(seconds=time.monotonic() - t0)
