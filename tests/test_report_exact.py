@@ -72,7 +72,9 @@ def test_returns_equal_what_the_provider_log_and_holdout_imply(
             database_url=db_url, campaigns_dir=ROOT / "campaigns",
             templates_dir=ROOT / "templates", output_dir=tmp_path,
         )  # fmt: skip
-        report = run(engine, settings, "maintenance_due", MORNING, rate=200, concurrency=4)
+        report = run(
+            engine, settings, "maintenance_due", MORNING, wall=True, rate=200, concurrency=4
+        )
         accepted = {m.to for m in fake.fake.snapshot()}
     assert report.status == "done"
     with engine.connect() as conn:
