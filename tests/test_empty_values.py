@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
+from revisit.campaigns.config import load_campaigns
 from revisit.rendering.context import opt_out_hint
 from revisit.rendering.renderer import CampaignTemplateError, Renderer
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = ROOT / "templates"
 AS_OF = dt.date(2026, 11, 23)
 
 
@@ -30,6 +32,12 @@ def shipped() -> list[tuple[str, str, str]]:
                 campaign, lang, _ = path.name.split(".")
                 out.append((kind, campaign, lang))
     return out
+
+
+def campaign_vars(campaign: str) -> dict[str, Any]:
+    """What the shipped campaign file says to customers (occasion, offer, hours), if any."""
+    files = load_campaigns(ROOT / "campaigns")
+    return files[campaign].template_vars() if campaign in files else {}
 
 
 def sparse_context(campaign: str, lang: str, *, channel: str, bare: bool = False) -> dict[str, Any]:
@@ -68,7 +76,8 @@ def sparse_context(campaign: str, lang: str, *, channel: str, bare: bool = False
             "sms_sender": None,
             "timezone": "Asia/Shanghai",
         },
-        "campaign": {"name": campaign, "cohort": campaign, "channel": channel, "marketing": True},
+        "campaign": {"name": campaign, "cohort": campaign, "channel": channel, "marketing": True}
+        | campaign_vars(campaign),
         "as_of": AS_OF,
         "due_date": None,
         "upsell_items": [] if bare else [item],
