@@ -60,8 +60,9 @@ def _distinct(engine: Engine, table: str, column: str) -> set[Any]:
 
 def _run(engine: Engine, settings: Settings, c: CampaignDef, day: dt.date, at: dt.datetime) -> Any:
     campaigns = load_campaigns(settings.campaigns_dir) | {c.name: c}
+    clock = pinned_clock(at)  # the wall clock too: a real send follows it
     return run_campaign(
-        engine, campaign=c, campaigns=campaigns, as_of=day, clock=pinned_clock(at),
+        engine, campaign=c, campaigns=campaigns, as_of=day, clock=clock, wall_clock=clock,
         settings=settings, options=RunOptions(rate=200, concurrency=4),
     )  # fmt: skip
 
@@ -82,7 +83,13 @@ def test_only_enum_values_reach_the_database(engine: Engine, db_url: str, tmp_pa
             templates_dir=ROOT / "templates", output_dir=tmp_path,
         )  # fmt: skip
         yesterday = AS_OF - dt.timedelta(days=1)
-        _run(engine, settings, campaigns["first_service_due"], yesterday, MORNING)
+        _run(
+            engine,
+            settings,
+            campaigns["first_service_due"],
+            yesterday,
+            MORNING - dt.timedelta(days=1),
+        )
         calls = _run(engine, settings, campaigns["post_service_followup"], AS_OF, MORNING)
         night = _run(engine, settings, maintenance, AS_OF, NIGHT)
         assert (calls.status, night.status) == (RunStatus.DONE, RunStatus.DEFERRED)
