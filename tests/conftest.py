@@ -58,6 +58,15 @@ def _truncate_pg(engine: Engine) -> None:
     upgrade_schema(engine)  # puts the default store back
 
 
+@pytest.fixture(autouse=True)
+def _fresh_factory_ids() -> None:
+    """Factory ids start over in every test: a test's holdout members do not depend on the
+    tests that ran before it."""
+    from tests.factories import reset_ids
+
+    reset_ids()
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty, migrated database (SQLite file or the test PostgreSQL)."""

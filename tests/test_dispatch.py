@@ -106,7 +106,9 @@ def test_unknown_outcomes_are_reconciled_never_resent(
     run_id = make_run(engine, 60)
     summary = dispatch(
         engine,
-        lambda: twilio(fake, read_timeout=0.4),
+        # well below the 3 s hang, well above an answer's time on a busy machine (a slow 500
+        # read as a timeout would count as unknown, and be found sent)
+        lambda: twilio(fake, read_timeout=1.5),
         run_id=run_id,
         max_consecutive_failures=1000,
     )
