@@ -28,7 +28,7 @@ from revisit.campaigns.statuses import ContactStatus, PlanDecision
 from revisit.entry.context import load_settings
 from revisit.entry.daily import DailyResult, launch, resume_unsettled, run_daily
 from revisit.entry.engine import open_existing
-from revisit.entry.runs import RunOptions, RunReport, real_clock, run_campaign
+from revisit.entry.runs import RunOptions, RunReport, pinned_clock, real_clock, run_campaign
 from revisit.entry.statuses import reconcile_statuses
 from revisit.errors import RevisitError
 from revisit.reports.campaigns import ReportFilter, artifact_rows, campaign_report
@@ -122,14 +122,18 @@ def _outcome(key: str, result: DailyResult) -> list[dict] | State:
 
 @flow(name="daily-reminders", flow_run_name=run_name("daily-reminders"))
 def daily_reminders(
-    as_of: dt.date | None = None, database_url: str | None = None, rate: float | None = None
+    as_of: dt.date | None = None,
+    database_url: str | None = None,
+    rate: float | None = None,
+    now: dt.datetime | None = None,
 ) -> list[dict] | State:
     """Run every ``schedule: daily`` campaign for the day, highest priority first, sharing
-    one reach cache as ``revisit campaign daily`` does."""
+    one reach cache as ``revisit campaign daily`` does. ``now`` (aware) pins the run's
+    clock for a replay, as ``campaign daily --now`` does; the wall clock otherwise."""
     try:
         with opened(database_url) as (settings, engine):
             result = run_daily(
-                engine, settings, as_of=as_of or settings.today(), clock=real_clock,
+                engine, settings, as_of=as_of or settings.today(), clock=pinned_clock(now),
                 options=RunOptions(rate=rate), runner=as_task,
             )  # fmt: skip
             publish_report(engine, result.reports, "daily-reminders-report")
