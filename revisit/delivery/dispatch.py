@@ -32,7 +32,8 @@ from revisit.campaigns.statuses import WAITING_STATUSES, ContactStatus, RunStatu
 from revisit.delivery import outbox
 from revisit.delivery.channels.base import Channel, Outcome, OutgoingSms, SendResult
 from revisit.delivery.outbox import Claimed, Recorded
-from revisit.delivery.ratelimit import RateLimiter, backoff_delay
+from revisit.delivery.ratelimit import backoff_delay
+from revisit.delivery.sharedrate import account_limiter
 from revisit.errors import ProviderError
 
 _log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class _Tuning:
     lease: dt.timedelta
     settle: dt.timedelta
     max_retries: int
+    rate_key: str | None = None
 
 
 class _Dispatcher:
@@ -98,7 +100,7 @@ class _Dispatcher:
         self._clock, self._may_send, self._progress = clock, may_send, progress
         self.worker = uuid.uuid4().hex[:12]
         self.summary = DispatchSummary(run_id)
-        self.limiter = RateLimiter(tuning.rate)
+        self.limiter = account_limiter(engine, key=tuning.rate_key, rate=tuning.rate)
         self.sem = asyncio.Semaphore(tuning.concurrency)
         self.rng = random.Random()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="revisit-outbox")
@@ -412,6 +414,7 @@ async def dispatch_run(
     settle_seconds: float = 30.0,
     max_retries: int = 8,
     progress: Callable[[DispatchSummary], None] | None = None,
+    rate_key: str | None = None,
 ) -> DispatchSummary:
     """Send the run's pending SMS contacts through ``channel``; see the module docstring.
 
@@ -420,7 +423,9 @@ async def dispatch_run(
     leases and provider timestamps. ``may_send(now)`` is the send-window
     check. ``lease_seconds`` bounds how long a crashed worker's claimed contacts wait before
     another worker reconciles them; ``settle_seconds`` how long an unknown outcome waits
-    before the provider is asked. Several workers may share a run.
+    before the provider is asked. Several workers may share a run. ``rate_key`` names the
+    provider account whose rate every dispatcher shares on PostgreSQL
+    (:mod:`revisit.delivery.sharedrate`); without it the rate is this call's alone.
     """
     if rate <= 0 or concurrency <= 0:
         raise ValueError("rate and concurrency must be positive")
@@ -432,5 +437,6 @@ async def dispatch_run(
         lease=dt.timedelta(seconds=lease_seconds),
         settle=dt.timedelta(seconds=settle_seconds),
         max_retries=max_retries,
+        rate_key=rate_key,
     )
     return await _Dispatcher(engine, run_id, channel, tuning, clock, may_send, progress).run()
