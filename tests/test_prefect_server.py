@@ -97,6 +97,51 @@ def test_a_worker_runs_the_registered_daily_flow(
     assert resumed.state.is_completed(), f"{resumed.state}\n{server.log('worker')}"
 
 
+def dispatch_runs(server: PrefectServer) -> list[Any]:
+    """The dispatch-run flow runs on the server."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    named = FlowFilter(name=FlowFilterName(any_=["dispatch-run"]))
+    with (
+        temporary_settings({PREFECT_API_URL: server.api_url}),
+        get_client(sync_client=True) as client,
+    ):
+        return list(client.read_flow_runs(flow_filter=named))
+
+
+def test_a_run_fans_out_over_dispatch_runs_on_postgresql(
+    server: PrefectServer, db_url: str, engine: Engine
+) -> None:
+    from tests.test_runs import dealership
+
+    dealership(engine, n_due=12)
+    before = {r.id for r in dispatch_runs(server)}
+    run = trigger(
+        server, "daily-reminders",
+        {"as_of": DAY.isoformat(), "now": NOON.isoformat(), "database_url": db_url,
+         "dispatchers": 2, "fan_out_above": 0},
+    )  # fmt: skip
+    assert run.state.is_completed(), f"{run.state}\n{server.log('worker')}"
+    counts = contact_counts(engine)
+    assert counts.get("sent", 0) > 0 and not counts.get("pending"), counts
+    new = [r for r in dispatch_runs(server) if r.id not in before]
+    with engine.connect() as conn:
+        sms_runs = (
+            conn.exec_driver_sql(
+                "SELECT DISTINCT run_id FROM contacts WHERE channel = 'sms' AND status = 'sent'"
+            )
+            .scalars()
+            .all()
+        )
+    if engine.dialect.name == "postgresql":  # two dispatchers for each SMS run
+        assert sorted(r.parameters["run_id"] for r in new) == sorted(2 * list(sms_runs))
+        assert all(r.state and r.state.is_completed() for r in new)
+    else:  # SQLite: one dispatcher, the flow run itself
+        assert new == []
+
+
 def test_a_broken_database_url_fails_the_run_with_its_line(
     server: PrefectServer, tmp_path: Path
 ) -> None:
