@@ -159,17 +159,19 @@ def launch_campaign(
     database_url: str | None = None,
     dispatchers: int = 0,
     fan_out_above: int = 5000,
+    now: dt.datetime | None = None,
 ) -> dict | State:
     """Run one campaign (a manual one, typically) for a day; a large SMS run fans out
-    as in ``daily-reminders``."""
+    as in ``daily-reminders``; ``now`` pins the run's clock as there."""
     try:
         with opened(database_url) as (settings, engine):
             spread = fan_out(dispatchers, above=fan_out_above, database_url=database_url,
-                             now=None, rate=rate, concurrency=concurrency)  # fmt: skip
+                             now=now, rate=rate, concurrency=concurrency)  # fmt: skip
             options = RunOptions(rate=rate, concurrency=concurrency, dry_run=dry_run,
                                  fan_out=spread)  # fmt: skip
             report = launch(
-                engine, settings, name=name, as_of=as_of or settings.today(), clock=real_clock,
+                engine, settings, name=name, as_of=as_of or settings.today(),
+                clock=pinned_clock(now),
                 options=options, runner=as_task,
             )  # fmt: skip
             publish_report(engine, [report], "launch-campaign-report")
