@@ -47,11 +47,14 @@ def logs() -> Iterator[list[str]]:
 
 
 def test_only_tasks_that_cannot_send_are_retried() -> None:
+    from flows.attribute_returns import attribute as attribute_nightly
+    from flows.attribute_returns import report_rows
     from flows.campaigns import daily_reminders, reconcile_deliveries, run_campaign_task
     from flows.dispatch import dispatch_run_flow
     from flows.import_dms import attribute, import_files
 
-    assert import_files.retries > 0 and attribute.retries > 0
+    for t in (import_files, attribute, attribute_nightly, report_rows):
+        assert t.retries > 0 and t.retry_condition_fn is not None, t.name
     assert run_campaign_task.retries == 0
     for f in (daily_reminders, reconcile_deliveries, dispatch_run_flow):
         assert f.retries in (0, None), f.name

@@ -92,7 +92,9 @@ def test_a_worker_runs_the_registered_daily_flow(
     counts = contact_counts(engine)
     assert counts.get("sent", 0) > 0 and not counts.get("pending"), counts
     assert "daily-reminders" in artifact_keys(server, run.id)
-    # attribute-returns: trigger it here too once its deployment is in prefect.yaml.
+    attributed = trigger(server, "attribute-returns", {"database_url": db_url})
+    assert attributed.state.is_completed(), f"{attributed.state}\n{server.log('worker')}"
+    assert "campaign-returns" in artifact_keys(server, attributed.id)
     resumed = trigger(server, "reconcile-deliveries", {"database_url": db_url})
     assert resumed.state.is_completed(), f"{resumed.state}\n{server.log('worker')}"
 
