@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from revisit.delivery.ratelimit import RateLimiter
 
-STALE = 0.5  # a slot is usable until this many intervals after its time, then dropped
+STALE_S = 0.02  # a slot is usable until 20 ms after its time, then dropped
 
 _RESERVE = text(
     """
@@ -48,7 +48,9 @@ class Limiter(Protocol):
 
 class SharedRateLimiter:
     """At most ``rate`` starts per second for ``key`` across every process using this
-    PostgreSQL database (one-second windows; a start may lag its slot by scheduling delay).
+    PostgreSQL database: starts lie on one grid ``1 / rate`` apart and each within 20 ms of
+    its slot (a later one is dropped), so no one-second window holds more than
+    ``rate * 1.02 + 1`` of them.
 
     ``block`` slots are reserved per round trip (default: a tenth of a second's worth, at
     least 1, at most 20). ``acquire()`` returns the ``time.monotonic()`` slot it waited for.
@@ -77,7 +79,7 @@ class SharedRateLimiter:
     async def acquire(self) -> float:
         async with self._lock:
             while True:
-                while self._slots and self._slots[0] < time.monotonic() - STALE * self.interval:
+                while self._slots and self._slots[0] < time.monotonic() - STALE_S:
                     self._slots.popleft()  # gone by unused: never sent late, in a burst
                 if self._slots:
                     slot = self._slots.popleft()
