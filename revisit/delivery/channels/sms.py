@@ -71,7 +71,8 @@ class SmsChannel:
             try:
                 return await dispatch_run(engine, run_id=run_id, channel=provider, rate=self.rate,
                                           concurrency=self.concurrency, clock=utcnow,
-                                          may_send=may_send, progress=self.progress)  # fmt: skip
+                                          may_send=may_send, progress=self.progress,
+                                          rate_key=self.settings.sms_account)  # fmt: skip
             finally:
                 await provider.aclose()
 
