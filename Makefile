@@ -10,7 +10,7 @@ DEMO_AS_OF ?= $(shell date +%F)
 DEMO_DB ?= revisit.db
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test lint format bench bench-import bench-cohorts bench-dispatch clean
+.PHONY: install demo test lint format bench bench-import bench-cohorts bench-dispatch bench-prefect clean
 
 install: $(STAMP)
 
@@ -58,6 +58,10 @@ bench-cohorts: install
 
 bench-dispatch: install
 	$(BIN)/python -m bench.dispatch
+
+# Scale-out needs a PostgreSQL database it may wipe: REVISIT_BENCH_PG_URL=postgresql+psycopg://…
+bench-prefect: install
+	$(BIN)/python -m bench.prefect_overhead
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm

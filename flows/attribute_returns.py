@@ -9,6 +9,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.states import Failed, State
 
+from flows.retries import RETRIES, RETRY_DELAYS, transient_db_error
 from revisit.entry.context import load_settings
 from revisit.entry.engine import open_existing
 from revisit.errors import RevisitError
@@ -16,7 +17,10 @@ from revisit.outcomes.attribution import attribute_returns
 from revisit.reports.campaigns import ReportFilter, artifact_rows, campaign_report
 
 
-@task(name="attribute-returns")
+@task(
+    name="attribute-returns", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient_db_error,
+)  # fmt: skip
 def attribute(database_url: str) -> int:
     """Recompute the returns; the number of returned contacts."""
     engine = open_existing(database_url)
@@ -26,7 +30,10 @@ def attribute(database_url: str) -> int:
         engine.dispose()
 
 
-@task(name="report-rows")
+@task(
+    name="report-rows", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient_db_error,
+)  # fmt: skip
 def report_rows(database_url: str, since: dt.date) -> list[dict]:
     """The campaign report's rows for the runs since ``since``."""
     engine = open_existing(database_url)

@@ -24,11 +24,12 @@ from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
 from sqlalchemy.engine import Engine
 
+from flows.dispatch import fan_out
 from revisit.campaigns.statuses import ContactStatus, PlanDecision
 from revisit.entry.context import load_settings
 from revisit.entry.daily import DailyResult, launch, resume_unsettled, run_daily
 from revisit.entry.engine import open_existing
-from revisit.entry.runs import RunOptions, RunReport, real_clock, run_campaign
+from revisit.entry.runs import RunOptions, RunReport, pinned_clock, real_clock, run_campaign
 from revisit.entry.statuses import reconcile_statuses
 from revisit.errors import RevisitError
 from revisit.reports.campaigns import ReportFilter, artifact_rows, campaign_report
@@ -122,15 +123,25 @@ def _outcome(key: str, result: DailyResult) -> list[dict] | State:
 
 @flow(name="daily-reminders", flow_run_name=run_name("daily-reminders"))
 def daily_reminders(
-    as_of: dt.date | None = None, database_url: str | None = None, rate: float | None = None
+    as_of: dt.date | None = None,
+    database_url: str | None = None,
+    rate: float | None = None,
+    now: dt.datetime | None = None,
+    dispatchers: int = 0,
+    fan_out_above: int = 5000,
 ) -> list[dict] | State:
     """Run every ``schedule: daily`` campaign for the day, highest priority first, sharing
-    one reach cache as ``revisit campaign daily`` does."""
+    one reach cache as ``revisit campaign daily`` does. ``now`` (aware) pins the run's
+    clock for a replay, as ``campaign daily --now`` does; the wall clock otherwise. An SMS
+    run with more than ``fan_out_above`` waiting is sent by ``dispatchers`` dispatch-run
+    flow runs on the pool's workers (PostgreSQL, two or more; see flows/dispatch.py)."""
     try:
         with opened(database_url) as (settings, engine):
+            spread = fan_out(dispatchers, above=fan_out_above, database_url=database_url,
+                             now=now, rate=rate, concurrency=10)  # fmt: skip
             result = run_daily(
-                engine, settings, as_of=as_of or settings.today(), clock=real_clock,
-                options=RunOptions(rate=rate), runner=as_task,
+                engine, settings, as_of=as_of or settings.today(), clock=pinned_clock(now),
+                options=RunOptions(rate=rate, fan_out=spread), runner=as_task,
             )  # fmt: skip
             publish_report(engine, result.reports, "daily-reminders-report")
     except RevisitError as exc:
@@ -146,13 +157,21 @@ def launch_campaign(
     rate: float | None = None,
     concurrency: int = 10,
     database_url: str | None = None,
+    dispatchers: int = 0,
+    fan_out_above: int = 5000,
+    now: dt.datetime | None = None,
 ) -> dict | State:
-    """Run one campaign (a manual one, typically) for a day."""
-    options = RunOptions(rate=rate, concurrency=concurrency, dry_run=dry_run)
+    """Run one campaign (a manual one, typically) for a day; a large SMS run fans out
+    as in ``daily-reminders``; ``now`` pins the run's clock as there."""
     try:
         with opened(database_url) as (settings, engine):
+            spread = fan_out(dispatchers, above=fan_out_above, database_url=database_url,
+                             now=now, rate=rate, concurrency=concurrency)  # fmt: skip
+            options = RunOptions(rate=rate, concurrency=concurrency, dry_run=dry_run,
+                                 fan_out=spread)  # fmt: skip
             report = launch(
-                engine, settings, name=name, as_of=as_of or settings.today(), clock=real_clock,
+                engine, settings, name=name, as_of=as_of or settings.today(),
+                clock=pinned_clock(now),
                 options=options, runner=as_task,
             )  # fmt: skip
             publish_report(engine, [report], "launch-campaign-report")

@@ -12,6 +12,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Failed, State
 
+from flows.retries import RETRIES, RETRY_DELAYS, transient_db_error
 from revisit.dms.importing import ImportReport, Problem, import_paths
 from revisit.entry.context import load_settings
 from revisit.entry.engine import open_engine
@@ -25,7 +26,10 @@ class RejectedRows(Exception):
     """Some rows of the export were rejected (the good ones loaded)."""
 
 
-@task(name="import-files")
+@task(
+    name="import-files", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient_db_error,
+)  # fmt: skip
 def import_files(database_url: str, paths: list[str], region: str) -> ImportReport:
     logger = get_run_logger()
     logged = 0
@@ -43,7 +47,10 @@ def import_files(database_url: str, paths: list[str], region: str) -> ImportRepo
         engine.dispose()
 
 
-@task(name="attribute-returns")
+@task(
+    name="attribute-returns", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient_db_error,
+)  # fmt: skip
 def attribute(database_url: str) -> int:
     engine = open_engine(database_url)
     try:

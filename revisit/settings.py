@@ -95,3 +95,9 @@ class Settings(BaseSettings):
             and self.twilio_auth_token.get_secret_value()
             and (self.twilio_from or self.twilio_messaging_service_sid)
         )
+
+    @property
+    def sms_account(self) -> str | None:
+        """The provider account whose send rate every dispatcher shares
+        (``twilio:<account sid>``), or None on the console channel."""
+        return f"twilio:{self.twilio_account_sid}" if self.has_twilio else None

@@ -356,6 +356,16 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
+class SendRate(SQLModel, table=True):
+    """The send rate shared by every dispatcher of one provider account (PostgreSQL): the
+    next free start slot of ``key`` (``twilio:<account sid>``) in seconds since the epoch on
+    the database's clock. See :mod:`revisit.delivery.sharedrate`."""
+
+    __tablename__ = "send_rate"
+    key: str = Field(primary_key=True)
+    next_at: float
+
+
 # --- Core handles: the one way to get a table ----------------------------------------------
 
 
@@ -380,3 +390,4 @@ PENDING_CALLBACKS = table_of(PendingCallback)
 OUTCOMES = table_of(Outcome)
 OPT_OUTS = table_of(OptOut)
 AUDIT = table_of(AuditEntry)
+SEND_RATE = table_of(SendRate)

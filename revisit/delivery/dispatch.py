@@ -42,7 +42,7 @@ from revisit.delivery.channels.base import (
 )
 from revisit.delivery.gate import SendGate, gate_for_run
 from revisit.delivery.outbox import Claimed, Recorded
-from revisit.delivery.ratelimit import RateLimiter, backoff_delay
+from revisit.delivery.ratelimit import backoff_delay
 from revisit.delivery.reconcile import reconcile_contact
 from revisit.delivery.run_state import (
     UNSURE_IN_A_ROW,
@@ -53,6 +53,7 @@ from revisit.delivery.run_state import (
     recorded,
     stop_error,
 )
+from revisit.delivery.sharedrate import account_limiter
 from revisit.errors import ConfigError
 from revisit.settings import DEFAULT_TIMEZONE
 
@@ -76,7 +77,7 @@ class _Dispatcher:
         self._clock, self.gate, self._may_send, self._progress = clock, gate, may_send, progress
         self.worker = uuid.uuid4().hex[:12]
         self.summary = DispatchSummary(run_id)
-        self.limiter = RateLimiter(tuning.rate)
+        self.limiter = account_limiter(engine, key=tuning.rate_key, rate=tuning.rate)
         self.sem = asyncio.Semaphore(tuning.concurrency)
         self.rng = random.Random()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="revisit-outbox")
@@ -378,6 +379,7 @@ async def dispatch_run(
     settle_seconds: float = 30.0,
     max_retries: int = 8,
     progress: Callable[[DispatchSummary], None] | None = None,
+    rate_key: str | None = None,
 ) -> DispatchSummary:
     """Send the run's pending SMS contacts through ``channel``; see the module docstring.
 
@@ -389,7 +391,9 @@ async def dispatch_run(
     ``rate``: messages per second in any one-second window; ``concurrency``: requests in
     flight; ``lease_seconds``: how long a crashed worker's contacts wait for reconciliation;
     ``settle_seconds``: how long an unknown outcome waits before the provider is asked.
-    Several workers may share a run. Raises :class:`~revisit.errors.ProviderError` when the
+    Several workers may share a run; ``rate_key`` names the provider account whose rate
+    every dispatcher shares on PostgreSQL (:mod:`revisit.delivery.sharedrate`; without it the
+    rate is this call's alone). Raises :class:`~revisit.errors.ProviderError` when the
     provider refuses the credentials, the account or the sender (unsent contacts stay
     pending).
     """
@@ -407,7 +411,7 @@ async def dispatch_run(
     tuning = Tuning.of(
         rate=rate, concurrency=concurrency, batch_size=batch_size, max_retries=max_retries,
         max_consecutive_failures=max_consecutive_failures, lease_seconds=lease_seconds,
-        settle_seconds=settle_seconds,
+        settle_seconds=settle_seconds, rate_key=rate_key,
     )  # fmt: skip
     dispatcher = _Dispatcher(engine, run_id, channel, tuning, clock, gate, may_send, progress)
     return await dispatcher.run()

@@ -60,11 +60,13 @@ class Tuning:
     lease: dt.timedelta
     settle: dt.timedelta
     max_retries: int
+    rate_key: str | None = None  # the provider account whose rate dispatchers share
 
     @classmethod
     def of(
         cls, *, rate: float, concurrency: int, batch_size: int, max_retries: int,
         max_consecutive_failures: int, lease_seconds: float, settle_seconds: float,
+        rate_key: str | None = None,
     ) -> Tuning:  # fmt: skip
         """Claims of about two requests in flight each (20 at least, ``batch_size`` at most)."""
         return cls(
@@ -73,6 +75,7 @@ class Tuning:
             max_consecutive_failures=max(1, max_consecutive_failures),
             lease=dt.timedelta(seconds=lease_seconds),
             settle=dt.timedelta(seconds=settle_seconds), max_retries=max_retries,
+            rate_key=rate_key,
         )  # fmt: skip
 
 

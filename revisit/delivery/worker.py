@@ -68,6 +68,7 @@ def run_worker(
                 lease_seconds=lease_seconds,
                 settle_seconds=settle_seconds,
                 max_consecutive_failures=max_consecutive_failures,
+                rate_key=settings.sms_account,
             )
         finally:
             await channel.aclose()

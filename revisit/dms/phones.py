@@ -61,9 +61,9 @@ class PhoneParser:
             text = m.group(1)
         compact = _SEPARATORS.sub("", text)
         if any(c.isalpha() for c in compact):
-            raise PhoneError(f"letters in a phone number ({text!r})")
+            raise PhoneError(f"letters in a phone number ({_shown(text)})")
         if not compact.isascii():
-            raise PhoneError(f"not a phone number ({text!r})")
+            raise PhoneError(f"not a phone number ({_shown(text)})")
         if self.region == "CN":
             national = _cn_national(compact)
             if national is not None and _CN_MOBILE_SHAPE.match(national):
@@ -80,23 +80,29 @@ class PhoneParser:
                 verdict = "invalid"
             self._prefix_verdicts[prefix] = verdict
         if isinstance(verdict, str):
-            raise PhoneError(f"not a valid phone number ({national!r})")
+            raise PhoneError(f"not a valid phone number ({_shown(national)})")
         return Phone("+86" + national, verdict.kind)
 
     def _full_parse(self, text: str) -> Phone:
         try:
             number = phonenumbers.parse(text, self.region)
         except phonenumbers.NumberParseException as exc:
-            raise PhoneError(f"not a phone number ({text!r})") from exc
+            raise PhoneError(f"not a phone number ({_shown(text)})") from exc
         if not phonenumbers.is_valid_number(number):
-            raise PhoneError(f"not a valid phone number ({text!r})")
+            raise PhoneError(f"not a valid phone number ({_shown(text)})")
         kind = phonenumbers.number_type(number)
         e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
         if kind in _MOBILE_TYPES:
             return Phone(e164, MOBILE)
         if kind in _LANDLINE_TYPES:
             return Phone(e164, LANDLINE)
-        raise PhoneError(f"not a mobile or landline number ({text!r})")
+        raise PhoneError(f"not a mobile or landline number ({_shown(text)})")
+
+
+def _shown(text: str) -> str:
+    """A rejected number as an error message shows it: masked like a good one, so that
+    problem files and flow logs never carry a whole number (the file and line locate it)."""
+    return repr(mask_phone(text)) if any(c.isdigit() for c in text) else repr(text)
 
 
 def _cn_national(compact: str) -> str | None:

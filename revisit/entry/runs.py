@@ -27,6 +27,7 @@ from revisit.delivery import outbox
 from revisit.delivery.channels import Delivered, open_channel
 from revisit.delivery.dispatch import DispatchSummary
 from revisit.entry.clocks import pinned_clock, real_clock, refuse_replay_send
+from revisit.entry.sending import FanOut, fanned_out
 from revisit.rendering import Renderer, load_contexts, raise_problems, refs_from_details
 from revisit.settings import Settings
 
@@ -39,13 +40,16 @@ RENDER_CHUNK = 1000
 @dataclass
 class RunOptions:
     """How a run sends: ``rate`` SMS per second (default 50 on Twilio), ``concurrency``
-    provider requests in flight, ``dry_run`` (plan and render, write nothing), and how many
-    rendered ``samples`` the report keeps."""
+    provider requests in flight, ``dry_run`` (plan and render, write nothing), how many
+    rendered ``samples`` the report keeps, and ``fan_out``: when set, a written SMS outbox
+    is handed to it (run id → a summary) to be sent by dispatchers elsewhere
+    (:mod:`revisit.entry.sending`), unless it declines (None)."""
 
     rate: float | None = None  # SMS per second; default by channel
     concurrency: int = 10
     dry_run: bool = False
     samples: int = 3
+    fan_out: FanOut | None = None
 
 
 @dataclass
@@ -175,7 +179,14 @@ def run_campaign(
     )  # fmt: skip
     with closing(channel):
         waiting = channel.find(engine, run_id=run_id)
-        delivered = channel.send(engine, run_id=run_id) if waiting else Delivered(RunStatus.DONE)
+        shared = opts.fan_out and waiting and channel.kind is ChannelKind.SMS
+        spread = opts.fan_out(run_id) if shared and opts.fan_out else None
+        if spread is not None:
+            delivered = fanned_out(engine, run_id, spread)
+        elif waiting:
+            delivered = channel.send(engine, run_id=run_id)
+        else:
+            delivered = Delivered(RunStatus.DONE)
     report.status, report.dispatch = delivered.status, delivered.dispatch
     report.sms_file, report.call_lists = delivered.sms_file, delivered.call_lists
     report.outbox = outbox.finish_run(

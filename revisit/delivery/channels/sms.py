@@ -70,6 +70,7 @@ class SmsChannel:
                     concurrency=self.concurrency, clock=self.wall_clock,
                     window=self.campaign.send_window, window_clock=pinned,
                     default_timezone=self.settings.default_timezone, progress=self.progress,
+                    rate_key=self.settings.sms_account,
                 )  # fmt: skip
             finally:
                 await provider.aclose()
