@@ -211,6 +211,9 @@ def test_an_empty_database_says_so(path: tuple[str, ...], db_url: str, tmp_path:
          "cannot open the database postgresql+psycopg://revisit:***@127.0.0.1:1/revisit: "),
         ("mysql+nodriver://x/y", "not a database URL: 'mysql+nodriver://x/y'"),
         ("revisit.db", "not a database URL: 'revisit.db'"),
+        # regression: a dialect whose driver is not installed printed a traceback
+        ("mysql://x:secret@db/y", "not a supported database URL: mysql://x:***@db/y"),
+        ("mssql+pyodbc://db/y", "not a supported database URL: mssql+pyodbc://db/y"),
     ],
 )  # fmt: skip
 def test_a_database_that_cannot_be_reached_is_one_line(

@@ -223,6 +223,64 @@ def test_a_callback_is_listed_once_on_its_day_by_the_campaign_run(
     assert status == "listed"
 
 
+def test_a_rerun_today_neither_lists_a_later_callback_nor_overwrites_the_call_list(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Regression: after a callback for a later day was recorded, running the campaign again
+    the same day listed the callback today and wrote the caller's list anew with that one
+    row, over the list the caller was filling in."""
+    dealership(engine)
+    settings = settings_for(db_url, tmp_path)
+    first = run(engine, settings, "post_service_followup", RUN_MORNING)
+    (handed,) = [Path(p) for p in first.call_lists if p.endswith(".csv")]
+    before = handed.read_bytes()
+    with engine.connect() as conn:
+        contact_id = conn.execute(
+            select(CONTACTS.c.id).where(CONTACTS.c.status == "listed")
+        ).scalar_one()
+    later = RUN_MORNING.date() + dt.timedelta(days=3)
+    args = ["outcome", "log", str(contact_id), "--code", "callback", "--callback", str(later)]
+    env = {"REVISIT_DATABASE_URL": db_url}
+    assert CliRunner().invoke(app, args, env=env).exit_code == 0
+    again = run(engine, settings, "post_service_followup", RUN_MORNING)
+    assert again.call_lists == [] and handed.read_bytes() == before
+    with engine.connect() as conn:
+        status = conn.execute(
+            select(CONTACTS.c.status).where(CONTACTS.c.callback_of == contact_id)
+        ).scalar_one()
+    assert status == "pending"  # waits for its own day
+
+
+def test_a_second_list_of_the_same_day_and_caller_gets_its_own_file(tmp_path: Path) -> None:
+    """Another instance of the kind: any later list for a caller on a day (a callback due
+    today, a resumed run) is written beside the first, never over it."""
+    from revisit.delivery.calls import CallRow, write_call_lists
+
+    day = dt.date(2026, 11, 23)
+    rows = [CallRow(customer_id="C1", name="王伟", phone="+8613912345678", vehicles="",
+                    reason="三日回访", caller="王芳")]  # fmt: skip
+    first = write_call_lists(rows=rows, out_dir=tmp_path, campaign="c", as_of=day)
+    before = {p: p.read_bytes() for p in first}
+    second = write_call_lists(rows=rows, out_dir=tmp_path, campaign="c", as_of=day)
+    third = write_call_lists(rows=rows, out_dir=tmp_path, campaign="c", as_of=day)
+    assert [p.name for p in second] == ["c_2026-11-23_王芳_2.csv", "c_2026-11-23_王芳_2.html"]
+    assert [p.name for p in third] == ["c_2026-11-23_王芳_3.csv", "c_2026-11-23_王芳_3.html"]
+    assert all(p.read_bytes() == data for p, data in before.items())
+
+
+@pytest.mark.parametrize(
+    ("reason", "code", "detail"),
+    [("空号", "not_reached", "wrong_number"), ("车已卖", "declined", "car_sold"),
+     ("价格", "declined", "price")],
+)  # fmt: skip
+def test_a_reason_alone_names_its_outcome(reason: str, code: str, detail: str) -> None:
+    """Regression: a call list row with only 原因 filled in (空号, 车已卖) was skipped as
+    "no outcome yet"; the reason names the outcome."""
+    from revisit.outcomes.calls import parse_outcome
+
+    assert parse_outcome("", reason, "") == (code, detail, None)
+
+
 def test_the_call_list_csv_round_trips_through_excel(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:

@@ -206,6 +206,26 @@ def test_a_later_as_of_is_refused_for_a_real_send(
     assert fake.fake.snapshot() == [] and contacts_written(engine) == 0
 
 
+def test_a_new_run_for_a_past_day_is_refused_for_a_real_send(
+    engine: Engine, db_url: str, tmp_path: Path, fake: RunningFake
+) -> None:
+    """Regression: `campaign run X --as-of yesterday` after today's run opened a new run whose
+    plan could not see today's SMS (the frequency cap counts days up to as_of): the same
+    customers got the same text twice within minutes. A past day's run still deferred
+    (below) may be finished."""
+    dealership(engine)
+    settings = twilio_settings(fake, db_url, tmp_path)
+    today = campaign_run(engine, settings, now=AT_1000, wall=AT_1000)
+    sent = len(fake.fake.snapshot())
+    assert today.status == "done" and sent > 0
+    yesterday = AT_1000.date() - dt.timedelta(days=1)
+    with pytest.raises(ConfigError, match="before today"):
+        campaign_run(engine, settings, now=AT_1000, wall=AT_1000, as_of=yesterday)
+    assert len(fake.fake.snapshot()) == sent
+    dry = campaign_run(engine, settings, now=AT_1000, wall=AT_1000, as_of=yesterday, dry_run=True)
+    assert dry.status == "dry_run"
+
+
 def test_a_real_send_at_0620_waits_for_the_window_then_goes(
     engine: Engine, db_url: str, tmp_path: Path, fake: RunningFake
 ) -> None:

@@ -182,6 +182,9 @@ def run(engine: Engine, settings: Settings, name: str, day: dt.date, **opts: Any
     [
         ("festival", FESTIVAL_DAY - dt.timedelta(days=1), "the greeting is for 春节 on 2027-02-06"),
         ("seasonal", dt.date(2027, 7, 1), "its offer ended on 2027-06-30"),
+        # regression: sent on 2026-11-30 for an offer of 2027-05-15..06-30
+        ("seasonal", dt.date(2026, 11, 30), "its offer starts on 2027-05-15"),
+        ("seasonal", dt.date(2027, 4, 14), "may be announced from 2027-04-15"),
     ],
 )
 def test_a_campaign_runs_only_on_its_days(

@@ -50,11 +50,13 @@ class Occasion(_Strict):
 
 class Offer(_Strict):
     """What a seasonal campaign offers: a short text per language (what, for whom) and the
-    days it is valid, both included. A run after ``valid_until`` is refused."""
+    days it is valid, both included. A run after ``valid_until``, or more than
+    ``announce_days`` before ``valid_from``, is refused."""
 
     text: dict[str, str]
     valid_from: dt.date
     valid_until: dt.date
+    announce_days: int = Field(default=30, ge=0, le=365)
 
     @field_validator("text")
     @classmethod
@@ -123,6 +125,12 @@ class CampaignContent(_Strict):
                 f"{as_of}; run it with --as-of {o.date} or change occasion.date in its file"
             )
         f = self.offer
+        if f is not None and as_of < f.valid_from - dt.timedelta(days=f.announce_days):
+            raise ConfigError(
+                f"campaign {campaign}: its offer starts on {f.valid_from}; it may be announced "
+                f"from {f.valid_from - dt.timedelta(days=f.announce_days)} "
+                f"(offer.announce_days: {f.announce_days}), not as of {as_of}"
+            )
         if f is not None and as_of > f.valid_until:
             raise ConfigError(
                 f"campaign {campaign}: its offer ended on {f.valid_until} (as of {as_of}); "

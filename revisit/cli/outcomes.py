@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from revisit.cli.app import app, console, engine_of, err_console, handles_errors
+from revisit.cli.options import parse_day
 from revisit.errors import RevisitError
 from revisit.outcomes.attribution import attribute_returns
 from revisit.outcomes.calls import CallOutcome, FieldProblem, parse_outcome, record_call_outcomes
@@ -34,10 +35,10 @@ def log_command(
         str,
         typer.Option(
             "--code",
-            help="booked, will_come, callback, "
-            "not_reached, declined, do_not_contact (or 已预约, …).",
+            help="booked, will_come, callback, not_reached, declined, do_not_contact (or "
+            "已预约, …); may be left out when --reason names it (wrong_number, price, …).",
         ),
-    ],
+    ] = "",
     reason: Annotated[
         str,
         typer.Option(
@@ -46,9 +47,12 @@ def log_command(
         ),
     ] = "",
     callback: Annotated[
-        dt.datetime | None,
+        dt.date | None,
         typer.Option(
-            "--callback", formats=["%Y-%m-%d"], help="The day to call back (with callback)."
+            "--callback",
+            parser=parse_day,
+            metavar="YYYY-MM-DD",
+            help="The day to call back (with callback).",
         ),
     ] = None,
     staff: Annotated[str | None, typer.Option("--staff", help="Who called.")] = None,
@@ -56,7 +60,9 @@ def log_command(
 ) -> None:
     """Record what came of one call (and its side effects: a sold car, a wrong number, a
     do-not-contact request, a callback on the day's call list)."""
-    day = callback.date().isoformat() if callback else ""
+    if not code and not reason:
+        raise OutcomeError(f"contact {contact_id}: give --code (or a --reason that names it)")
+    day = callback.isoformat() if callback else ""
     try:
         parsed, detail, when = parse_outcome(code, reason, day)
         outcome = CallOutcome(contact_id=contact_id, code=parsed, detail=detail,

@@ -306,6 +306,15 @@ def _write_csv(path: Path, rows: Sequence[CallRow], lang: str) -> None:
     write_table(path, header, body, text_columns=texts)
 
 
+def _free_stem(out_dir: Path, stem: str) -> str:
+    """``stem``, or ``stem_2``, ``stem_3``, … : the first whose CSV and HTML do not exist."""
+    candidate, n = stem, 1
+    while (out_dir / f"{candidate}.csv").exists() or (out_dir / f"{candidate}.html").exists():
+        n += 1
+        candidate = f"{stem}_{n}"
+    return candidate
+
+
 def write_call_lists(
     *,
     rows: Sequence[CallRow],
@@ -315,7 +324,9 @@ def write_call_lists(
     lang: str = "zh",
 ) -> list[Path]:
     """One CSV and one HTML call list per caller in ``out_dir`` (created if missing),
-    named ``<campaign>_<as_of>_<caller>``; rows sorted by priority then due date."""
+    named ``<campaign>_<as_of>_<caller>``; rows sorted by priority then due date. A list is
+    never overwritten (a caller may be filling it in): a later list of the same day and
+    caller gets ``_2``, ``_3``, … after its name."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_caller: dict[str, list[CallRow]] = defaultdict(list)
     for row in rows:
@@ -323,7 +334,7 @@ def write_call_lists(
     files: list[Path] = []
     for caller in sorted(by_caller):
         ordered = sorted(by_caller[caller], key=CallRow.sort_key)
-        stem = _file_stem(campaign, as_of, caller)
+        stem = _free_stem(out_dir, _file_stem(campaign, as_of, caller))
         csv_path, html_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.html"
         _write_csv(csv_path, ordered, lang)
         html_path.write_text(

@@ -164,12 +164,15 @@ class WaitingCall:
 def waiting_calls(
     session: Session, *, run_id: int, campaign: str, as_of: dt.date
 ) -> list[WaitingCall]:
-    """The run's pending call contacts and the campaign's callbacks due on ``as_of``, by id."""
+    """The run's pending call contacts and the campaign's callbacks due on ``as_of``, by id.
+    A callback keeps the run of the contact it follows up, so it is matched by its own day:
+    a callback for a later day is never listed by a re-run of today's run."""
     c = CONTACTS.c
     callbacks = and_(c.campaign == campaign, c.as_of == as_of, c.callback_of.is_not(None))
+    own = and_(c.run_id == run_id, c.callback_of.is_(None))
     query = (
         select(c.id, c.customer_id, c.vins, c.details, c.caller)
-        .where(c.status == ContactStatus.PENDING, or_(c.run_id == run_id, callbacks))
+        .where(c.status == ContactStatus.PENDING, or_(own, callbacks))
         .order_by(c.id)
     )
     return [

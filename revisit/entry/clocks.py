@@ -40,6 +40,22 @@ def refuse_replay_send(
         )
 
 
+def refuse_past_day(
+    *, campaign: str, as_of: dt.date, wall_clock: Callable[[], dt.datetime], timezone: str
+) -> None:
+    """Raise ConfigError when a real send would open a new run for a day before today in
+    ``timezone``: its plan cannot see what today's runs send (the frequency cap counts the
+    days up to as_of), so its customers would get today's messages again. A run already
+    opened for that day may still be finished; a dry run may replay any day."""
+    today = wall_clock().astimezone(ZoneInfo(timezone)).date()
+    if as_of < today:
+        raise ConfigError(
+            f"campaign {campaign}: --as-of {as_of} is before today ({today}) and has no run to "
+            "finish; a real send opens runs for today only (a past day's plan cannot see what "
+            "today's runs send). Use --dry-run to replay a past day."
+        )
+
+
 def real_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

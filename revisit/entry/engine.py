@@ -59,6 +59,11 @@ def reporting_connection_failures(url: str) -> Iterator[None]:
         raise DatabaseError(f"cannot open the database {shown_url(url)}: {reason}") from exc
     except ArgumentError as exc:
         raise DatabaseError(f"not a database URL: {url!r} ({exc})") from exc
+    except ImportError as exc:  # a dialect SQLAlchemy knows, whose driver is not installed
+        raise DatabaseError(
+            f"not a supported database URL: {shown_url(url)} (its driver is missing: {exc}); "
+            "revisit runs on SQLite (sqlite:///FILE) and PostgreSQL (postgresql://…)"
+        ) from exc
 
 
 def open_engine(url: str) -> Engine:

@@ -26,7 +26,12 @@ from revisit.db.tables import utcnow
 from revisit.delivery import outbox
 from revisit.delivery.channels import Delivered, open_channel
 from revisit.delivery.dispatch import DispatchSummary
-from revisit.entry.clocks import pinned_clock, real_clock, refuse_replay_send
+from revisit.entry.clocks import (
+    pinned_clock,
+    real_clock,
+    refuse_past_day,
+    refuse_replay_send,
+)
 from revisit.entry.sending import FanOut, fanned_out
 from revisit.rendering import Renderer, load_contexts, raise_problems, refs_from_details
 from revisit.settings import Settings
@@ -154,6 +159,9 @@ def run_campaign(
     with Session(engine) as session:
         run = outbox.existing_run(session, campaign=campaign.name, as_of=as_of)
         if run is None:
+            if not opts.dry_run and settings.has_twilio:
+                refuse_past_day(campaign=campaign.name, as_of=as_of, wall_clock=wall_clock,
+                                timezone=settings.default_timezone)  # fmt: skip
             plan = plan_campaign(
                 session, campaign=campaign, as_of=as_of, now=clock(), all_campaigns=campaigns,
                 default_timezone=settings.default_timezone, reach=reach,

@@ -73,10 +73,13 @@ def parse_outcome(
     code_text: str, reason_text: str = "", callback_text: str = ""
 ) -> tuple[str, str | None, dt.date | None]:
     """(code, detail, callback date) from what a caller wrote, in either language
-    (``已预约``; ``declined`` + ``价格``; a detail alone implies its code: ``空号`` is
-    not_reached / wrong_number). Raises :class:`FieldProblem` naming the field."""
+    (``已预约``; ``declined`` + ``价格``; a detail alone implies its code, in either
+    column: ``空号`` is not_reached / wrong_number). Raises :class:`FieldProblem` naming the
+    field."""
     code_text, reason_text, callback_text = (t.strip() for t in (code_text, reason_text,
                                                                  callback_text))  # fmt: skip
+    if not code_text and reason_text:  # the reason column alone: it names the outcome
+        code_text, reason_text = reason_text, ""
     value = canonical(code_text) if code_text else None
     if value is None:
         raise FieldProblem("outcome", f"unknown outcome {code_text!r}; known: {_known(CODES)}")

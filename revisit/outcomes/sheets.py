@@ -108,7 +108,7 @@ def import_sheet(
             values = _row(cells, columns)
             if table.excel_epoch and values.get("callback_date"):  # a date cell as its serial
                 values["callback_date"] = _excel_day(values["callback_date"], table.excel_epoch)
-            if not values["outcome"]:
+            if not values["outcome"] and not values.get("reason"):  # a reason implies its code
                 report.blank += 1
                 continue
             try:
