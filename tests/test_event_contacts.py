@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from revisit.campaigns.config import load_campaigns
-from revisit.cohorts.events import EVENT_KEYS, event_key, joined_key, split_key
 from revisit.cohorts.definitions import COHORTS
+from revisit.cohorts.events import EVENT_KEYS, event_key, joined_key, split_key
 from revisit.cohorts.select import CohortMember
 from revisit.db.tables import Vehicle
 from revisit.entry.runs import RunOptions, pinned_clock, run_campaign

@@ -269,7 +269,13 @@ def plan_campaign(
         vins = tuple(m.vin for m in kept if m.vin is not None)
         plan.rows.append(
             PlanRow(
-                customer_id, group[0].store_id, vins, status, reason, tuple(kept), send_at,
+                customer_id,
+                group[0].store_id,
+                vins,
+                status,
+                reason,
+                tuple(kept),
+                send_at,
                 joined_key(kept, as_of),
             )
         )
