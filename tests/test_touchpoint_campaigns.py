@@ -265,7 +265,7 @@ def test_new_car_care_text_names_the_first_service_and_is_sent_once(
     ):
         assert part in text, part
     nxt = run(engine, settings, "new_car_care", day + dt.timedelta(days=7))
-    assert nxt.plan["suppressed"] == {"recontact_window": 1}  # day 28 of the same delivery
+    assert nxt.plan["suppressed"] == {"already_contacted": 1}  # day 28: the same delivery
 
 
 def test_new_car_7dc_call_sheet(engine: Engine, db_url: str, tmp_path: Path) -> None:
@@ -280,7 +280,7 @@ def test_new_car_7dc_call_sheet(engine: Engine, db_url: str, tmp_path: Path) -> 
     html = next(Path(p) for p in report.call_lists if p.endswith(".html")).read_text("utf-8")
     assert "新车7日回访" in html and "2026年11月16日" in html and "奔腾B70" in html
     again = run(engine, settings, "new_car_7dc", day + dt.timedelta(days=1))
-    assert again.plan["suppressed"] == {"recontact_window": 1}  # one call per delivery
+    assert again.plan["suppressed"] == {"already_contacted": 1}  # one call per delivery
 
 
 # --- repeat repairs go to the service manager -------------------------------------------

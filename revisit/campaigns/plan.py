@@ -20,6 +20,7 @@ from revisit.campaigns.config import CampaignDef
 from revisit.campaigns.rules import (
     channel_exclusion,
     claimed_today_by_higher,
+    contacted_events,
     customer_exclusion,
     group_by_customer,
     in_holdout,
@@ -37,6 +38,7 @@ from revisit.campaigns.statuses import (
     SuppressionReason,
 )
 from revisit.campaigns.window import next_send_time
+from revisit.cohorts.events import event_key, joined_key
 from revisit.cohorts.select import CohortMember, by_customer, select_cohort
 from revisit.settings import DEFAULT_TIMEZONE
 
@@ -57,6 +59,7 @@ class PlanRow:
     reason: Reason | None
     members: tuple[CohortMember, ...]
     send_at: dt.datetime | None = None  # to_contact rows: now, or when the window opens
+    event_key: str | None = None  # what the contact is about (revisit.cohorts.events)
 
     @property
     def phone(self) -> str | None:
@@ -191,6 +194,21 @@ def _suppressions(
     return rules
 
 
+def _already_contacted(
+    session: Session, campaign: CampaignDef, as_of: dt.date, groups: Mapping[str, Any]
+) -> set[str]:
+    """Customers whose every event (:func:`revisit.cohorts.events.event_key`) this campaign
+    already contacted on an earlier day (a live or reached contact): issue 10, one contact
+    per event per campaign. Customers whose members have no event are never in it."""
+    contacted = contacted_events(session, campaign=campaign.name, as_of=as_of, among=groups)
+    out = set()
+    for customer_id, keys in contacted.items():
+        due = {event_key(m, as_of) for m in groups[customer_id]}
+        if None not in due and due <= keys:
+            out.add(customer_id)
+    return out
+
+
 def _decide(
     campaign: CampaignDef,
     members: list[CohortMember],
@@ -231,6 +249,8 @@ def plan_campaign(
     suppressions = _suppressions(
         session, campaign, as_of, all_campaigns or {}, {} if reach is None else reach, groups
     )
+    already = _already_contacted(session, campaign, as_of, groups)  # the truest reason: first
+    suppressions.insert(0, (SuppressionReason.ALREADY_CONTACTED, already))
     zones = store_timezones(session)
     send_times: dict[str, dt.datetime] = {}  # per time zone
     plan = CampaignPlan(campaign=campaign, as_of=as_of, now=now)
@@ -248,6 +268,15 @@ def plan_campaign(
             send_at = send_times[tz]
         vins = tuple(m.vin for m in kept if m.vin is not None)
         plan.rows.append(
-            PlanRow(customer_id, group[0].store_id, vins, status, reason, tuple(kept), send_at)
+            PlanRow(
+                customer_id,
+                group[0].store_id,
+                vins,
+                status,
+                reason,
+                tuple(kept),
+                send_at,
+                joined_key(kept, as_of),
+            )
         )
     return plan

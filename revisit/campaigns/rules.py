@@ -43,6 +43,7 @@ from revisit.campaigns.statuses import (
     ChannelKind,
     ExclusionReason,
 )
+from revisit.cohorts.events import split_key
 from revisit.cohorts.select import GONE_STATUSES, CohortMember, grouping_memory, member_query
 from revisit.dates import add_days
 from revisit.db.tables import CONTACTS, CUSTOMERS, STORES
@@ -181,3 +182,30 @@ def reachable_customers(
 def store_timezones(session: Session) -> dict[str, str]:
     rows = session.execute(select(STORES.c.store_id, STORES.c.timezone))
     return {sid: tz or DEFAULT_TIMEZONE for sid, tz in rows}
+
+
+def contacted_events(
+    session: Session, *, campaign: str, as_of: dt.date, among: Collection[str]
+) -> dict[str, set[str]]:
+    """customer → the event keys (:mod:`revisit.cohorts.events`) ``campaign`` has a live or
+    reached contact about on any day but ``as_of``, for the customers ``among``. Issue:
+    the same campaign never contacts the same event twice, whatever the day."""
+    c = CONTACTS.c
+    query = select(c.customer_id, c.event_key).where(
+        c.campaign == campaign,
+        c.as_of != as_of,
+        c.status.in_(LIVE_STATUSES),
+        c.event_key.is_not(None),
+    )
+    wanted = set(among)
+    if len(wanted) <= NARROW_EVENTS:
+        query = query.where(c.customer_id.in_(sorted(wanted)))
+    out: dict[str, set[str]] = {}
+    for customer_id, stored in session.execute(query):
+        if customer_id in wanted:
+            out.setdefault(customer_id, set()).update(split_key(stored))
+    return out
+
+
+# Up to this many customers are looked up by id; more read the campaign's whole history.
+NARROW_EVENTS = 5_000

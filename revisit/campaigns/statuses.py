@@ -87,6 +87,7 @@ class SuppressionReason(StrEnum):
     LOWER_PRIORITY = "lower_priority"  # a higher-ranked campaign has them today
     FREQUENCY_CAP = "frequency_cap"  # enough SMS in the cap's days already
     RECONTACT_WINDOW = "recontact_window"  # a related campaign contacted them recently
+    ALREADY_CONTACTED = "already_contacted"  # this campaign already contacted their event(s)
 
 
 class ChannelKind(StrEnum):

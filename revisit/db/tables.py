@@ -231,6 +231,7 @@ class Contact(SQLModel, table=True):
         UniqueConstraint("campaign", "as_of", "customer_id", name="uq_contacts_campaign_day"),
         Index("ix_contacts_run_status", "run_id", "status"),
         Index("ix_contacts_customer_created", "customer_id", "created_at"),
+        Index("ix_contacts_campaign_event", "campaign", "customer_id", "event_key"),
     )
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="campaign_runs.id")
@@ -243,6 +244,8 @@ class Contact(SQLModel, table=True):
     status: str = "pending"  # a ContactStatus (a test ties the default to it)
     reason: str | None = None  # an ExclusionReason or SuppressionReason
     details: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    # what the contact is about: its members' event keys (revisit.cohorts.events.joined_key)
+    event_key: str | None = None
     phone: str | None = None
     body: str | None = None
     attempts: int = 0

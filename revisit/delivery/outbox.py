@@ -142,7 +142,7 @@ def _contact_row(
         "customer_id": r.customer_id, "vins": list(r.vins), "channel": ChannelKind(c.channel),
         "priority": c.priority, "status": PLANNED_STATUS[r.status], "reason": r.reason,
         "phone": r.phone, "body": text[0] if text else None, "details": r.details,
-        "attempts": 0, "created_at": utcnow(),
+        "event_key": r.event_key, "attempts": 0, "created_at": utcnow(),
     }  # fmt: skip
 
 
@@ -202,6 +202,7 @@ def add_callback(db: Db, contact: Any, day: dt.date, *, now: dt.datetime) -> int
         "run_id": contact.run_id, "campaign": contact.campaign, "as_of": day,
         "customer_id": contact.customer_id, "vins": list(contact.vins or []),
         "details": list(contact.details or []), "channel": ChannelKind.CALL,
+        "event_key": contact.event_key,
         "priority": contact.priority, "status": ContactStatus.PENDING, "phone": contact.phone,
         "attempts": 0, "created_at": now, "caller": contact.caller,
         "callback_of": contact.callback_of or contact.id,
