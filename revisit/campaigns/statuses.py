@@ -87,6 +87,7 @@ class SuppressionReason(StrEnum):
     LOWER_PRIORITY = "lower_priority"  # a higher-ranked campaign has them today
     FREQUENCY_CAP = "frequency_cap"  # enough SMS in the cap's days already
     RECONTACT_WINDOW = "recontact_window"  # a related campaign contacted them recently
+    SHARED_PHONE = "shared_phone"  # another customer on the same phone gets this run's contact
 
 
 class ChannelKind(StrEnum):
