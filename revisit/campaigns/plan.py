@@ -289,7 +289,9 @@ def plan_campaign(
 
     ``now`` (aware) places to_contact rows in the send window of their store. Plans
     made together (a daily run, an overview) pass one ``reach`` cache, so each competing
-    campaign's customers are selected once."""
+    campaign's customers are selected once. Suppressions match a customer by id or by
+    phone, and of the to_contact customers sharing a phone one keeps it
+    (:func:`one_per_phone`; the others are ``suppressed: shared_phone``)."""
     members = select_cohort(session, as_of=as_of, exclusions=False, **campaign.selection)
     groups = group_by_customer(members)
     suppressions = _suppressions(
