@@ -252,7 +252,8 @@ def test_plans_of_one_pass_share_the_competitors_they_select(engine, monkeypatch
         assert reach == {}
     else:
         higher = {c.name for c in all_c.values() if c.schedule == "daily" and c.priority > 10}
-        assert {name for name, _ in reach} == higher
+        assert {name for name, _ in reach} == higher | {f"{n}\x1fphone" for n in higher}
+        assert reach[("first_service_due\x1fphone", AS_OF)]  # and that customer's phone
         assert reach[("first_service_due", AS_OF)]  # the birthday customer's first service
 
 

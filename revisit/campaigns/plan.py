@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from revisit.campaigns.config import CampaignDef
 from revisit.campaigns.rules import (
+    Key,
     channel_exclusion,
     claimed_today_by_higher,
     contacted_events,
@@ -144,9 +145,11 @@ def _competitors(
     others: Mapping[str, CampaignDef],
     reach: ReachCache,
     targeted: Collection[str],
+    by: Key = "customer_id",
 ) -> set[str]:
-    """The customers of ``targeted`` that a higher-ranked campaign takes today."""
-    taken = claimed_today_by_higher(session, campaign=campaign, as_of=as_of)
+    """The customers of ``targeted`` (or with ``by="phone"`` the phones of ``targeted``)
+    that a higher-ranked campaign takes today."""
+    taken = claimed_today_by_higher(session, campaign=campaign, as_of=as_of, by=by)
     for other in sorted(others.values(), key=CampaignDef.rank):
         if (
             other.name == campaign.name
@@ -154,15 +157,28 @@ def _competitors(
             or not outranks(other, campaign)
         ):
             continue
-        key = (other.name, as_of)
+        key = (other.name if by == "customer_id" else f"{other.name}\x1f{by}", as_of)
         if key in reach:
             taken |= reach[key]
         elif len(targeted) <= NARROW_LOOKUP:
-            taken |= reachable_customers(session, campaign=other, as_of=as_of, among=targeted)
+            taken |= reachable_customers(
+                session, campaign=other, as_of=as_of, among=targeted, by=by
+            )
         else:
-            reach[key] = reachable_customers(session, campaign=other, as_of=as_of)
+            reach[key] = reachable_customers(session, campaign=other, as_of=as_of, by=by)
             taken |= reach[key]
     return taken
+
+
+# A suppression rule's matches: (reason, customer ids, phones). A customer is suppressed
+# when their id or their phone matches, so a phone shared by several customers is capped and
+# arbitrated as one recipient.
+Suppression = tuple[SuppressionReason, set[str], set[str]]
+
+
+def _both(rule: Callable[[Key], set[str]]) -> tuple[set[str], set[str]]:
+    """A history rule's matches by customer id and by phone."""
+    return rule("customer_id"), rule("phone")
 
 
 def _suppressions(
@@ -171,26 +187,44 @@ def _suppressions(
     as_of: dt.date,
     others: Mapping[str, CampaignDef],
     reach: ReachCache,
-    targeted: Collection[str],
-) -> list[tuple[SuppressionReason, set[str]]]:
-    """(reason, customers) in the order the suppression rules apply."""
+    groups: Mapping[str, list[CohortMember]],
+) -> list[Suppression]:
+    """(reason, customers, phones) in the order the suppression rules apply."""
     cap = campaign.frequency_cap
-    lower = _competitors(session, campaign, as_of, others, reach, targeted)
-    rules = [(SuppressionReason.LOWER_PRIORITY, lower)]
+    phones = {m.phone for ms in groups.values() for m in ms if m.phone}
+
+    def lower(by: Key) -> set[str]:
+        targeted = phones if by == "phone" else groups.keys()
+        return _competitors(session, campaign, as_of, others, reach, targeted, by)
+
+    rules: list[Suppression] = [(SuppressionReason.LOWER_PRIORITY, *_both(lower))]
     if campaign.channel == ChannelKind.SMS:
-        capped = sms_capped_customers(
-            session, campaign=campaign.name, as_of=as_of, max_sms=cap.max_sms, days=cap.days
-        )
-        rules.append((SuppressionReason.FREQUENCY_CAP, capped))
+
+        def capped(by: Key) -> set[str]:
+            return sms_capped_customers(
+                session,
+                campaign=campaign.name,
+                as_of=as_of,
+                max_sms=cap.max_sms,
+                days=cap.days,
+                by=by,
+            )
+
+        rules.append((SuppressionReason.FREQUENCY_CAP, *_both(capped)))
     if cap.recontact_days and cap.recontact_campaigns:
-        recent = recently_contacted(
-            session,
-            campaign=campaign.name,
-            as_of=as_of,
-            campaigns=cap.recontact_campaigns,
-            days=cap.recontact_days,
-        )
-        rules.append((SuppressionReason.RECONTACT_WINDOW, recent))
+        days, campaigns = cap.recontact_days, cap.recontact_campaigns
+
+        def recent(by: Key) -> set[str]:
+            return recently_contacted(
+                session,
+                campaign=campaign.name,
+                as_of=as_of,
+                campaigns=campaigns,
+                days=days,
+                by=by,
+            )
+
+        rules.append((SuppressionReason.RECONTACT_WINDOW, *_both(recent)))
     return rules
 
 
@@ -212,7 +246,7 @@ def _already_contacted(
 def _decide(
     campaign: CampaignDef,
     members: list[CohortMember],
-    suppressions: list[tuple[SuppressionReason, set[str]]],
+    suppressions: list[Suppression],
 ) -> tuple[PlanDecision, Reason | None, list[CohortMember]]:
     """Decision, reason and remaining vehicles for one customer's members."""
     first = members[0]
@@ -221,12 +255,42 @@ def _decide(
     reason = reason or channel_exclusion(first, campaign.channel)
     if reason:
         return PlanDecision.EXCLUDED, reason, live
-    for why, customers in suppressions:
-        if first.customer_id in customers:
+    for why, customers, phones in suppressions:
+        if first.customer_id in customers or first.phone in phones:
             return PlanDecision.SUPPRESSED, why, live
     if in_holdout(campaign.name, first.customer_id, campaign.holdout_pct):
         return PlanDecision.HOLDOUT, None, live
     return PlanDecision.TO_CONTACT, None, live
+
+
+def _most_due(row: PlanRow) -> tuple[dt.date, int, str]:
+    """Which to_contact row a shared phone keeps: the earliest due date among its vehicles
+    (none known: last), then the most vehicles, then the lowest customer id."""
+    dues = [m.due_date for m in row.members if m.due_date is not None]
+    return (min(dues, default=dt.date.max), -len(row.members), row.customer_id)
+
+
+def one_per_phone(rows: list[PlanRow]) -> list[PlanRow]:
+    """One contact per phone per run: of the to_contact rows sharing a phone, the one
+    :func:`_most_due` picks stays; the others become ``suppressed: shared_phone`` (their
+    vehicles are not named in the message that goes). Order of ``rows`` is kept."""
+    sharing: dict[str, list[PlanRow]] = {}
+    for r in rows:
+        if r.status == PlanDecision.TO_CONTACT and r.phone:
+            sharing.setdefault(r.phone, []).append(r)
+    losers = {
+        r.customer_id
+        for group in sharing.values()
+        if len(group) > 1
+        for r in sorted(group, key=_most_due)[1:]
+    }
+    shared = PlanDecision.SUPPRESSED, SuppressionReason.SHARED_PHONE
+    return [
+        replace(r, status=shared[0], reason=shared[1], send_at=None)
+        if r.customer_id in losers
+        else r
+        for r in rows
+    ]
 
 
 def plan_campaign(
@@ -243,14 +307,17 @@ def plan_campaign(
 
     ``now`` (aware) places to_contact rows in the send window of their store. Plans
     made together (a daily run, an overview) pass one ``reach`` cache, so each competing
-    campaign's customers are selected once."""
+    campaign's customers are selected once. Suppressions match a customer by id or by
+    phone, and of the to_contact customers sharing a phone one keeps it
+    (:func:`one_per_phone`; the others are ``suppressed: shared_phone``)."""
     members = select_cohort(session, as_of=as_of, exclusions=False, **campaign.selection)
     groups = group_by_customer(members)
     suppressions = _suppressions(
         session, campaign, as_of, all_campaigns or {}, {} if reach is None else reach, groups
     )
     already = _already_contacted(session, campaign, as_of, groups)  # the truest reason: first
-    suppressions.insert(0, (SuppressionReason.ALREADY_CONTACTED, already))
+    # (by customer: an event belongs to the customer, not to the phone)
+    suppressions.insert(0, (SuppressionReason.ALREADY_CONTACTED, already, set()))
     zones = store_timezones(session)
     send_times: dict[str, dt.datetime] = {}  # per time zone
     plan = CampaignPlan(campaign=campaign, as_of=as_of, now=now)
@@ -279,4 +346,5 @@ def plan_campaign(
                 joined_key(kept, as_of),
             )
         )
+    plan.rows = one_per_phone(plan.rows)
     return plan

@@ -19,6 +19,12 @@ applies them in this order and gives each customer exactly one decision:
 5. ``holdout`` — the deterministic control group: a hash of (campaign, customer).
 6. ``to_contact`` — with the time it may go out: now, or the next opening of the store's
    send window (a run outside the window defers, it never drops).
+7. ``suppressed: shared_phone`` — one contact per phone per run: of the to_contact
+   customers sharing a phone, the most due keeps it
+   (:func:`revisit.campaigns.plan.one_per_phone`).
+
+Rules 3 and 4 match by phone as well as by customer (``by="phone"``: the E.164 number a
+contact went to, ``contacts.phone``), so customers sharing a phone are one recipient.
 
 Contact history counts rows with a sent (or possibly sent) status, keyed by their as_of;
 the rows of this same campaign and as_of are ignored, so planning a run twice agrees.
@@ -30,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -124,38 +130,74 @@ def _history(campaign: str, as_of: dt.date, days: int) -> Any:
     )
 
 
+#: What a history rule counts by: the customer, or the phone a contact went to (one phone
+#: may stand for several customers — a family's cars, a salesperson's own number).
+Key = Literal["customer_id", "phone"]
+
+
+def _key(table: Any, by: Key) -> Any:
+    return table.c.phone if by == "phone" else table.c.customer_id
+
+
+def _known(column: Any, by: Key) -> list[ColumnElement[bool]]:
+    return [column.is_not(None), column != ""] if by == "phone" else []
+
+
 def sms_capped_customers(
-    session: Session, *, campaign: str, as_of: dt.date, max_sms: int, days: int
+    session: Session,
+    *,
+    campaign: str,
+    as_of: dt.date,
+    max_sms: int,
+    days: int,
+    by: Key = "customer_id",
 ) -> set[str]:
-    """Customers who already had ``max_sms`` SMS contacts in the ``days`` days to as_of."""
-    c = CONTACTS.c
+    """Customers (or with ``by="phone"`` the E.164 phones, ``contacts.phone``) that already
+    had ``max_sms`` SMS contacts in the ``days`` days to as_of."""
+    c, key = CONTACTS.c, _key(CONTACTS, by)
     query = (
-        select(c.customer_id)
-        .where(c.channel != ChannelKind.CALL, _history(campaign, as_of, days))
-        .group_by(c.customer_id)
+        select(key)
+        .where(c.channel != ChannelKind.CALL, _history(campaign, as_of, days), *_known(key, by))
+        .group_by(key)
         .having(func.count() >= max_sms)
     )
     return set(session.execute(query).scalars())
 
 
 def recently_contacted(
-    session: Session, *, campaign: str, as_of: dt.date, campaigns: Sequence[str], days: int
+    session: Session,
+    *,
+    campaign: str,
+    as_of: dt.date,
+    campaigns: Sequence[str],
+    days: int,
+    by: Key = "customer_id",
 ) -> set[str]:
-    """Customers contacted by one of ``campaigns`` in the ``days`` days to as_of."""
-    c = CONTACTS.c
-    query = select(c.customer_id).where(c.campaign.in_(campaigns), _history(campaign, as_of, days))
+    """Customers (or phones, ``by="phone"``) contacted by one of ``campaigns`` in the
+    ``days`` days to as_of."""
+    c, key = CONTACTS.c, _key(CONTACTS, by)
+    query = select(key).where(
+        c.campaign.in_(campaigns), _history(campaign, as_of, days), *_known(key, by)
+    )
     return set(session.execute(query.distinct()).scalars())
 
 
-def claimed_today_by_higher(session: Session, *, campaign: CampaignDef, as_of: dt.date) -> set[str]:
-    """Customers with a live contact row on as_of from a campaign ranked above this one."""
-    c = CONTACTS.c
+def claimed_today_by_higher(
+    session: Session, *, campaign: CampaignDef, as_of: dt.date, by: Key = "customer_id"
+) -> set[str]:
+    """Customers (or phones, ``by="phone"``) with a live contact row on as_of from a
+    campaign ranked above this one."""
+    c, key = CONTACTS.c, _key(CONTACTS, by)
     higher = or_(
         c.priority > campaign.priority,
         and_(c.priority == campaign.priority, c.campaign < campaign.name),
     )
-    query = select(c.customer_id).where(
-        c.as_of == as_of, c.campaign != campaign.name, c.status.in_(LIVE_STATUSES), higher
+    query = select(key).where(
+        c.as_of == as_of,
+        c.campaign != campaign.name,
+        c.status.in_(LIVE_STATUSES),
+        higher,
+        *_known(key, by),
     )
     return set(session.execute(query.distinct()).scalars())
 
@@ -166,17 +208,19 @@ def reachable_customers(
     campaign: CampaignDef,
     as_of: dt.date,
     among: Collection[str] | None = None,
+    by: Key = "customer_id",
 ) -> set[str]:
-    """Customers ``campaign`` would reach on as_of: its cohort after filters, the
-    always-exclusions and its channel exclusions (only those ``among`` these, if given:
-    one lookup by id instead of the whole cohort)."""
+    """Customers (or their phones, ``by="phone"``) ``campaign`` would reach on as_of: its
+    cohort after filters, the always-exclusions and its channel exclusions (only those
+    ``among`` these ids or phones, if given: one lookup instead of the whole cohort)."""
     query = member_query(session, as_of=as_of, **campaign.selection)
     query = query.where(*channel_reachable(campaign.channel))
     if among is not None:
-        query = query.where(CUSTOMERS.c.customer_id.in_(sorted(among)))
+        query = query.where(_key(CUSTOMERS, by).in_(sorted(among)))
     sub = query.subquery()
     with grouping_memory(session, campaign.cohort):
-        return set(session.execute(select(sub.c.customer_id)).scalars())
+        found = set(session.execute(select(sub.c[by]).distinct()).scalars())
+    return {k for k in found if k}
 
 
 def store_timezones(session: Session) -> dict[str, str]:

@@ -88,6 +88,7 @@ class SuppressionReason(StrEnum):
     FREQUENCY_CAP = "frequency_cap"  # enough SMS in the cap's days already
     RECONTACT_WINDOW = "recontact_window"  # a related campaign contacted them recently
     ALREADY_CONTACTED = "already_contacted"  # this campaign already contacted their event(s)
+    SHARED_PHONE = "shared_phone"  # another customer on the same phone gets this run's contact
 
 
 class ChannelKind(StrEnum):
