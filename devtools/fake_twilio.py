@@ -469,17 +469,25 @@ class RunningFake:
 
 
 @contextmanager
-def serve_fake_twilio(
-    fake: FakeTwilio | None = None, *, host: str = "127.0.0.1", port: int = 0
-) -> Iterator[RunningFake]:
-    """Serve a fake Twilio on a loopback port in a background thread."""
-    fake = fake or FakeTwilio()
+def serve_in_thread(
+    make_app: Callable[[str], Any],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    what: str = "the app",
+    backlog: int = 2048,
+) -> Iterator[str]:
+    """Serve ``make_app(base_url)`` with uvicorn in a background thread on ``host`` (port 0:
+    a free one); yields the base URL (``http://127.0.0.1:PORT``), which the app may need as
+    its own public URL. Raises RuntimeError when the server does not start within 10 s."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    url = f"http://{host}:{sock.getsockname()[1]}"
     config = uvicorn.Config(
-        fake.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1, backlog=2048
-    )
+        make_app(url), log_level="warning", lifespan="off", timeout_graceful_shutdown=1,
+        backlog=backlog,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -487,11 +495,24 @@ def serve_fake_twilio(
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.01)
     if not server.started:
-        raise RuntimeError("the fake Twilio did not start")
+        raise RuntimeError(f"{what} did not start")
     try:
-        yield RunningFake(fake, f"http://{host}:{sock.getsockname()[1]}")
+        yield url
     finally:
-        fake.stopping = True
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+
+
+@contextmanager
+def serve_fake_twilio(
+    fake: FakeTwilio | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[RunningFake]:
+    """Serve a fake Twilio on a loopback port in a background thread."""
+    running = fake or FakeTwilio()
+    app = running.app()
+    with serve_in_thread(lambda _url: app, host=host, port=port, what="the fake Twilio") as url:
+        try:
+            yield RunningFake(running, url)
+        finally:
+            running.stopping = True

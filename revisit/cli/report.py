@@ -50,8 +50,19 @@ class ReportError(RevisitError):
     """A report option that cannot be used."""
 
 
-def _day(value: dt.date | None) -> dt.date | None:
-    return value
+def _rows(
+    ctx: typer.Context,
+    query: Callable[[Any, Any], list[dict[str, Any]]],
+    f: Any,
+    *,
+    campaign: str | None = None,
+    store: str | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of one report query, once ``campaign`` and ``store`` are known names."""
+    engine = engine_of(ctx)
+    check_known(engine, campaign=campaign, store=store)
+    with engine.connect() as conn:
+        return query(conn, f)
 
 
 def _check_format(fmt: str) -> None:
@@ -202,11 +213,8 @@ def report_command(
     _check_format(fmt)
     if by is not None and by not in BREAKDOWNS:
         raise ReportError(f"--by: unknown breakdown {by!r}; use {', '.join(BREAKDOWNS)}")
-    f = ReportFilter(campaign=campaign, since=_day(since), until=_day(until), store=store, by=by)
-    engine = engine_of(ctx)
-    check_known(engine, campaign=campaign, store=store)
-    with engine.connect() as conn:
-        rows = campaign_report(conn, f)
+    f = ReportFilter(campaign=campaign, since=since, until=until, store=store, by=by)
+    rows = _rows(ctx, campaign_report, f, campaign=campaign, store=store)
     emit(rows, report_columns(by), fmt=fmt, output=output,
          table=lambda: campaign_table(rows, by), notes=NOTES)  # fmt: skip
 
@@ -224,11 +232,8 @@ def churn_command(
 ) -> None:
     """Why customers decline: call outcomes' decline reasons by campaign and store."""
     _check_format(fmt)
-    f = CallFilter(campaign=campaign, since=_day(since), until=_day(until), store=store)
-    engine = engine_of(ctx)
-    check_known(engine, campaign=campaign, store=store)
-    with engine.connect() as conn:
-        rows = churn_report(conn, f)
+    f = CallFilter(campaign=campaign, since=since, until=until, store=store)
+    rows = _rows(ctx, churn_report, f, campaign=campaign, store=store)
     columns = ("campaign", "store", "reason", "declined", "share")
     emit(rows, columns, fmt=fmt, output=output,
          table=lambda: _plain_table("Decline reasons", rows, columns))  # fmt: skip
@@ -247,11 +252,8 @@ def staff_command(
 ) -> None:
     """Per caller: entries listed, called, reached, booked and returned."""
     _check_format(fmt)
-    f = CallFilter(campaign=campaign, since=_day(since), until=_day(until), store=store)
-    engine = engine_of(ctx)
-    check_known(engine, campaign=campaign, store=store)
-    with engine.connect() as conn:
-        rows = staff_report(conn, f)
+    f = CallFilter(campaign=campaign, since=since, until=until, store=store)
+    rows = _rows(ctx, staff_report, f, campaign=campaign, store=store)
     columns = ("staff", "listed", "called", "reached", "booked", "returned", "reach_rate",
                "return_rate")  # fmt: skip
     emit(rows, columns, fmt=fmt, output=output,
@@ -274,11 +276,8 @@ def upsell_command(
     _check_format(fmt)
     if by not in UPSELL_GROUPS:
         raise ReportError(f"--by: unknown grouping {by!r}; use {', '.join(UPSELL_GROUPS)}")
-    f = UpsellFilter(by=by, since=_day(since), until=_day(until), store=store)
-    engine = engine_of(ctx)
-    check_known(engine, store=store)
-    with engine.connect() as conn:
-        rows = upsell_report(conn, f)
+    f = UpsellFilter(by=by, since=since, until=until, store=store)
+    rows = _rows(ctx, upsell_report, f, store=store)
     columns = (by, *UPSELL_KEYS)
     emit(rows, columns, fmt=fmt, output=output,
          table=lambda: _plain_table("Upsell (增修率 / 增修成功率)", rows, columns))  # fmt: skip
