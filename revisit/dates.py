@@ -99,3 +99,13 @@ def sql_key_date(key: Any, dialect: str) -> ColumnElement[dt.date]:
     if dialect == "sqlite":
         return type_coerce(func.substr(key, 1, 10), Date)
     return cast(literal(EPOCH, Date) + sql_key_days(key, dialect), Date)
+
+
+def check_period(since: dt.date | None, until: dt.date | None) -> None:
+    """Refuse a period that can hold no day: ``since`` after ``until`` (both inclusive).
+
+    Raises :class:`ValueError` naming both days; filters turn it into their own error."""
+    if since is not None and until is not None and since > until:
+        raise ValueError(
+            f"the period is empty: since {since.isoformat()} is after until {until.isoformat()}"
+        )

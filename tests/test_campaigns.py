@@ -77,3 +77,26 @@ def test_unreadable_yaml(tmp_path: Path) -> None:
     path.write_text("cohort: [unclosed")
     with pytest.raises(ConfigError, match=r"birthday\.yaml"):
         load_campaigns(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        # an indented key under a plain value (the trial's broken file)
+        ("name: x\ncohort: lapsed_6_12\n  channel: sms\n", ":3:10:", "mapping values are not allowed here (line: 'channel: sms')"),
+        # a flow sequence never closed: the parser names where it gave up and what it was parsing
+        ("cohort: [lapsed\npriority: 3\n", ":2:9:", "expected ',' or ']', but got ':'; while parsing a flow sequence"),
+        # a tab used for indentation
+        ("name: x\n\tcohort: a\n", ":2:1:", "found character '\\t' that cannot start any token"),
+    ],
+)  # fmt: skip
+def test_yaml_syntax_errors_name_file_line_and_column(
+    tmp_path: Path, text: str, where: str, problem: str
+) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_campaign(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}{where} campaign file is not valid YAML: ")
+    assert problem in message and "\n" not in message

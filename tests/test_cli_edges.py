@@ -79,10 +79,32 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--since", "2026-13-01"], "'2026-13-01' is not a date"),
         (["--by", "colour"], "unknown breakdown 'colour'"),
         (["--format", "xml"], "unknown format 'xml'"),
+        (
+            ["--since", "2026-12-01", "--until", "2026-11-01"],
+            "the period is empty: since 2026-12-01 is after until 2026-11-01",
+        ),
     ],
-    ("report", "churn"): [(["--store", "S9"], "unknown store 'S9'")],
-    ("report", "staff"): [(["--campaign", "nope"], "unknown campaign 'nope'")],
-    ("report", "upsell"): [(["--by", "planet"], "unknown grouping 'planet'")],
+    ("report", "churn"): [
+        (["--store", "S9"], "unknown store 'S9'"),
+        (
+            ["--since", "2026-12-01", "--until", "2026-11-01"],
+            "the period is empty: since 2026-12-01 is after until 2026-11-01",
+        ),
+    ],
+    ("report", "staff"): [
+        (["--campaign", "nope"], "unknown campaign 'nope'"),
+        (
+            ["--since", "2026-12-01", "--until", "2026-11-01"],
+            "the period is empty: since 2026-12-01 is after until 2026-11-01",
+        ),
+    ],
+    ("report", "upsell"): [
+        (["--by", "planet"], "unknown grouping 'planet'"),
+        (
+            ["--since", "2026-12-01", "--until", "2026-11-01"],
+            "the period is empty: since 2026-12-01 is after until 2026-11-01",
+        ),
+    ],
     ("optout", "import"): [
         (["{tmp}/nope.csv"], "No such file or directory"),
         (["{tmp}/file.txt"], "no phone or customer_id column"),

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from revisit.dates import add_months, birthday_in_year, birthday_keys, epoch_days
+from revisit.errors import ConfigError
+from revisit.reports.calls import CallFilter
+from revisit.reports.campaigns import ReportFilter
+from revisit.reports.upsell import UpsellFilter
 
 days = st.dates(min_value=dt.date(1950, 1, 1), max_value=dt.date(2100, 12, 31))
 months = st.integers(min_value=-240, max_value=240)
@@ -59,3 +65,13 @@ def test_birthday_keys_hold_today_and_29_feb_only_on_common_28_feb(d: dt.date) -
     assert ("02-29" in keys) == (
         d.month == 2 and (d.day == 29 or (d.day == 28 and not calendar.isleap(d.year)))
     )
+
+
+@pytest.mark.parametrize("make", [ReportFilter, CallFilter, UpsellFilter])
+def test_report_filters_refuse_an_empty_period(make: Any) -> None:
+    """A period whose since is after its until can hold no day: every report filter refuses it
+    (the CLI and the web pages build these filters) rather than show an empty table."""
+    with pytest.raises(ConfigError, match="since 2026-12-01 is after until 2026-11-01"):
+        make(since=dt.date(2026, 12, 1), until=dt.date(2026, 11, 1))
+    same_day = make(since=dt.date(2026, 11, 1), until=dt.date(2026, 11, 1))
+    assert same_day.since == same_day.until

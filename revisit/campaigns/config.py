@@ -33,6 +33,7 @@ from revisit.campaigns.statuses import ChannelKind
 from revisit.campaigns.window import SendWindow
 from revisit.cohorts.select import COHORTS, CohortFilter
 from revisit.errors import ConfigError
+from revisit.yamlfiles import yaml_problem
 
 LAPSED_CAMPAIGNS = ("lapsed_6_12", "lapsed_12_24", "lapsed_24_plus")
 LANGUAGES = ("zh", "en")
@@ -265,6 +266,8 @@ def load_campaign(path: Path) -> CampaignDef:
         text = path.read_text(encoding="utf-8")
         node = yaml.compose(text, Loader=_CampaignYaml)
         raw = yaml.load(text, Loader=_CampaignYaml)
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError(yaml_problem(path, exc, what="campaign file")) from exc
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         reason = " ".join(str(exc).split())
         raise ConfigError(f"{path}: cannot read campaign file: {reason}") from exc

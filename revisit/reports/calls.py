@@ -19,7 +19,9 @@ from sqlalchemy.sql import Select
 
 from revisit.campaigns.outcome_codes import CallCode, OutcomeKind
 from revisit.campaigns.statuses import ChannelKind, ContactStatus
+from revisit.dates import check_period
 from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES
+from revisit.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,12 @@ class CallFilter:
     since: dt.date | None = None
     until: dt.date | None = None
     store: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            check_period(self.since, self.until)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def _scoped(query: Select[Any], f: CallFilter) -> Select[Any]:

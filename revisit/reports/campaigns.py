@@ -39,7 +39,7 @@ from revisit.campaigns.statuses import (
     ExclusionReason,
     SuppressionReason,
 )
-from revisit.dates import sql_epoch_days
+from revisit.dates import check_period, sql_epoch_days
 from revisit.db.tables import (
     CAMPAIGNS,
     CONTACTS,
@@ -50,6 +50,7 @@ from revisit.db.tables import (
     RUNS,
     VEHICLES,
 )
+from revisit.errors import ConfigError
 from revisit.reports.stats import newcombe_diff, rate
 
 BREAKDOWNS = ("cohort", "store", "region", "model", "car_age", "staff")
@@ -85,6 +86,12 @@ class ReportFilter:
     store: str | None = None
     by: str | None = None
     run_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        try:
+            check_period(self.since, self.until)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:

@@ -20,7 +20,9 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
+from revisit.dates import check_period
 from revisit.db.tables import CUSTOMERS, UPSELL, VEHICLES, VISITS
+from revisit.errors import ConfigError
 from revisit.reports.stats import rate
 
 UPSELL_GROUPS = ("month", "grade", "advisor", "team")
@@ -36,6 +38,12 @@ class UpsellFilter:
     since: dt.date | None = None
     until: dt.date | None = None
     store: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            check_period(self.since, self.until)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def _month(dialect: str) -> ColumnElement[str]:

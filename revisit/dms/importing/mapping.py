@@ -23,6 +23,7 @@ import yaml
 
 from revisit.dms.importing.formats import KINDS, KINDS_BY_NAME, normalise_header
 from revisit.errors import ImportFileError
+from revisit.yamlfiles import yaml_problem
 
 
 @dataclass
@@ -94,9 +95,7 @@ def _read_file(mapping: HeaderMapping, path: Path) -> None:
     except OSError as exc:
         raise ImportFileError(f"{path}: cannot read the mapping file ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ImportFileError(f"{where}: not a YAML mapping file") from None
+        raise ImportFileError(yaml_problem(path, exc, what="header mapping file")) from None
     if data is None:
         return
     if not isinstance(data, Mapping):
