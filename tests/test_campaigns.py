@@ -83,9 +83,17 @@ def test_unreadable_yaml(tmp_path: Path) -> None:
     ("text", "where", "problem"),
     [
         # an indented key under a plain value (the trial's broken file)
-        ("name: x\ncohort: lapsed_6_12\n  channel: sms\n", ":3:10:", "mapping values are not allowed here (line: 'channel: sms')"),
+        (
+            "name: x\ncohort: lapsed_6_12\n  channel: sms\n",
+            ":3:10:",
+            "mapping values are not allowed here (line: 'channel: sms')",
+        ),
         # a flow sequence never closed: the parser names where it gave up and what it was parsing
-        ("cohort: [lapsed\npriority: 3\n", ":2:9:", "expected ',' or ']', but got ':'; while parsing a flow sequence"),
+        (
+            "cohort: [lapsed\npriority: 3\n",
+            ":2:9:",
+            "expected ',' or ']', but got ':'; while parsing a flow sequence",
+        ),
         # a tab used for indentation
         ("name: x\n\tcohort: a\n", ":2:1:", "found character '\\t' that cannot start any token"),
     ],
