@@ -61,13 +61,14 @@ def attribute(database_url: str) -> int:
 
 def report_markdown(report: ImportReport) -> str:
     lines = [
-        "| file | kind | read | inserted | updated | unchanged | rejected | warnings |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| file | kind | read | inserted | updated | unchanged | superseded | rejected "
+        "| warnings |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in report.files:
         lines.append(
             f"| {f.path} | {f.kind} | {f.read} | {f.inserted} | {f.updated} | {f.unchanged} "
-            f"| {f.rejected} | {f.warnings} |"
+            f"| {f.superseded} | {f.rejected} | {f.warnings} |"
         )
     lines += [f"\n**Error:** {e}" for e in report.file_errors]
     return "\n".join(lines)

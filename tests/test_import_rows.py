@@ -8,6 +8,7 @@ import datetime as dt
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -205,6 +206,44 @@ def test_unchanged_rows_are_not_counted_updated(engine: Engine, tmp_path: Path) 
     )
     third, _ = run_import(engine, tmp_path)
     assert (third.files[0].inserted, third.files[0].updated, third.files[0].unchanged) == (0, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "first", "second", "later"),
+    [
+        # the trial's instance: one customer id twice in one file
+        ("customers.csv", "customer_id,name,phone", "C1,张伟,13912345678",
+         "C1,张伟伟,13912345670", "SELECT name FROM customers WHERE customer_id = 'C1'"),
+        # another instance: one repair order twice in one visits file
+        ("visits.csv", "visit_id,vin,date,type,mileage_km", "R1,V1,2026-01-05,maintenance,5000",
+         "R1,V1,2026-01-05,maintenance,5100",
+         "SELECT mileage_km FROM visits WHERE visit_id = 'R1'"),
+    ],
+)  # fmt: skip
+def test_an_id_named_twice_in_one_file_counts_once(
+    engine: Engine, tmp_path: Path, name: str, header: str, first: str, second: str, later: str
+) -> None:
+    """Regression: a re-import of a file naming one id twice counted the id `updated` (its
+    earlier row was written, then the later one again). The earlier row is `superseded`."""
+    (tmp_path / "customers.csv").write_text("customer_id,name,phone\nC0,王芳,13912345600\n")
+    (tmp_path / "vehicles.csv").write_text("vin,customer_id,purchase_date\nV1,C0,2024-01-01\n")
+    if name == "customers.csv":
+        (tmp_path / "vehicles.csv").unlink()
+        (tmp_path / name).write_text(f"{header}\n{first}\nC2,李娜,13912345679\n{second}\n")
+    else:
+        (tmp_path / name).write_text(f"{header}\n{first}\nR2,V1,2026-02-05,repair,6000\n{second}\n")
+    counts = ("read", "inserted", "updated", "unchanged", "superseded", "rejected")
+
+    def of(report: Any) -> tuple[int, ...]:
+        f = next(f for f in report.files if Path(f.path).name == name)
+        return tuple(getattr(f, c) for c in counts)
+
+    loaded, problems = run_import(engine, tmp_path)
+    assert of(loaded) == (3, 2, 0, 0, 1, 0)
+    assert [p.line for p in problems] == [4]
+    again, _ = run_import(engine, tmp_path)
+    assert of(again) == (3, 0, 0, 2, 1, 0)  # nothing changed, nothing counted updated
+    assert rows(engine, later)[0][0] in ("张伟伟", 5100)  # the later row wins
 
 
 def test_short_rows_load_with_defaults_and_long_ones_are_rejected(

@@ -191,15 +191,17 @@ def _print_report(report: ImportReport, problems: Path | None) -> None:
     for error in report.file_errors:
         err_console.print(f"[red]error[/red] {error}", highlight=False, soft_wrap=True)
     table = Table(title="Import")
-    names = ("file", "kind", "read", "inserted", "updated", "unchanged", "rejected", "warnings")
-    for name in names:
+    # "superseded": rows whose id a later row of the same file names (shown when there are any).
+    superseded = any(f.superseded for f in report.files)
+    counts = ["read", "inserted", "updated", "unchanged"] + (["superseded"] if superseded else [])
+    for name in ("file", "kind", *counts, "rejected", "warnings"):
         if name in ("file", "kind"):
             table.add_column(name, overflow="fold")
         else:
             table.add_column(name, justify="right")
     for f in report.files:
         table.add_row(
-            f.path, f.kind, *(f"{n:,}" for n in (f.read, f.inserted, f.updated, f.unchanged)),
+            f.path, f.kind, *(f"{getattr(f, name):,}" for name in counts),
             f"[red]{f.rejected:,}[/red]" if f.rejected else "0",
             f"[yellow]{f.warnings:,}[/yellow]" if f.warnings else "0",
         )  # fmt: skip

@@ -60,7 +60,8 @@ class Problem:
 @dataclass
 class FileReport:
     """What became of one file's rows: ``read`` = ``inserted`` + ``updated`` + ``unchanged``
-    (rows whose stored values were already the same) + ``rejected``."""
+    (rows whose stored values were already the same) + ``superseded`` (rows whose id a later
+    row of the same file names: the later row wins) + ``rejected``."""
 
     path: str
     kind: str
@@ -68,6 +69,7 @@ class FileReport:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    superseded: int = 0
     rejected: int = 0
     warnings: int = 0
     error: str | None = None  # the file could not be read to its end
@@ -190,7 +192,9 @@ class FileLoader:
         report = self.report
         report.inserted = self._count() - before
         report.updated = max(self.changed - report.inserted, 0)
-        report.unchanged = report.read - report.rejected - report.inserted - report.updated
+        report.unchanged = (
+            report.read - report.rejected - report.superseded - report.inserted - report.updated
+        )
         return report
 
     def _load_batches(self, progress: Progress | None) -> None:
@@ -297,17 +301,23 @@ class FileLoader:
         for ref in self.kind.references:
             batch = self._check_reference(ref, batch)
         if batch:
-            self._note_duplicates(batch)
+            batch = self._note_duplicates(batch)
             self.changed += self.writer.write([row for _, row in batch])
 
-    def _note_duplicates(self, batch: list[tuple[int, list[Any]]]) -> None:
-        """Warn of a row whose id an earlier row of this import had (the later row wins)."""
+    def _note_duplicates(self, batch: list[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
+        """Warn of a row whose id an earlier row of this import had (the later row wins) and
+        return the batch to write: of several rows with one id in this batch, only the last.
+
+        The rows left out count as ``superseded``, not as updates: a re-import of a file that
+        names an id twice reports it unchanged. (The earlier of two rows more than a batch
+        apart has been written already; its superseding row still counts as superseded.)"""
         first, key_at, base = self.first, self.index[self.kind.key], self.file_no << 32
         keys = [row[key_at] for _, row in batch]
         distinct = set(keys)
         if len(distinct) == len(keys) and first.keys().isdisjoint(distinct):
             first.update(zip(keys, [base | line for line, _ in batch], strict=True))
-            return  # the usual batch: set operations, no loop over its rows
+            return batch  # the usual batch: set operations, no loop over its rows
+        last = {row[key_at]: line for line, row in batch}
         for line, row in batch:
             packed = base | line
             earlier = first.setdefault(row[key_at], packed)
@@ -317,6 +327,9 @@ class FileLoader:
                     f"{self.seen.where(earlier)}; this later row wins"
                 )
                 self._problem(line, self.kind.key, reason, rejected=False)
+                if earlier >> 32 == self.file_no:
+                    self.report.superseded += 1
+        return [(line, row) for line, row in batch if last[row[key_at]] == line]
 
     def _check_reference(
         self, ref: Reference, batch: list[tuple[int, list[Any]]]
