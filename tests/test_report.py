@@ -9,12 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from revisit.db.tables import OPT_OUTS, utcnow
+from revisit.entry.lookup import check_known
+from revisit.errors import NotFoundError
 from revisit.outcomes.attribution import attribute_returns
 from revisit.reports.campaigns import KEYS, ReportFilter, campaign_report
 from revisit.reports.stats import newcombe_diff, rate, wilson
+from tests.factories import make_customer, make_store
 from tests.outcome_support import add_message, add_visit, make_campaign_run
 
 DAY = dt.date(2026, 10, 1)
@@ -126,3 +130,20 @@ def test_report_arithmetic_property(engine: Engine, statuses: list[str], visits:
     if row["lift"] is not None:
         assert row["lift_ci_low"] <= row["lift"] <= row["lift_ci_high"]
         assert row["lift_ci_low"] >= -1 and row["lift_ci_high"] <= 1
+
+
+def test_an_unknown_store_is_named_beside_the_stores_with_customers(engine: Engine) -> None:
+    """Regression: `report --store S01` listed the empty default store among the known ones.
+    The hint names stores that have customers; an empty store is still accepted by name."""
+    with Session(engine) as s:
+        make_store(s, store_id="QZFZ")
+        make_store(s, store_id="QZEMPTY")
+        make_customer(s, store_id="QZFZ")
+        s.commit()
+    with pytest.raises(NotFoundError) as info:
+        check_known(engine, store="QZFX")
+    assert str(info.value) == (
+        "unknown store 'QZFX' (did you mean QZFZ?); stores with customers: QZFZ"
+    )
+    check_known(engine, store="QZEMPTY")  # known, just empty: no error
+    check_known(engine, store="default")

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from revisit.campaigns.config import CampaignDef, CampaignFiles, read_campaigns
 from revisit.cohorts.select import COHORTS
-from revisit.db.tables import CAMPAIGNS, STORES
+from revisit.db.tables import CAMPAIGNS, CUSTOMERS, STORES
 from revisit.errors import NotFoundError
 from revisit.settings import Settings
 
@@ -72,9 +72,13 @@ def check_known(engine: Engine, *, campaign: str | None = None, store: str | Non
         if store is not None:
             stores = set(conn.execute(select(STORES.c.store_id)).scalars())
             if store not in stores:
+                # The hint names the stores that have customers (the default store always
+                # exists, and is named only when customers without a store_id were imported).
+                served = set(conn.execute(select(CUSTOMERS.c.store_id).distinct()).scalars())
+                named = sorted(stores & served) or sorted(stores)
                 raise NotFoundError(
-                    f"unknown store {store!r}{did_you_mean(store, stores)}; "
-                    f"known: {', '.join(sorted(stores))}"
+                    f"unknown store {store!r}{did_you_mean(store, named)}; "
+                    f"stores with customers: {', '.join(named)}"
                 )
 
 
