@@ -8,13 +8,13 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from devtools.fake_twilio import FakeConfig, FakeTwilio, RunningFake, serve_fake_twilio
 from revisit.cli import app
-from revisit.db.tables import CUSTOMERS, MESSAGES
+from revisit.db.tables import CUSTOMERS, MESSAGES, PENDING_CALLBACKS
 from revisit.delivery.channels.twilio import TwilioChannel, timeouts
 from revisit.entry.statuses import reconcile_statuses
 from revisit.errors import ConfigError
@@ -117,3 +117,28 @@ def test_cli_reconcile_status(engine: Engine, db_url: str, fake: RunningFake) ->
     result = CliRunner().invoke(app, ["reconcile-status", "--hours", "0"], env=console)
     assert result.exit_code == 0, result.output
     assert Settings(TWILIO_ACCOUNT_SID="").has_twilio is False
+
+
+def test_callbacks_for_messages_never_recorded_are_purged_after_max_days(
+    engine: Engine, fake: RunningFake
+) -> None:
+    """A status callback for a SID revisit never records (another system's message on the
+    same account) was kept in pending_callbacks for ever; the poll deletes those older than
+    --max-days and keeps the young ones, which a send may still record."""
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(PENDING_CALLBACKS),
+            [
+                {"provider_sid": sid, "status": status, "received_at": now - age}
+                for sid, status, age in (
+                    ("SMold", "delivered", dt.timedelta(days=8)),
+                    ("SMyoung", "sent", dt.timedelta(hours=1)),
+                )
+            ],
+        )
+    summary = reconcile_statuses(engine, fake.settings(), hours=6, max_days=7, now=now)
+    assert summary.purged == 1
+    with engine.connect() as conn:
+        kept = conn.execute(select(PENDING_CALLBACKS.c.provider_sid)).scalars().all()
+    assert kept == ["SMyoung"]

@@ -155,6 +155,17 @@ def apply_pending_callbacks(conn: Connection, *, sids: Sequence[str], now: dt.da
     return len(_apply_pending(conn, sids, now).applied)
 
 
+def purge_stale_callbacks(conn: Connection, *, received_before: dt.datetime) -> int:
+    """Delete the kept callbacks received before ``received_before`` (aware, UTC) whose
+    message was never recorded: by then no send of revisit's can still record it (a lost
+    answer is reconciled within the run's lease, and runs resume for 3 days), so they are
+    callbacks for messages revisit did not send. Returns how many were deleted."""
+    res = conn.execute(
+        delete(PENDING_CALLBACKS).where(PENDING_CALLBACKS.c.received_at < received_before)
+    )
+    return res.rowcount or 0
+
+
 def _apply_pending(conn: Connection, sids: Sequence[str], now: dt.datetime) -> StatusResult:
     result = StatusResult()
     if not sids:

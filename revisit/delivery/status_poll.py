@@ -16,7 +16,12 @@ from sqlalchemy.engine import Engine
 
 from revisit.campaigns.statuses import FINAL_MESSAGE_STATUSES
 from revisit.db.tables import MESSAGES
-from revisit.delivery.callbacks import StatusUpdate, known_status, record_statuses
+from revisit.delivery.callbacks import (
+    StatusUpdate,
+    known_status,
+    purge_stale_callbacks,
+    record_statuses,
+)
 from revisit.delivery.channels.base import StatusLookup
 from revisit.errors import ProviderError
 
@@ -34,6 +39,7 @@ class PollSummary:
     missing: int = 0
     errors: int = 0
     invalid_phones: int = 0
+    purged: int = 0  # kept callbacks older than max_age for messages never recorded
     first_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -70,7 +76,9 @@ async def poll_statuses(
     concurrency: int = 8,
 ) -> PollSummary:
     """Ask ``lookup`` about every message of its provider sent between ``max_age`` and
-    ``older_than`` ago that has no final status yet, and record the answers. A provider
+    ``older_than`` ago that has no final status yet, and record the answers; then delete the
+    kept callbacks older than ``max_age`` whose message was never recorded
+    (:func:`~revisit.delivery.callbacks.purge_stale_callbacks`). A provider
     error for one message is counted (``errors``, ``first_error``), never raised: the next
     poll asks again."""
     sids = await asyncio.to_thread(
@@ -108,7 +116,13 @@ async def poll_statuses(
             summary.updated += len(result.applied)
             summary.unchanged += len(updates) - len(result.applied)
             summary.invalid_phones += result.invalid_phones
+    summary.purged = await asyncio.to_thread(_purge, engine, now - max_age)
     return summary
+
+
+def _purge(engine: Engine, before: dt.datetime) -> int:
+    with engine.begin() as conn:
+        return purge_stale_callbacks(conn, received_before=before)
 
 
 def _record(engine: Engine, updates: list[StatusUpdate], now: dt.datetime) -> Any:
