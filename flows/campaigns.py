@@ -97,8 +97,8 @@ def publish_report(engine: Engine, reports: list[RunReport], key: str) -> list[d
 
 def runs_markdown(reports: list[RunReport]) -> str:
     lines = [
-        "| campaign | as of | targeted | to contact | sent | listed | waiting | status |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| campaign | as of | targeted | to contact | sent | listed | expired | waiting | status |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in reports:
         box = r.outbox
@@ -106,7 +106,8 @@ def runs_markdown(reports: list[RunReport]) -> str:
         lines.append(
             f"| {r.campaign} | {r.as_of} | {r.plan.get('targeted', 0)} "
             f"| {r.plan.get(PlanDecision.TO_CONTACT, 0)} | {box.get(ContactStatus.SENT, 0)} "
-            f"| {box.get(ContactStatus.LISTED, 0)} | {waiting} | {r.status} |"
+            f"| {box.get(ContactStatus.LISTED, 0)} | {box.get(ContactStatus.EXPIRED, 0)} "
+            f"| {waiting} | {r.status} |"
         )
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ the field.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -115,6 +116,9 @@ class CampaignDef(CampaignContent):
     # Call campaigns for the seeds' important customers: every list to the store's
     # service manager (Settings.service_managers), not to the callers.
     call_to: Literal["staff", "service_manager"] = "staff"
+    # How many days from the run day its contacts stay worth sending (1: the run day only);
+    # a campaign may shorten its cohort's own limit, or give an evergreen cohort one.
+    valid_days: int | None = Field(default=None, ge=1, le=365)
 
     @field_validator("cohort")
     @classmethod
@@ -169,6 +173,17 @@ class CampaignDef(CampaignContent):
             "params": self.params,
             "filters": self.filters.to_cohort_filter(),
         }
+
+    def last_useful_day(self, as_of: dt.date) -> dt.date | None:
+        """The campaign's own limit on its contacts of ``as_of``: the earliest of the run
+        day + ``valid_days`` − 1, a greeting's occasion date (the text says "today") and an
+        offer's ``valid_until``; None when it sets none. A contact's last useful day is the
+        earlier of this and its cohort's (:func:`revisit.cohorts.events.last_useful_day`)."""
+        limits = [self.occasion.date] if self.occasion else []
+        limits += [self.offer.valid_until] if self.offer else []
+        if self.valid_days is not None:
+            limits.append(as_of + dt.timedelta(days=self.valid_days - 1))
+        return min(limits, default=None)
 
     def rank(self) -> tuple[int, str]:
         """Sort key: higher priority first, then name, so ties resolve the same way always."""

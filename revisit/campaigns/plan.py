@@ -39,7 +39,7 @@ from revisit.campaigns.statuses import (
     SuppressionReason,
 )
 from revisit.campaigns.window import next_send_time
-from revisit.cohorts.events import event_key, joined_key
+from revisit.cohorts.events import contact_last_day, event_key, joined_key
 from revisit.cohorts.select import CohortMember, by_customer, select_cohort
 from revisit.settings import DEFAULT_TIMEZONE
 
@@ -61,6 +61,7 @@ class PlanRow:
     members: tuple[CohortMember, ...]
     send_at: dt.datetime | None = None  # to_contact rows: now, or when the window opens
     event_key: str | None = None  # what the contact is about (revisit.cohorts.events)
+    last_useful_day: dt.date | None = None  # past it the contact is expired (None: no limit)
 
     @property
     def phone(self) -> str | None:
@@ -293,6 +294,10 @@ def one_per_phone(rows: list[PlanRow]) -> list[PlanRow]:
     ]
 
 
+def _earliest(*days: dt.date | None) -> dt.date | None:
+    return min((d for d in days if d is not None), default=None)
+
+
 def plan_campaign(
     session: Session,
     *,
@@ -319,6 +324,7 @@ def plan_campaign(
     # (by customer: an event belongs to the customer, not to the phone)
     suppressions.insert(0, (SuppressionReason.ALREADY_CONTACTED, already, set()))
     zones = store_timezones(session)
+    params, own_limit = campaign.cohort_params, campaign.last_useful_day(as_of)
     send_times: dict[str, dt.datetime] = {}  # per time zone
     plan = CampaignPlan(campaign=campaign, as_of=as_of, now=now)
     for customer_id in sorted(groups):  # a plan in the same order whichever way it was read
@@ -344,6 +350,7 @@ def plan_campaign(
                 tuple(kept),
                 send_at,
                 joined_key(kept, as_of),
+                _earliest(contact_last_day(kept, as_of, params), own_limit),
             )
         )
     plan.rows = one_per_phone(plan.rows)

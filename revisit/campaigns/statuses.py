@@ -5,6 +5,7 @@ A contact row's life (:mod:`revisit.delivery.outbox`)::
 
     plan: to_contact ─▶ pending ──claim──▶ sending ──▶ sent | failed | unknown
           excluded / suppressed / holdout: written with their reason, never sent
+          pending past its last useful day (a run resumed too late) ──▶ expired, never sent
     call campaigns: pending ──handed to a caller──▶ listed
 
 Why a cohort member is due when it is (maintenance by the mileage estimate or by the
@@ -30,6 +31,7 @@ class ContactStatus(StrEnum):
     SUPPRESSED = "suppressed"  # another campaign or a cap takes precedence (see reason)
     HOLDOUT = "holdout"  # the control group: deliberately not contacted
     DEFERRED = "deferred"  # kept for a later send window
+    EXPIRED = "expired"  # still pending after its last useful day: counted, never sent
 
 
 #: Contacts that may have reached the customer (unknown: possibly; listed: a caller has it).

@@ -99,8 +99,11 @@ def print_reports(reports: list[RunReport], *, samples: bool) -> None:
     """One row per campaign run: the plan's numbers, then what was sent or listed."""
     table = Table(title=f"Campaign runs as of {reports[0].as_of}" if reports else "No runs")
     heads = ("targeted", "excluded", "suppressed", "holdout", "to contact", "sent/listed",
-             "failed", "waiting")  # fmt: skip
-    table.caption = "waiting: pending SMS (outside the send window, or a paused run)"
+             "failed", "expired", "waiting")  # fmt: skip
+    table.caption = (
+        "waiting: pending SMS (outside the send window, or a paused run); expired: past "
+        "their last useful day, never sent"
+    )
     table.add_column("campaign", no_wrap=True)
     for h in heads:
         table.add_column(h, justify="right")
@@ -118,7 +121,7 @@ def print_reports(reports: list[RunReport], *, samples: bool) -> None:
         numbers = (
             p.get("targeted", 0), sum(excluded.values()), sum(suppressed.values()),
             p.get(PlanDecision.HOLDOUT, 0), p.get(PlanDecision.TO_CONTACT, 0), reached,
-            box.get(ContactStatus.FAILED, 0), waiting,
+            box.get(ContactStatus.FAILED, 0), box.get(ContactStatus.EXPIRED, 0), waiting,
         )  # fmt: skip
         table.add_row(f"{r.campaign} ({r.channel})", *map(str, numbers), status)
     console.print(table)

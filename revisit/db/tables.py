@@ -246,6 +246,8 @@ class Contact(SQLModel, table=True):
     details: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     # what the contact is about: its members' event keys (revisit.cohorts.events.joined_key)
     event_key: str | None = None
+    # the last day (store's time zone) it is worth sending; past it: expired (None: no limit)
+    last_useful_day: dt.date | None = None
     phone: str | None = None
     body: str | None = None
     attempts: int = 0

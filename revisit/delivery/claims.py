@@ -5,6 +5,7 @@ thread, through :mod:`revisit.delivery.outbox` (the one door to contacts and run
 States of a contact during dispatch::
 
     pending ──claim──▶ sending ──▶ sent | failed | unknown | pending (released, never sent)
+    pending past its last useful day (in its store's time zone) ──▶ expired (never sent)
     unknown / sending with an expired lease ──reconcile──▶ sent (found) | pending (not found)
 
 ``lease_until`` says until when no other worker may act on a ``sending`` or ``unknown`` row:
@@ -15,11 +16,11 @@ provider is asked, so a request that is still being processed is not mistaken fo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from revisit.campaigns.statuses import (
@@ -31,7 +32,7 @@ from revisit.campaigns.statuses import (
     RunStatus,
 )
 from revisit.db.engine import insert_ignore
-from revisit.db.tables import CONTACTS, CUSTOMERS, MESSAGES, OPT_OUTS, RUNS
+from revisit.db.tables import CONTACTS, CUSTOMERS, MESSAGES, OPT_OUTS, RUNS, STORES
 from revisit.delivery.callbacks import apply_pending_callbacks
 
 
@@ -76,16 +77,60 @@ def utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def prepare_run(engine: Engine, *, run_id: int, now: dt.datetime) -> tuple[str, dt.datetime]:
-    """Mark the run sending and exclude pending contacts whose customer is now on the
-    do-not-contact list or whose phone was found invalid. Returns the previous status and
-    when the run began."""
+#: Today in each store time zone (IANA name → local date), on the clock that judges sending.
+LocalDays = Mapping[str, dt.date]
+
+
+def expire_past(conn: Connection, *, run_id: int, days: LocalDays, default_timezone: str) -> int:
+    """Mark ``expired`` the run's pending contacts whose last useful day is before today in
+    their store's time zone (``days``; a store without one is in ``default_timezone``), in
+    the caller's transaction: a contact deferred past its day (a birthday greeting resumed
+    the next morning) is counted, never sent. Returns how many expired."""
+    c = CONTACTS.c
+    due = (c.run_id == run_id) & (c.status == ContactStatus.PENDING)
+    expired = 0
+    for zone, today in days.items():
+        where = due & c.last_useful_day.is_not(None) & (c.last_useful_day < today)
+        if len(days) > 1:  # only the contacts of this zone's stores
+            tz = func.coalesce(STORES.c.timezone, default_timezone)
+            where &= exists().where(
+                CUSTOMERS.c.customer_id == c.customer_id,
+                STORES.c.store_id == CUSTOMERS.c.store_id,
+                tz == zone,
+            )
+        res = conn.execute(
+            update(CONTACTS).where(where).values(status=ContactStatus.EXPIRED, reason=None)
+        )
+        expired += res.rowcount or 0
+    return expired
+
+
+def expire_run(engine: Engine, *, run_id: int, days: LocalDays, default_timezone: str) -> int:
+    """:func:`expire_past` in a transaction of its own (a dispatch whose day turned)."""
+    with engine.begin() as conn:
+        return expire_past(conn, run_id=run_id, days=days, default_timezone=default_timezone)
+
+
+def prepare_run(
+    engine: Engine,
+    *,
+    run_id: int,
+    now: dt.datetime,
+    days: LocalDays | None = None,
+    default_timezone: str = "UTC",
+) -> tuple[str, dt.datetime]:
+    """Mark the run sending, expire pending contacts past their last useful day (given
+    ``days``, see :func:`expire_past`) and exclude pending contacts whose customer is now
+    on the do-not-contact list or whose phone was found invalid. Returns the previous
+    status and when the run began."""
     with engine.begin() as conn:
         row = conn.execute(
             select(RUNS.c.status, RUNS.c.started_at).where(RUNS.c.id == run_id)
         ).first()
         if row is None:
             raise LookupError(f"campaign run {run_id} does not exist")
+        if days:
+            expire_past(conn, run_id=run_id, days=days, default_timezone=default_timezone)
         c = CONTACTS.c
         pending = (c.run_id == run_id) & (c.status == ContactStatus.PENDING)
         excluded = ContactStatus.EXCLUDED
@@ -151,14 +196,20 @@ def claim(
     now: dt.datetime,
     lease_until: dt.datetime,
     limit: int,
+    today: dt.date | None = None,
 ) -> list[Claimed]:
     """Atomically move up to ``limit`` pending contacts to ``sending`` for ``worker``;
-    committed before the provider is called."""
+    committed before the provider is called. Given ``today`` (the earliest local date of
+    the run's stores), a contact whose last useful day is before it is never claimed:
+    :func:`expire_past` marks such contacts, and this guards a day that turns mid-run."""
     where = (
         (CONTACTS.c.run_id == run_id)
         & (CONTACTS.c.status == ContactStatus.PENDING)
         & (CONTACTS.c.channel != ChannelKind.CALL)
     )
+    if today is not None:
+        useful = CONTACTS.c.last_useful_day
+        where &= or_(useful.is_(None), useful >= today)
     values = {
         "status": ContactStatus.SENDING,
         "claimed_at": now,

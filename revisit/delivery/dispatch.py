@@ -7,8 +7,10 @@ A contact whose outcome is unknown (a 5xx, a timeout, a crash) is never sent aga
 provider has been asked whether it has the message (:meth:`Channel.find_sent`).
 
 The send window is checked just before every send, against the dispatcher's (real) clock
-(:mod:`revisit.delivery.gate`). The run stops claiming when the window is closed
-(``deferred``), after too many consecutive failures (``paused``), or at once when the
+(:mod:`revisit.delivery.gate`); on the same clock, contacts past their last useful day in
+their store's time zone expire instead of going out
+(:func:`~revisit.delivery.claims.expire_past`). The run stops claiming when the window is
+closed (``deferred``), after too many consecutive failures (``paused``), or at once when the
 provider refuses the credentials, the account or the sender
 (:mod:`~revisit.delivery.channels.provider_errors`; :class:`~revisit.errors.ProviderError`,
 every unsent contact left pending). Calling :func:`dispatch_run` again resumes; on a finished
@@ -88,6 +90,7 @@ class _Dispatcher:
         self.crash: BaseException | None = None
         self.cause: StopCause | None = None  # the provider's answer that stopped the run
         self.held: list[Held] = []  # contacts awaiting the next send's answer
+        self.days: dict[str, dt.date] = {}  # today per store zone, as last looked at
         self.run_started = dt.datetime.now(dt.UTC)
 
     def now(self) -> dt.datetime:
@@ -109,9 +112,11 @@ class _Dispatcher:
 
     async def run(self) -> DispatchSummary:
         started = time.monotonic()
+        self.days = self.gate.days()
         _status, self.run_started = await self.db(
-            outbox.prepare_run, run_id=self.run_id, now=self.now()
-        )
+            outbox.prepare_run, run_id=self.run_id, now=self.now(), days=self.days,
+            default_timezone=self.gate.default_zone,
+        )  # fmt: skip
         background = [
             asyncio.create_task(self._renew_leases()),
             asyncio.create_task(self._flusher()),
@@ -170,6 +175,7 @@ class _Dispatcher:
                 now=now,
                 lease_until=now + self.t.lease,
                 limit=self.t.claim_size,
+                today=await self._today(),
             )
             if batch:
                 await self._spawn(batch)
@@ -184,6 +190,18 @@ class _Dispatcher:
                 return
             wait = (expiry - self.now()).total_seconds()
             await asyncio.sleep(min(max(wait, 0.05), 1.0))
+
+    async def _today(self) -> dt.date:
+        """The earliest local date of the run's stores; when the day has turned since the
+        last look, the contacts past their last useful day expire first."""
+        days = self.gate.days()
+        if days != self.days:
+            self.days = days
+            await self.db(
+                outbox.expire_run, run_id=self.run_id, days=days,
+                default_timezone=self.gate.default_zone,
+            )  # fmt: skip
+        return min(days.values())
 
     async def _spawn(self, batch: list[Claimed]) -> None:
         for i, contact in enumerate(batch):

@@ -11,8 +11,9 @@ clock, such as the pinned ``--now`` of a replay.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from revisit.campaigns.statuses import WAITING_STATUSES
 from revisit.campaigns.window import SendWindow, within_send_window
 from revisit.db.tables import CAMPAIGNS, CONTACTS, CUSTOMERS, RUNS, STORES
 from revisit.errors import ConfigError
+from revisit.settings import DEFAULT_TIMEZONE
 
 
 @dataclass(frozen=True)
@@ -32,14 +34,25 @@ class SendGate:
     window: SendWindow
     zones: frozenset[str]
     clock: Callable[[], dt.datetime]
+    default_zone: str = DEFAULT_TIMEZONE  # the zone of a store that names none
 
     def open(self) -> bool:
         at = self.clock()
         return all(within_send_window(at, tz, self.window) for tz in self.zones)
 
+    def days(self) -> dict[str, dt.date]:
+        """Today in each of ``zones``, on the same clock as the window: what a contact's
+        last useful day is judged against (:func:`revisit.delivery.claims.expire_past`)."""
+        return local_days(self.zones, self.clock())
+
     def describe(self) -> str:
         """``09:00–20:00 in Asia/Shanghai`` (for messages and checkpoints)."""
         return f"{self.window.label()} in {', '.join(sorted(self.zones))}"
+
+
+def local_days(zones: Iterable[str], at: dt.datetime) -> dict[str, dt.date]:
+    """IANA zone → the local date at the aware instant ``at``."""
+    return {tz: at.astimezone(ZoneInfo(tz)).date() for tz in zones}
 
 
 def run_window(engine: Engine, run_id: int) -> SendWindow:
@@ -97,4 +110,5 @@ def gate_for_run(
         window=window or run_window(engine, run_id),
         zones=run_zones(engine, run_id, default_timezone),
         clock=clock,
+        default_zone=default_timezone,
     )

@@ -43,6 +43,8 @@ from revisit.delivery.claims import (
     Recorded,
     claim,
     claim_for_reconcile,
+    expire_past,
+    expire_run,
     next_lease_expiry,
     prepare_run,
     record,
@@ -60,6 +62,8 @@ __all__ = [
     "claim",
     "claim_for_reconcile",
     "existing_run",
+    "expire_past",
+    "expire_run",
     "finish_run",
     "mark_listed",
     "materialise",
@@ -142,7 +146,8 @@ def _contact_row(
         "customer_id": r.customer_id, "vins": list(r.vins), "channel": ChannelKind(c.channel),
         "priority": c.priority, "status": PLANNED_STATUS[r.status], "reason": r.reason,
         "phone": r.phone, "body": text[0] if text else None, "details": r.details,
-        "event_key": r.event_key, "attempts": 0, "created_at": utcnow(),
+        "event_key": r.event_key, "last_useful_day": r.last_useful_day, "attempts": 0,
+        "created_at": utcnow(),
     }  # fmt: skip
 
 

@@ -68,9 +68,9 @@ NOT_ASSIGNED = (ContactStatus.EXCLUDED, ContactStatus.SUPPRESSED, ContactStatus.
 #: Report keys, in order (every JSON object has exactly these, plus the breakdown key).
 KEYS = (
     "campaign", "cohort", "channel", "run_id", "as_of", "targeted", "excluded", "suppressed",
-    "holdout", "assigned", "contacted", "delivered", "failed", "opted_out", "reached", "booked",
-    "returned", "return_rate", "assigned_returned", "holdout_returned", "holdout_return_rate",
-    "lift", "lift_ci_low", "lift_ci_high", "revenue",
+    "holdout", "assigned", "contacted", "delivered", "failed", "expired", "opted_out", "reached",
+    "booked", "returned", "return_rate", "assigned_returned", "holdout_returned",
+    "holdout_return_rate", "lift", "lift_ci_low", "lift_ci_high", "revenue",
 )  # fmt: skip
 
 
@@ -172,6 +172,7 @@ def _counts(msg: Any, answer: Any, ret: Any, opted: ColumnElement[bool]) -> list
         _count(delivered).label("delivered"),
         _count(or_(s == ContactStatus.FAILED.value, and_(contacted, msg.c.lost == 1)))
         .label("failed"),
+        _count(s == ContactStatus.EXPIRED.value).label("expired"),
         _count(and_(contacted, opted)).label("opted_out"),
         _count(and_(contacted, or_(delivered, reached_call, answer.c.reached == 1)))
         .label("reached"),
@@ -239,8 +240,8 @@ def _row(raw: Any, by: str | None) -> dict[str, Any]:
     for group in ("excluded", "suppressed"):
         counts = {k.split(":", 1)[1]: int(v) for k, v in m.items() if k.startswith(group + ":")}
         row[group] = {reason: n for reason, n in counts.items() if n}
-    for name in ("holdout", "assigned", "contacted", "delivered", "failed", "opted_out",
-                 "reached", "booked", "returned"):  # fmt: skip
+    for name in ("holdout", "assigned", "contacted", "delivered", "failed", "expired",
+                 "opted_out", "reached", "booked", "returned"):  # fmt: skip
         row[name] = int(m[name])
     row["return_rate"] = rate(row["returned"], row["contacted"])
     row["assigned_returned"] = int(m["assigned_returned"])

@@ -2,7 +2,9 @@
 day, go on the call lists of the store's callers
 (:func:`revisit.delivery.calls.produce_call_lists`), each with a call sheet rendered from the
 contact's details — the due dates and reasons the plan had — and are marked listed with
-their caller; staff are told on the webhook, if one is set."""
+their caller; staff are told on the webhook, if one is set. A contact past its last useful
+day (a 3DC list resumed after its window) expires instead of being listed, judged on the
+run's clock in its store's time zone."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from revisit.campaigns.statuses import ChannelKind, RunStatus
 from revisit.delivery import outbox
 from revisit.delivery.calls import UNASSIGNED, CallListResult, produce_call_lists
 from revisit.delivery.channels.run import Delivered
+from revisit.delivery.gate import local_days, run_zones
 from revisit.rendering import Renderer, load_contexts, refs_from_details
 from revisit.settings import Settings
 
@@ -50,9 +53,15 @@ class CallChannel:
         """Write the call lists of the waiting contacts and mark them listed with their
         caller, in one transaction once the files are written."""
         c = self.campaign
+        default = self.settings.default_timezone
+        days = local_days(run_zones(engine, run_id, default), self.clock())
         with Session(engine) as session:
+            outbox.expire_past(
+                session.connection(), run_id=run_id, days=days, default_timezone=default
+            )
             waiting = self._waiting(session, run_id)
             if not waiting:
+                session.commit()  # the expired contacts
                 return Delivered(RunStatus.DONE)
             refs = [r for w in waiting for r in refs_from_details(w.customer_id, w.vins, w.details)]
             contexts = load_contexts(
