@@ -309,3 +309,23 @@ def test_the_call_list_csv_round_trips_through_excel(
     assert got == [("declined", "distance", "王芳", "搬到厦门了")] * (len(rows) - 1)
     again = CliRunner().invoke(app, ["outcome", "import", str(saved)], env=env)
     assert again.exit_code == 0 and _count(engine, OUTCOMES) == len(rows) - 1
+
+
+def test_a_callback_is_counted_on_every_backend(engine: Engine, db_url: str) -> None:
+    """Regression: on PostgreSQL a single INSERT … ON CONFLICT counted no row, so `outcome
+    log` never said the callback was added (and imports counted 0 callbacks)."""
+    from revisit.db.engine import insert_ignore
+
+    calls = make_campaign_run(engine, ["listed"], channel="call")
+    env = {"REVISIT_DATABASE_URL": db_url}
+    args = ["outcome", "log", str(calls.contacts[0]), "--code", "callback",
+            "--callback", "2026-10-08"]  # fmt: skip
+    first = CliRunner().invoke(app, args, env=env)
+    assert first.exit_code == 0, first.output
+    assert "(callback added to that day's call list)" in first.output
+    with engine.begin() as conn:
+        row = conn.execute(select(CONTACTS).where(CONTACTS.c.callback_of.is_not(None))).one()
+        again = {k: v for k, v in row._mapping.items() if k != "id"}
+        assert (
+            insert_ignore(conn, CONTACTS, [again], keys=["campaign", "as_of", "customer_id"]) == 0
+        )

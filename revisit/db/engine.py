@@ -163,16 +163,18 @@ def insert_ignore(
 ) -> int:
     """Insert ``rows`` (one executemany), skipping those whose ``keys`` (a unique index's
     columns) match a row already there, on SQLite and PostgreSQL alike. Returns the rows
-    inserted as the driver counts them (exact for a single row: 1, or 0 when it was there)."""
+    inserted as the driver counts them (exact for a single row: 1, or 0 when it was there —
+    read back with RETURNING, since psycopg counts no row for a single INSERT … ON CONFLICT
+    that SQLAlchemy gave a RETURNING of its own)."""
     if not rows:
         return 0
     conn = connection_of(db)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys))
     if len(rows) == 1:
-        result = conn.execute(statement.values(dict(rows[0])))
-    else:
-        result = conn.execute(statement, rows)
+        returning = statement.values(dict(rows[0])).returning(*(table.c[k] for k in keys))
+        return len(conn.execute(returning).all())
+    result = conn.execute(statement, rows)
     return max(result.rowcount or 0, 0)  # -1: the driver did not count
 
 
