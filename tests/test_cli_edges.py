@@ -105,6 +105,23 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
             "the period is empty: since 2026-12-01 is after until 2026-11-01",
         ),
     ],
+    ("report", "tickets"): [
+        (["--store", "S9"], "unknown store 'S9'"),
+        (["--format", "xml"], "unknown format 'xml'"),
+        (
+            ["--since", "2026-12-01", "--until", "2026-11-01"],
+            "the period is empty: since 2026-12-01 is after until 2026-11-01",
+        ),
+    ],
+    ("tickets",): [
+        (["--status", "closed"], "unknown status 'closed'"),
+        (["--store", "S9"], "unknown store 'S9'"),
+    ],
+    ("tickets", "start"): [(["999"], "no ticket 999"), (["x"], "Invalid value")],
+    ("tickets", "resolve"): [
+        (["999", "--note", "done"], "no ticket 999"),
+        (["1"], "Missing option '--note'"),
+    ],
     ("optout", "import"): [
         (["{tmp}/nope.csv"], "No such file or directory"),
         (["{tmp}/file.txt"], "no phone or customer_id column"),
@@ -132,6 +149,10 @@ USES_DB: dict[tuple[str, ...], list[str]] = {
     ("report", "churn"): [],
     ("report", "staff"): [],
     ("report", "upsell"): [],
+    ("report", "tickets"): [],
+    ("tickets",): [],
+    ("tickets", "start"): ["1"],
+    ("tickets", "resolve"): ["1", "--note", "done"],
     ("optout", "import"): ["{tmp}/optouts.csv"],
     ("reconcile-status",): [],
     ("serve",): [],  # refused before it listens
@@ -142,6 +163,7 @@ LEAD: dict[tuple[str, ...], list[str]] = {
     ("demo-month-after",): ["{tmp}/month"], ("outcome", "log"): ["1", "--code", "booked"],
     ("outcome", "import"): ["{tmp}/file.txt"],
     ("optout", "import"): ["{tmp}/file.txt"],
+    ("tickets", "start"): ["1"], ("tickets", "resolve"): ["1", "--note", "done"],
 }  # fmt: skip
 NO_DB = {("import",), ("demo-data",), ("campaign", "list"), ("dev", "fake-twilio")}
 

@@ -3,6 +3,9 @@ write on the call list (zh and en).
 
 A call ends in one code; ``not_reached`` carries why, ``declined`` carries a reason, and
 ``callback`` a date. ``do_not_contact`` is the customer asking never to be contacted again.
+``dissatisfied`` (a complaint found on a follow-up call) carries a category and, in the
+note, the customer's words; it opens a ticket for the store's service manager
+(:mod:`revisit.outcomes.tickets`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class CallCode(StrEnum):
     NOT_REACHED = "not_reached"
     DECLINED = "declined"
     DO_NOT_CONTACT = "do_not_contact"
+    DISSATISFIED = "dissatisfied"  # a complaint: opens a ticket
 
 
 class NotReached(StrEnum):
@@ -52,6 +56,17 @@ class DeclineReason(StrEnum):
     OTHER = "other"
 
 
+class Dissatisfaction(StrEnum):
+    """What a dissatisfied customer complains about (the ticket's category; the values and
+    labels are those of the decline reasons of the same name)."""
+
+    QUALITY = "quality"
+    WAITING_TIME = "waiting_time"
+    PRICE = "price"
+    ATTITUDE = "attitude"
+    OTHER = "other"
+
+
 #: Labels of every code and detail: value → (zh, en).
 LABELS: dict[str, tuple[str, str]] = {
     CallCode.BOOKED: ("已预约", "booked"),
@@ -60,6 +75,7 @@ LABELS: dict[str, tuple[str, str]] = {
     CallCode.NOT_REACHED: ("未接通", "not reached"),
     CallCode.DECLINED: ("拒绝", "declined"),
     CallCode.DO_NOT_CONTACT: ("勿扰", "do not contact"),
+    CallCode.DISSATISFIED: ("不满意", "dissatisfied"),
     NotReached.NO_ANSWER: ("无人接听", "no answer"),
     NotReached.WRONG_NUMBER: ("空号错号", "wrong number"),
     NotReached.BUSY: ("占线", "busy"),
@@ -87,6 +103,9 @@ SYNONYMS: dict[str, str] = {
     "空号": NotReached.WRONG_NUMBER,
     "错号": NotReached.WRONG_NUMBER,
     "不来": CallCode.DECLINED,
+    "投诉": CallCode.DISSATISFIED,
+    "抱怨": CallCode.DISSATISFIED,
+    "不满": CallCode.DISSATISFIED,
     "不要再打": CallCode.DO_NOT_CONTACT,
     "拒绝联系": CallCode.DO_NOT_CONTACT,
     "退订": CallCode.DO_NOT_CONTACT,
@@ -99,6 +118,7 @@ SYNONYMS: dict[str, str] = {
 CODES = frozenset(CallCode)
 NOT_REACHED = frozenset(NotReached)
 DECLINE_REASONS = frozenset(DeclineReason)
+DISSATISFACTIONS = frozenset(Dissatisfaction)
 
 
 def _folded(text: str) -> str:
@@ -136,4 +156,5 @@ def legend(lang: str = "zh") -> dict[str, list[str]]:
         label(CallCode.NOT_REACHED, lang): [label(d, lang) for d in NotReached],
         label(CallCode.DECLINED, lang): [label(d, lang) for d in DeclineReason],
         label(CallCode.DO_NOT_CONTACT, lang): [],
+        label(CallCode.DISSATISFIED, lang): [label(d, lang) for d in Dissatisfaction],
     }

@@ -15,6 +15,7 @@ kept in a contact's ``details``.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -193,3 +194,26 @@ class ReplyCode(StrEnum):
     MESSAGE = "message"  # anything else the customer wrote: for staff to read
     OPT_OUT = "opt_out"  # an opt-out word: the customer is now on do-not-contact
     OPT_IN = "opt_in"  # START / UNSTOP / YES lifted a reply opt-out
+
+
+class TicketStatus(StrEnum):
+    """Where a dissatisfied-customer ticket stands (:mod:`revisit.outcomes.tickets`)::
+
+    open ──start──▶ in_progress ──resolve (with a note)──▶ resolved
+    open ──────────resolve (with a note)─────────────────▶ resolved
+    """
+
+    OPEN = "open"  # nobody has taken it up yet
+    IN_PROGRESS = "in_progress"  # the owner is on it
+    RESOLVED = "resolved"  # closed, with what was done
+
+
+#: A ticket still ``open`` this long after it was opened is flagged (the seeds: a
+#: dissatisfied customer is taken up the same day, reported at the next morning meeting).
+TICKET_OVERDUE_AFTER = timedelta(days=1)
+
+
+def ticket_overdue(status: str, opened_at: datetime, now: datetime) -> bool:
+    """Whether a ticket is flagged: still ``open`` more than :data:`TICKET_OVERDUE_AFTER`
+    after ``opened_at`` (both aware)."""
+    return status == TicketStatus.OPEN and now - opened_at > TICKET_OVERDUE_AFTER

@@ -11,6 +11,7 @@ from revisit.cli import (
     report,
     reports,
     runs,
+    tickets,
     webhooks,
 )
 from revisit.cli.app import app
@@ -26,5 +27,6 @@ __all__ = [
     "report",
     "reports",
     "runs",
+    "tickets",
     "webhooks",
 ]

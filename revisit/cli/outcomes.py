@@ -9,12 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from revisit.cli.app import app, console, engine_of, err_console, handles_errors
+from revisit.cli.app import app, console, engine_of, err_console, handles_errors, settings_of
 from revisit.cli.options import parse_day
 from revisit.errors import RevisitError
 from revisit.outcomes.attribution import attribute_returns
 from revisit.outcomes.calls import CallOutcome, FieldProblem, parse_outcome, record_call_outcomes
 from revisit.outcomes.sheets import SheetReport, import_sheet
+from revisit.outcomes.tickets import notify_new_tickets
 
 outcome_app = typer.Typer(help="Call outcomes: log one, or import filled-in call lists.")
 app.add_typer(outcome_app, name="outcome")
@@ -35,15 +36,17 @@ def log_command(
         str,
         typer.Option(
             "--code",
-            help="booked, will_come, callback, not_reached, declined, do_not_contact (or "
-            "已预约, …); may be left out when --reason names it (wrong_number, price, …).",
+            help="booked, will_come, callback, not_reached, declined, do_not_contact, "
+            "dissatisfied (or 已预约, …); may be left out when --reason names it "
+            "(wrong_number, price, …).",
         ),
     ] = "",
     reason: Annotated[
         str,
         typer.Option(
             "--reason",
-            help="not_reached: no_answer, wrong_number, busy; declined: price, quality, …",
+            help="not_reached: no_answer, wrong_number, busy; declined: price, quality, …; "
+            "dissatisfied: quality, waiting_time, price, attitude, other.",
         ),
     ] = "",
     callback: Annotated[
@@ -56,10 +59,14 @@ def log_command(
         ),
     ] = None,
     staff: Annotated[str | None, typer.Option("--staff", help="Who called.")] = None,
-    note: Annotated[str | None, typer.Option("--note", help="What the customer said.")] = None,
+    note: Annotated[
+        str | None,
+        typer.Option("--note", help="What the customer said (required with dissatisfied)."),
+    ] = None,
 ) -> None:
     """Record what came of one call (and its side effects: a sold car, a wrong number, a
-    do-not-contact request, a callback on the day's call list)."""
+    do-not-contact request, a callback on the day's call list, a ticket for the service
+    manager when the customer is dissatisfied)."""
     if not code and not reason:
         raise OutcomeError(f"contact {contact_id}: give --code (or a --reason that names it)")
     day = callback.isoformat() if callback else ""
@@ -67,8 +74,9 @@ def log_command(
         parsed, detail, when = parse_outcome(code, reason, day)
         outcome = CallOutcome(contact_id=contact_id, code=parsed, detail=detail,
                               callback_date=when, staff=staff, note=note)  # fmt: skip
+        managers = settings_of(ctx).service_managers
         with engine_of(ctx).begin() as conn:
-            done = record_call_outcomes(conn, [outcome])
+            done = record_call_outcomes(conn, [outcome], managers=managers)
     except FieldProblem as problem:
         raise OutcomeError(f"contact {contact_id}: {problem}") from None
     if done.problems:
@@ -78,7 +86,9 @@ def log_command(
         console.print(f"contact {contact_id}: {what} was already recorded", highlight=False)
     else:
         extra = " (callback added to that day's call list)" if done.callbacks else ""
+        extra += " (ticket opened for the service manager)" if done.tickets else ""
         console.print(f"contact {contact_id}: {what} recorded{extra}", highlight=False)
+    _tell_managers(ctx)
 
 
 @outcome_app.command("import")
@@ -90,20 +100,37 @@ def import_command(
     """Import filled-in call lists: every row with a 结果/outcome is recorded; bad rows are
     named as file:line: field: reason and skipped. Exits 1 when any row was rejected."""
     engine = engine_of(ctx)
+    managers = settings_of(ctx).service_managers
     reports: list[SheetReport] = []
     for path in files:
-        reports.append(import_sheet(engine, path, on_problem=_print_problem))
+        reports.append(import_sheet(engine, path, on_problem=_print_problem, managers=managers))
     table = Table(title="Outcome import")
     for name in ("file", "read", "no outcome yet", "recorded", "already there", "callbacks",
-                 "rejected"):  # fmt: skip
+                 "tickets", "rejected"):  # fmt: skip
         table.add_column(name, justify="left" if name == "file" else "right")
     for r in reports:
         table.add_row(r.path, *(f"{n:,}" for n in (r.read, r.blank, r.inserted, r.duplicates,
-                                                   r.callbacks)),
+                                                   r.callbacks, r.tickets)),
                       f"[red]{r.rejected:,}[/red]" if r.rejected else "0")  # fmt: skip
     console.print(table)
+    _tell_managers(ctx)
     if any(r.rejected for r in reports):
         raise typer.Exit(1)
+
+
+def _tell_managers(ctx: typer.Context) -> None:
+    """Post the tickets not yet announced to the staff webhook, if one is set (a webhook
+    that fails is one error line; its tickets are announced by the next outcome command)."""
+    secret = settings_of(ctx).staff_webhook_url
+    url = secret.get_secret_value() if secret else ""
+    if not url:
+        return
+    import httpx
+
+    with httpx.Client(timeout=10.0) as client:
+        told = notify_new_tickets(engine_of(ctx), url=url, client=client)
+    if told:
+        console.print(f"{told} new ticket(s) announced on the staff webhook")
 
 
 def _print_problem(problem: object) -> None:

@@ -1,5 +1,5 @@
-"""``revisit report``: the manager's campaign report, and its ``churn``, ``staff`` and
-``upsell`` siblings, as a table, JSON or CSV (README, Reports)."""
+"""``revisit report``: the manager's campaign report, and its ``churn``, ``staff``,
+``upsell`` and ``tickets`` siblings, as a table, JSON or CSV (README, Reports)."""
 
 from __future__ import annotations
 
@@ -27,12 +27,14 @@ from revisit.reports.campaigns import (
     report_columns,
 )
 from revisit.reports.stats import significant
+from revisit.reports.tickets import KEYS as TICKET_KEYS
+from revisit.reports.tickets import TicketFilter, ticket_report
 from revisit.reports.upsell import KEYS as UPSELL_KEYS
 from revisit.reports.upsell import UPSELL_GROUPS, UpsellFilter, upsell_report
 from revisit.sheets import SafeCsvWriter
 
 report_app = typer.Typer(
-    help="Reports for managers: returns and lift per campaign run; churn, staff, upsell.",
+    help="Reports for managers: returns and lift per campaign run; churn, staff, upsell, tickets.",
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -281,3 +283,30 @@ def upsell_command(
     columns = (by, *UPSELL_KEYS)
     emit(rows, columns, fmt=fmt, output=output,
          table=lambda: _plain_table("Upsell (增修率 / 增修成功率)", rows, columns))  # fmt: skip
+
+
+@report_app.command("tickets")
+@handles_errors
+def tickets_command(
+    ctx: typer.Context,
+    since: DateOpt = None,
+    until: DateOpt = None,
+    store: Store = None,
+    fmt: Format = "table",
+    output: Output = None,
+) -> None:
+    """Dissatisfied-customer tickets per store, advisor and category: open, in progress,
+    resolved, and overdue (still open after a day)."""
+    _check_format(fmt)
+    f = TicketFilter(store=store, since=since, until=until)
+    rows = _rows(ctx, ticket_report, f, store=store)
+    emit(rows, TICKET_KEYS, fmt=fmt, output=output, table=lambda: _ticket_table(rows),
+         notes=("overdue: still open a day after the ticket was opened",))  # fmt: skip
+
+
+def _ticket_table(rows: Sequence[dict[str, Any]]) -> Table:
+    table = _plain_table("Dissatisfied-customer tickets", rows, TICKET_KEYS)
+    for i, row in enumerate(rows):
+        if row["overdue"]:  # flag the row: a ticket nobody took up within a day
+            table.rows[i].style = "red"
+    return table

@@ -337,6 +337,45 @@ class Outcome(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
+class Ticket(SQLModel, table=True):
+    """A dissatisfied-customer ticket (不满意客户问题跟踪单): opened by a ``dissatisfied`` call
+    outcome, one per contact, for the store's service manager (``owner``). Who
+    (``customer_id``, ``store_id``), which visit and advisor, what (``category``, the
+    customer's ``words``), who logged it (``caller``), when it was opened, where it stands
+    (a TicketStatus) and, once resolved, what was done (``resolution``). ``notified_at``:
+    when the staff webhook was told. Written by :mod:`revisit.outcomes.tickets` only."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("contact_id", name="uq_tickets_contact"),
+        Index("ix_tickets_store_status", "store_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id")
+    customer_id: str = Field(foreign_key="customers.customer_id")
+    store_id: str
+    campaign: str
+    vin: str | None = None
+    visit_id: str | None = None
+    advisor: str | None = None
+    category: str  # a Dissatisfaction
+    words: str
+    caller: str | None = None
+    owner: str
+    status: str = "open"  # a TicketStatus (a test ties the default to it)
+    opened_at: dt.datetime = _ts()
+    started_at: dt.datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    resolved_at: dt.datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    resolution: str | None = None
+    notified_at: dt.datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
 class OptOut(SQLModel, table=True):
     """The do-not-contact list."""
 
@@ -394,5 +433,6 @@ MESSAGES = table_of(Message)
 PENDING_CALLBACKS = table_of(PendingCallback)
 OUTCOMES = table_of(Outcome)
 OPT_OUTS = table_of(OptOut)
+TICKETS = table_of(Ticket)
 AUDIT = table_of(AuditEntry)
 SEND_RATE = table_of(SendRate)

@@ -1,5 +1,7 @@
 """Staff notification by webhook: a WeCom (企业微信) or DingTalk (钉钉) group robot message
-in "markdown" style, posted when a call list is ready.
+in "markdown" style, posted when a call list is ready (:func:`notify_staff`) or a
+dissatisfied-customer ticket is opened (:func:`post_markdown`, with the text of
+:mod:`revisit.outcomes.tickets`).
 
 The webhook's address carries its secret (``key=`` / ``access_token=``), so errors name the
 host and path only. Failures raise :class:`WebhookError`; nothing is swallowed.
@@ -76,12 +78,27 @@ def notify_staff(
     lang: str = "zh",
     timeout: float = DEFAULT_TIMEOUT,
 ) -> dict[str, Any]:
-    """POST the call-list announcement to the staff chat webhook and return its JSON answer.
-    Raises WebhookError on a network error, an HTTP error status, or a robot's non-zero
-    ``errcode`` (both services answer 200 with an error code)."""
+    """POST the call-list announcement to the staff chat webhook and return its JSON answer
+    (see :func:`post_markdown` for the errors raised)."""
     title, text = call_list_markdown(
         campaign=campaign, as_of=as_of, files=files, counts=counts, lang=lang
     )
+    return post_markdown(url, title=title, text=text, client=client, style=style,
+                         timeout=timeout)  # fmt: skip
+
+
+def post_markdown(
+    url: str,
+    *,
+    title: str,
+    text: str,
+    client: httpx.Client,
+    style: Style | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> dict[str, Any]:
+    """POST one markdown message (``title``, ``text``) to the staff chat webhook and return
+    its JSON answer. Raises WebhookError on a network error, an HTTP error status, or a
+    robot's non-zero ``errcode`` (both services answer 200 with an error code)."""
     payload = _payload(style or detect_style(url), title, text)
     where = redact_url(url)
     try:

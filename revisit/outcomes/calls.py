@@ -8,6 +8,8 @@ Outcomes; issue 12):
 - ``declined`` / ``car_sold`` marks the contact's vehicles sold;
 - ``not_reached`` / ``wrong_number`` marks the customer's phone invalid;
 - ``do_not_contact`` puts the customer on the do-not-contact list (source ``staff``);
+- ``dissatisfied`` + category (the customer's words in the note) opens a ticket for the
+  store's service manager (:mod:`revisit.outcomes.tickets`; one per contact);
 - ``callback`` + date adds a call contact of its own to the outbox for that day and the same
   campaign (unique per campaign, day and customer, so never listed twice); it goes to the
   same caller and is listed by that day's run of the campaign.
@@ -16,7 +18,7 @@ Outcomes; issue 12):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ from sqlalchemy.engine import Connection
 from revisit.campaigns.outcome_codes import (
     CODES,
     DECLINE_REASONS,
+    DISSATISFACTIONS,
     NOT_REACHED,
     CallCode,
     DeclineReason,
@@ -39,6 +42,7 @@ from revisit.delivery.outbox import add_callback
 from revisit.dms.importing.values import parse_date
 from revisit.outcomes.optouts import add_opt_out
 from revisit.outcomes.records import add_outcomes, existing_call_outcomes, outcome_key
+from revisit.outcomes.tickets import Complaint, open_tickets
 
 #: Contacts that were never meant to be called: an outcome for one is refused.
 NOT_CONTACTED = (ContactStatus.EXCLUDED, ContactStatus.SUPPRESSED, ContactStatus.HOLDOUT)
@@ -74,8 +78,8 @@ def parse_outcome(
 ) -> tuple[str, str | None, dt.date | None]:
     """(code, detail, callback date) from what a caller wrote, in either language
     (``已预约``; ``declined`` + ``价格``; a detail alone implies its code, in either
-    column: ``空号`` is not_reached / wrong_number). Raises :class:`FieldProblem` naming the
-    field."""
+    column: ``空号`` is not_reached / wrong_number; ``不满意`` + ``服务态度`` is dissatisfied /
+    attitude — its category is required). Raises :class:`FieldProblem` naming the field."""
     code_text, reason_text, callback_text = (t.strip() for t in (code_text, reason_text,
                                                                  callback_text))  # fmt: skip
     if not code_text and reason_text:  # the reason column alone: it names the outcome
@@ -84,6 +88,14 @@ def parse_outcome(
     if value is None:
         raise FieldProblem("outcome", f"unknown outcome {code_text!r}; known: {_known(CODES)}")
     reason = canonical(reason_text) if reason_text else None
+    if value == CallCode.DISSATISFIED:
+        if reason not in DISSATISFACTIONS:
+            given = f"{reason_text!r} is not one; " if reason_text else ""
+            raise FieldProblem(
+                "reason",
+                f"{given}a dissatisfied call needs a category: one of {_known(DISSATISFACTIONS)}",
+            )
+        return value, reason, _callback_day(CallCode.DISSATISFIED, callback_text)
     if reason_text and reason is None:
         known = _known(NOT_REACHED | DECLINE_REASONS)
         raise FieldProblem("reason", f"unknown reason {reason_text!r}; known: {known}")
@@ -124,11 +136,13 @@ def _callback_day(code: CallCode, text: str) -> dt.date | None:
 @dataclass
 class Recorded:
     """What :func:`record_call_outcomes` did: outcomes written, rows already there, the
-    callbacks added to the outbox, and the problems (index of the outcome, problem)."""
+    callbacks added to the outbox, the tickets opened, and the problems (index of the
+    outcome, problem)."""
 
     inserted: int = 0
     duplicates: int = 0
     callbacks: int = 0
+    tickets: int = 0
     problems: list[tuple[int, FieldProblem]] | None = None
 
 
@@ -151,6 +165,8 @@ def _check(outcome: CallOutcome, contact: Any) -> None:
             f"contact {outcome.contact_id} ({contact.campaign}, customer "
             f"{contact.customer_id}) was not to be contacted ({contact.status})",
         )
+    if outcome.code == CallCode.DISSATISFIED and not (outcome.note or "").strip():
+        raise FieldProblem("note", "a dissatisfied call needs the customer's words in the note")
     if outcome.callback_date is not None and outcome.callback_date <= contact.as_of:
         raise FieldProblem(
             "callback_date",
@@ -158,11 +174,18 @@ def _check(outcome: CallOutcome, contact: Any) -> None:
         )
 
 
-def record_call_outcomes(conn: Connection, outcomes: Sequence[CallOutcome]) -> Recorded:
+def record_call_outcomes(
+    conn: Connection,
+    outcomes: Sequence[CallOutcome],
+    *,
+    managers: Mapping[str, str] | None = None,
+) -> Recorded:
     """Record call outcomes and their side effects in ``conn``'s transaction. An outcome
     identical to one already recorded for its contact is skipped (so importing a sheet twice
-    adds nothing); an outcome for an unknown or never-contacted contact is a problem."""
+    adds nothing); an outcome for an unknown or never-contacted contact is a problem.
+    ``managers`` (store id → service manager) own the tickets ``dissatisfied`` opens."""
     done = Recorded(problems=[])
+    complaints: list[Complaint] = []
     assert done.problems is not None
     contacts = _contacts(conn, [o.contact_id for o in outcomes])
     seen = existing_call_outcomes(conn, list(contacts))
@@ -183,7 +206,11 @@ def record_call_outcomes(conn: Connection, outcomes: Sequence[CallOutcome]) -> R
         seen.add(key)
         rows.append(row)
         done.callbacks += _take_effect(conn, outcome, contact)
+        if outcome.code == CallCode.DISSATISFIED and outcome.detail:
+            words = outcome.note or ""
+            complaints.append(Complaint(contact, outcome.detail, words, row["staff"]))
     done.inserted = add_outcomes(conn, rows)
+    done.tickets = open_tickets(conn, complaints, managers=managers)
     return done
 
 

@@ -9,7 +9,7 @@ loaded, good rows load, and importing the same file twice adds nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +36,8 @@ BATCH = 2000
 @dataclass
 class SheetReport:
     """What an outcome import did, per file: rows read, rows without an outcome yet,
-    outcomes recorded, rows already recorded, callbacks added and rows rejected."""
+    outcomes recorded, rows already recorded, callbacks added, tickets opened and rows
+    rejected."""
 
     path: str
     read: int = 0
@@ -44,6 +45,7 @@ class SheetReport:
     inserted: int = 0
     duplicates: int = 0
     callbacks: int = 0
+    tickets: int = 0
     rejected: int = 0
     problems: list[Problem] = field(default_factory=list)
 
@@ -94,10 +96,15 @@ def _parse(values: dict[str, str]) -> CallOutcome:
 
 
 def import_sheet(
-    engine: Engine, path: Path, *, on_problem: Callable[[Problem], None] | None = None
+    engine: Engine,
+    path: Path,
+    *,
+    on_problem: Callable[[Problem], None] | None = None,
+    managers: Mapping[str, str] | None = None,
 ) -> SheetReport:
-    """Import one filled-in call list (see the module doc). Raises ImportFileError when the
-    file cannot be read or lacks the contact_id or outcome column."""
+    """Import one filled-in call list (see the module doc); ``dissatisfied`` rows open
+    tickets owned by ``managers`` (store id → service manager). Raises ImportFileError when
+    the file cannot be read or lacks the contact_id or outcome column."""
     report = SheetReport(path=str(path))
     table = open_table(path)
     try:
@@ -116,8 +123,8 @@ def import_sheet(
             except FieldProblem as problem:
                 _reject(report, path, line, problem, on_problem)
             if len(batch) >= BATCH:
-                _flush(engine, batch, report, path, on_problem)
-        _flush(engine, batch, report, path, on_problem)
+                _flush(engine, batch, report, path, on_problem, managers)
+        _flush(engine, batch, report, path, on_problem, managers)
     finally:
         table.close()
     return report
@@ -143,14 +150,16 @@ def _flush(
     report: SheetReport,
     path: Path,
     on_problem: Callable[[Problem], None] | None,
+    managers: Mapping[str, str] | None,
 ) -> None:
     if not batch:
         return
     with engine.begin() as conn:
-        done = record_call_outcomes(conn, [o for _, o in batch])
+        done = record_call_outcomes(conn, [o for _, o in batch], managers=managers)
     report.inserted += done.inserted
     report.duplicates += done.duplicates
     report.callbacks += done.callbacks
+    report.tickets += done.tickets
     for index, problem in done.problems or ():
         _reject(report, path, batch[index][0], problem, on_problem)
     batch.clear()

@@ -1,0 +1,114 @@
+"""``revisit tickets``: the dissatisfied-customer tickets — list them, start one, resolve one
+(:mod:`revisit.outcomes.tickets`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from revisit.campaigns.outcome_codes import label
+from revisit.campaigns.statuses import TicketStatus
+from revisit.cli.app import app, console, engine_of, handles_errors
+from revisit.entry.lookup import check_known
+from revisit.outcomes.tickets import (
+    TicketError,
+    TicketView,
+    get_ticket,
+    list_tickets,
+    resolve_ticket,
+    start_ticket,
+)
+
+tickets_app = typer.Typer(
+    help="Dissatisfied-customer tickets: list them (default), start one, resolve one.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(tickets_app, name="tickets")
+
+TicketId = Annotated[int, typer.Argument(help="The ticket's number (# in the list).")]
+STATUSES = ", ".join(TicketStatus)
+
+
+def _statuses(status: str | None) -> list[TicketStatus] | None:
+    if status is None:
+        return None
+    try:
+        return [TicketStatus(status)]
+    except ValueError:
+        raise TicketError(f"--status: unknown status {status!r}; use {STATUSES}") from None
+
+
+def _age(t: TicketView) -> str:
+    hours = t.age.total_seconds() / 3600
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} d"
+
+
+def tickets_table(tickets: list[TicketView]) -> Table:
+    """The tickets as a rich table; an overdue one (open past a day) is flagged in red."""
+    table = Table(title="Dissatisfied-customer tickets", caption="⚑ still open after a day")
+    for name in ("#", "status", "age", "store", "owner", "customer", "phone", "visit",
+                 "advisor", "category", "customer's words", "resolution"):  # fmt: skip
+        table.add_column(name, justify="right" if name in ("#", "age") else "left")
+    for t in tickets:
+        status = f"[red]⚑ {t.status}[/red]" if t.overdue else t.status
+        table.add_row(
+            str(t.id), status, _age(t), t.store_id, t.owner,
+            t.customer_name or t.customer_id, t.phone, t.visit_id or t.vin or "—",
+            t.advisor or "—", label(t.category), t.words, t.resolution or "",
+        )  # fmt: skip
+    return table
+
+
+@tickets_app.callback()
+@handles_errors
+def tickets_command(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", help=f"Only tickets in this status: {STATUSES}.")
+    ] = None,
+    store: Annotated[str | None, typer.Option("--store", help="One store's tickets.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
+) -> None:
+    """List the tickets, oldest first, with their age; one still open after a day is
+    flagged (⚑)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    statuses = _statuses(status)
+    engine = engine_of(ctx)
+    check_known(engine, store=store)
+    with engine.connect() as conn:
+        tickets = list_tickets(conn, store_ids=[store] if store else None, statuses=statuses)
+    if as_json:
+        typer.echo(json.dumps([t.as_dict() for t in tickets], ensure_ascii=False, indent=1))
+    elif not tickets:
+        console.print("No tickets" + (f" {status}" if status else "") + ".")
+    else:
+        console.print(tickets_table(tickets))
+
+
+@tickets_app.command("start")
+@handles_errors
+def start_command(ctx: typer.Context, ticket_id: TicketId) -> None:
+    """Take a ticket up: open → in_progress."""
+    with engine_of(ctx).begin() as conn:
+        start_ticket(conn, ticket_id)
+        t = get_ticket(conn, ticket_id)
+    console.print(f"ticket {t.id} ({t.customer_name or t.customer_id}): in progress")
+
+
+@tickets_app.command("resolve")
+@handles_errors
+def resolve_command(
+    ctx: typer.Context,
+    ticket_id: TicketId,
+    note: Annotated[str, typer.Option("--note", help="What was done (required).")],
+) -> None:
+    """Close a ticket with what was done: open or in_progress → resolved."""
+    with engine_of(ctx).begin() as conn:
+        resolve_ticket(conn, ticket_id, note=note)
+        t = get_ticket(conn, ticket_id)
+    console.print(f"ticket {t.id} ({t.customer_name or t.customer_id}): resolved")
