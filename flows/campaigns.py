@@ -113,9 +113,10 @@ def runs_markdown(reports: list[RunReport]) -> str:
 
 
 def _outcome(key: str, result: DailyResult) -> list[dict] | State:
-    if result.reports:
-        create_markdown_artifact(key=key, markdown=runs_markdown(result.reports))
-    reports = [r.as_dict() for r in result.reports]
+    runs = result.resumed + result.reports  # earlier days' runs resumed first, then the day's
+    if runs:
+        create_markdown_artifact(key=key, markdown=runs_markdown(runs))
+    reports = [r.as_dict() for r in runs]
     if result.failed:
         failed = "; ".join(f"{name}: {error}" for name, error in result.failures.items())
         return Failed(message=f"{len(result.failures)} failed ({failed})", data=reports)
@@ -144,7 +145,7 @@ def daily_reminders(
                 engine, settings, as_of=as_of or settings.today(), clock=pinned_clock(now),
                 options=RunOptions(rate=rate, fan_out=spread), runner=as_task,
             )  # fmt: skip
-            publish_report(engine, result.reports, "daily-reminders-report")
+            publish_report(engine, result.resumed + result.reports, "daily-reminders-report")
     except RevisitError as exc:
         return Failed(message=str(exc))
     return _outcome("daily-reminders", result)

@@ -24,7 +24,7 @@ from revisit.cohorts.events import LAST_USEFUL, NO_LIMIT, ONE_DAY, last_useful_d
 from revisit.cohorts.select import select_cohort
 from revisit.db.tables import CONTACTS
 from revisit.delivery import outbox
-from revisit.entry.daily import resume_unsettled
+from revisit.entry.daily import resume_unsettled, run_daily
 from revisit.entry.runs import RunOptions, pinned_clock, render_plan, run_campaign
 from revisit.rendering import Renderer
 from revisit.reports.campaigns import ReportFilter, campaign_report
@@ -376,3 +376,44 @@ def test_a_contact_about_several_vehicles_lasts_while_any_does() -> None:
     assert contact_last_day([lapsed], AS_OF, {}) is None
     birthday = CohortMember("birthday", "C1", None, "S")
     assert last_useful_day(birthday, AS_OF, {}) == AS_OF
+
+
+# --- the next day's `campaign daily` resumes the evening's deferred runs first ---------------
+
+
+def test_the_next_days_daily_run_resumes_the_deferred_runs_before_planning(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Regression: runs deferred by the send window at 20:30 stayed pending when the next
+    day's `campaign daily` ran (only the reconcile flow resumed them), and the new day's plan
+    counted their customers already contacted, so they got nothing. The daily run resumes
+    them first: a birthday expires, a lapsed customer's SMS goes out once."""
+    with Session(engine) as s:
+        for _ in range(3):
+            make_customer(s, birthday=dt.date(1985, AS_OF.month, AS_OF.day))
+        lapsed = make_vehicle(s, customer=make_customer(s), purchase_date=dt.date(2019, 1, 1))
+        make_visit(s, vehicle=lapsed, date=AS_OF - dt.timedelta(days=240), type="maintenance")
+        s.commit()
+    with serve_fake_twilio(FakeTwilio()) as fake:
+        settings = fake.settings(
+            database_url=db_url, campaigns_dir=ROOT / "campaigns",
+            templates_dir=ROOT / "templates", output_dir=tmp_path,
+        )  # fmt: skip
+
+        def daily(day: dt.date, at: dt.datetime, **kw: Any) -> Any:
+            clock = pinned_clock(at)
+            runner = functools.partial(run_campaign, wall_clock=clock)
+            return run_daily(engine, settings, as_of=day, clock=clock, runner=runner, **kw)
+
+        evening = daily(AS_OF, EVENING)
+        deferred = {r.campaign: r.outbox for r in evening.reports if r.outbox.get("pending")}
+        assert deferred["birthday"] == {"pending": 3} and "lapsed_6_12" in deferred
+        assert daily(AS_OF, EVENING, resume_days=0).resumed == []  # the same day: nothing
+        morning = daily(AS_OF + LATER, NEXT_MORNING)
+        assert not morning.failures, morning.failures
+        sent = fake.fake.snapshot()
+    resumed = {(r.campaign, r.as_of): r.outbox for r in morning.resumed}
+    assert resumed[("birthday", AS_OF)] == {"expired": 3}
+    assert resumed[("lapsed_6_12", AS_OF)] == {"sent": 1}
+    assert len(sent) == 1  # the lapsed SMS, once: today's lapsed_6_12 sees it contacted
+    assert outbox.unsettled_runs(engine, since=AS_OF - dt.timedelta(days=3)) == []

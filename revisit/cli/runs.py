@@ -75,9 +75,19 @@ def daily_command(
     now: Now = None,
     rate: Rate = None,
     concurrency: Concurrency = 10,
+    resume_days: Annotated[
+        int,
+        typer.Option(
+            "--resume-days",
+            min=0,
+            help="Resume first the runs of this many days before with SMS waiting (0: none).",
+        ),
+    ] = 3,
 ) -> None:
     """Run every daily campaign for a day, highest priority first (what the daily-reminders
-    deployment does on its schedule). A campaign whose file is broken, or whose run fails,
+    deployment does on its schedule). First the runs of the --resume-days days before it that
+    still have SMS waiting (deferred by the send window, paused) are resumed: they go out, or
+    expire past their last useful day. A campaign whose file is broken, or whose run fails,
     fails alone: the others run, and the command then exits 1 naming it."""
     settings = settings_of(ctx)
     day, clock = day_and_clock(settings, as_of, now)
@@ -86,8 +96,10 @@ def daily_command(
         result = run_daily(
             engine, settings, as_of=day, clock=clock,
             options=RunOptions(rate=rate, concurrency=concurrency),
-            progress_for=lambda name: _Bar(progress, name),
+            progress_for=lambda name: _Bar(progress, name), resume_days=resume_days,
         )  # fmt: skip
+    if result.resumed:
+        print_reports(result.resumed, samples=False, title="Earlier days' runs, resumed")
     print_reports(result.reports, samples=False)
     for name, error in result.failures.items():
         err_console.print(f"[red]failed:[/red] {name}: {error}", highlight=False, soft_wrap=True)
@@ -95,9 +107,10 @@ def daily_command(
         raise typer.Exit(1)
 
 
-def print_reports(reports: list[RunReport], *, samples: bool) -> None:
+def print_reports(reports: list[RunReport], *, samples: bool, title: str | None = None) -> None:
     """One row per campaign run: the plan's numbers, then what was sent or listed."""
-    table = Table(title=f"Campaign runs as of {reports[0].as_of}" if reports else "No runs")
+    default = f"Campaign runs as of {reports[0].as_of}" if reports else "No runs"
+    table = Table(title=title or default)
     heads = ("targeted", "excluded", "suppressed", "holdout", "to contact", "sent/listed",
              "failed", "expired", "waiting")  # fmt: skip
     table.caption = (
@@ -123,7 +136,8 @@ def print_reports(reports: list[RunReport], *, samples: bool) -> None:
             p.get(PlanDecision.HOLDOUT, 0), p.get(PlanDecision.TO_CONTACT, 0), reached,
             box.get(ContactStatus.FAILED, 0), box.get(ContactStatus.EXPIRED, 0), waiting,
         )  # fmt: skip
-        table.add_row(f"{r.campaign} ({r.channel})", *map(str, numbers), status)
+        day = f" {r.as_of}" if title else ""  # a titled table may hold several days' runs
+        table.add_row(f"{r.campaign}{day} ({r.channel})", *map(str, numbers), status)
     console.print(table)
     if reasons:
         text = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))

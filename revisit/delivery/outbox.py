@@ -240,8 +240,11 @@ def store_zones(engine: Engine, run_id: int, default: str) -> set[str]:
         return {tz or default for tz in conn.execute(query).scalars()} or {default}
 
 
-def unsettled_runs(engine: Engine, *, since: dt.date) -> list[tuple[str, dt.date]]:
-    """(campaign, as_of) of the runs since ``since`` with SMS still waiting to go out."""
+def unsettled_runs(
+    engine: Engine, *, since: dt.date, before: dt.date | None = None
+) -> list[tuple[str, dt.date]]:
+    """(campaign, as_of) of the runs of days from ``since`` (to before ``before``, when given)
+    with SMS still waiting to go out, oldest first."""
     c = CONTACTS.c
     query = (
         select(c.campaign, c.as_of)
@@ -249,6 +252,8 @@ def unsettled_runs(engine: Engine, *, since: dt.date) -> list[tuple[str, dt.date
         .distinct()
         .order_by(c.as_of, c.campaign)
     )
+    if before is not None:
+        query = query.where(c.as_of < before)
     with engine.connect() as conn:
         return [(name, day) for name, day in conn.execute(query)]
 

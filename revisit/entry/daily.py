@@ -43,6 +43,7 @@ class DailyResult:
     as_of: dt.date
     reports: list[RunReport] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    resumed: list[RunReport] = field(default_factory=list)  # earlier days' runs, resumed first
 
     @property
     def failed(self) -> bool:
@@ -84,12 +85,25 @@ def run_daily(
     progress_for: Callable[[str], Progress] | None = None,
     reach: ReachCache | None = None,
     runner: Runner = run_campaign,
+    resume_days: int = 3,
 ) -> DailyResult:
     """Run every ``schedule: daily`` campaign for ``as_of``, highest rank first, sharing one
     reach cache (``reach``, a new one when not given) so each competing cohort is selected
-    once. A broken file or a failed run is recorded in ``failures`` and the rest go on."""
+    once. A broken file or a failed run is recorded in ``failures`` and the rest go on.
+
+    First, the runs of the ``resume_days`` days before ``as_of`` that still have SMS waiting
+    (deferred by the send window, paused, or left by a crash) are resumed
+    (:func:`resume_unsettled`, into ``resumed``): their SMS go out, or expire past their last
+    useful day, before today's plan counts their customers as already contacted. 0 skips it."""
     files = campaign_files(settings)
     result = DailyResult(as_of=as_of, failures={n: str(e) for n, e in files.broken.items()})
+    if resume_days > 0:
+        earlier = resume_unsettled(
+            engine, settings, since=as_of - dt.timedelta(days=resume_days), before=as_of,
+            clock=clock, runner=runner,
+        )  # fmt: skip
+        result.resumed = earlier.reports
+        result.failures.update({f"{k} (resumed)": v for k, v in earlier.failures.items()})
     shared: ReachCache = {} if reach is None else reach
     for campaign in daily_campaigns(files.campaigns):
         report = _run_alone(
@@ -109,12 +123,14 @@ def resume_unsettled(
     since: dt.date,
     clock: Clock,
     runner: Runner = run_campaign,
+    before: dt.date | None = None,
 ) -> DailyResult:
-    """Resume the runs since ``since`` that still have SMS waiting (deferred by the send
-    window, paused after failures, or left by a crash); ``as_of`` of the result is ``since``."""
+    """Resume the runs of the days from ``since`` (and before ``before``, when given) that
+    still have SMS waiting (deferred by the send window, paused after failures, or left by a
+    crash); ``as_of`` of the result is ``since``."""
     files = campaign_files(settings)
     result = DailyResult(as_of=since)
-    for name, day in unsettled_runs(engine, since=since):
+    for name, day in unsettled_runs(engine, since=since, before=before):
         try:
             campaign = find_campaign(files, name)
         except RevisitError as exc:
