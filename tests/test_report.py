@@ -130,6 +130,9 @@ def test_report_arithmetic_property(engine: Engine, statuses: list[str], visits:
     if row["lift"] is not None:
         assert row["lift_ci_low"] <= row["lift"] <= row["lift_ci_high"]
         assert row["lift_ci_low"] >= -1 and row["lift_ci_high"] <= 1
+    # a lift needs a treatment: contacted nobody (everything pending or failed) → none
+    measurable = row["contacted"] and row["assigned"] and row["holdout"]
+    assert (row["lift"] is not None) == bool(measurable)
 
 
 def test_an_unknown_store_is_named_beside_the_stores_with_customers(engine: Engine) -> None:
@@ -147,3 +150,14 @@ def test_an_unknown_store_is_named_beside_the_stores_with_customers(engine: Engi
     )
     check_known(engine, store="QZEMPTY")  # known, just empty: no error
     check_known(engine, store="default")
+
+
+def test_a_run_that_has_contacted_nobody_has_no_lift(engine: Engine) -> None:
+    """Regression: a run whose SMS all still waited (deferred) printed a lift with an
+    interval, as if it had gone out; so did one whose contacts all expired."""
+    for statuses in (["pending"] * 3 + ["holdout"] * 2, ["expired"] * 3 + ["holdout"] * 2):
+        run = make_campaign_run(engine, statuses, channel="sms")
+        with engine.connect() as conn:
+            (row,) = campaign_report(conn, ReportFilter(campaign=run.campaign))
+        assert (row["assigned"], row["holdout"], row["contacted"]) == (3, 2, 0)
+        assert (row["lift"], row["lift_ci_low"], row["lift_ci_high"]) == (None, None, None)

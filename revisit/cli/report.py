@@ -141,7 +141,7 @@ def lift_text(row: dict[str, Any]) -> str:
 
 def _lift_cells(row: dict[str, Any]) -> tuple[str, str, str]:
     if row["lift"] is None:
-        return "—", "", ""
+        return "—", "", "" if row["contacted"] else "nothing sent yet"
     low, high = row["lift_ci_low"], row["lift_ci_high"]
     mark = "yes" if significant(low, high) else "[yellow]not yet[/yellow]"
     return f"{row['lift'] * 100:+.1f}", f"{low * 100:+.1f}…{high * 100:+.1f}", mark
@@ -153,15 +153,16 @@ def campaign_table(rows: Sequence[dict[str, Any]], by: str | None) -> Table:
     table = Table(title="Did the campaigns bring them back?", box=box.SIMPLE_HEAD,
                   collapse_padding=True, pad_edge=False,
                   caption="lift in percentage points; significant? = the 95% interval "
-                  "excludes 0")  # fmt: skip
+                  "excludes 0; expired = past their last useful day, never sent")  # fmt: skip
     heads = ["campaign", "day", *([by] if by else []), "tar-\ngeted", "hold-\nout",
-             "con-\ntacted", "deliv-\nered", "reach-\ned", "booked", "re-\nturned",
+             "con-\ntacted", "ex-\npired", "deliv-\nered", "reach-\ned", "booked", "re-\nturned",
              "return\n%", "hold-\nout %", "lift", "95% CI", "signif-\nicant?",
              "revenue"]  # fmt: skip
     for name in heads:
         left = name in ("campaign", "day", by, "signif-\nicant?")
         table.add_column(name, justify="left" if left else "right", no_wrap=True)
-    counts = ("targeted", "holdout", "contacted", "delivered", "reached", "booked", "returned")
+    counts = ("targeted", "holdout", "contacted", "expired", "delivered", "reached", "booked",
+              "returned")  # fmt: skip
     for r in rows:
         table.add_row(
             r["campaign"], r["as_of"], *([str(r[by])] if by else []),

@@ -15,7 +15,8 @@ arithmetic on those counts (:mod:`revisit.reports.stats`). Definitions (README, 
 - ``returned``: contacted and returned (:mod:`revisit.outcomes.attribution`);
   ``return_rate`` = returned / contacted; ``revenue``: their window's visit amounts;
 - ``lift`` = assigned_returned / assigned − holdout_returned / holdout (intention to treat),
-  with its 95% Newcombe interval. Rates are null when their denominator is 0.
+  with its 95% Newcombe interval; null while the run has contacted nobody (every contact
+  waiting or expired). Rates are null when their denominator is 0.
 
 Callbacks are follow-ups of a contact, not contacts of their own here: their outcomes count
 for the contact they follow.
@@ -253,9 +254,15 @@ def _row(raw: Any, by: str | None) -> dict[str, Any]:
 
 
 def _lift(row: dict[str, Any]) -> None:
+    """Lift and interval, or nulls when a rate has no denominator or when the run has
+    contacted nobody yet (every contact still waiting, or expired): there is no treatment to
+    measure, and intention to treat would print a "lift" of noise."""
     treated = rate(row["assigned_returned"], row["assigned"])
     control = row["holdout_return_rate"]
-    row["lift"] = None if treated is None or control is None else treated - control
+    if treated is None or control is None or not row["contacted"]:
+        row["lift"] = row["lift_ci_low"] = row["lift_ci_high"] = None
+        return
+    row["lift"] = treated - control
     ci = newcombe_diff(row["assigned_returned"], row["assigned"], row["holdout_returned"],
                        row["holdout"])  # fmt: skip
     row["lift_ci_low"], row["lift_ci_high"] = ci if ci else (None, None)
