@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The dashboard's chart library, from the npm registry at install time (never committed, no CDN).
+ECHARTS := node_modules/echarts/dist/echarts.min.js
 DEMO_DIR ?= demo
 DEMO_VEHICLES ?= 20000
 DEMO_SEED ?= 7
@@ -12,13 +14,17 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
 .PHONY: install demo test lint format bench bench-import bench-cohorts bench-dispatch bench-prefect clean
 
-install: $(STAMP)
+install: $(STAMP) $(ECHARTS)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(ECHARTS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(ECHARTS)
 
 # The demo runs offline: no Twilio credentials, so SMS go to the console channel (files in out/).
 demo: export REVISIT_DATABASE_URL = sqlite:///$(DEMO_DB)
@@ -64,4 +70,4 @@ bench-prefect: install
 	$(BIN)/python -m bench.prefect_overhead
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	rm -rf $(VENV) node_modules $(DEMO_DIR) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     campaigns_dir: Path = Path("campaigns")
     templates_dir: Path = Path("templates")
     output_dir: Path = Path("out")
+    # The chart library of the dashboard, installed from the npm registry by `make install`
+    # (a relative path is also looked for in the source checkout).
+    echarts_js: Path = Path("node_modules/echarts/dist/echarts.min.js")
 
     twilio_account_sid: str | None = Field(
         default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID")

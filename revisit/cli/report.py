@@ -9,12 +9,13 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich import box
 from rich.table import Table
 
-from revisit.cli.app import app, console, engine_of, handles_errors
+from revisit.cli.app import app, console, engine_of, handles_errors, settings_of
 from revisit.cli.options import parse_day
 from revisit.entry.lookup import check_known
 from revisit.errors import RevisitError
@@ -26,6 +27,9 @@ from revisit.reports.campaigns import (
     campaign_report,
     report_columns,
 )
+from revisit.reports.dashboard import PERIODS, DashboardFilter, dashboard_data
+from revisit.reports.page import echarts_path, render_dashboard_file
+from revisit.reports.page.labels import LANGUAGES
 from revisit.reports.stats import significant
 from revisit.reports.tickets import KEYS as TICKET_KEYS
 from revisit.reports.tickets import TicketFilter, ticket_report
@@ -41,10 +45,16 @@ report_app = typer.Typer(
 app.add_typer(report_app, name="report")
 
 FORMATS = ("table", "json", "csv")
+#: The campaign report also renders the dashboard: one self-contained HTML file.
+REPORT_FORMATS = (*FORMATS, "html")
 DateOpt = Annotated[dt.date | None, typer.Option(parser=parse_day, metavar="YYYY-MM-DD")]
 Format = Annotated[str, typer.Option("--format", help="table, json or csv.")]
 Output = Annotated[Path | None, typer.Option("--output", help="Write to this file.")]
 Store = Annotated[str | None, typer.Option("--store", help="Customers of this store only.")]
+Stores = Annotated[
+    list[str] | None,
+    typer.Option("--store", help="Customers of this store only (repeat for several)."),
+]
 CampaignOpt = Annotated[str | None, typer.Option("--campaign", help="One campaign only.")]
 
 
@@ -67,9 +77,9 @@ def _rows(
         return query(conn, f)
 
 
-def _check_format(fmt: str) -> None:
-    if fmt not in FORMATS:
-        raise ReportError(f"--format: unknown format {fmt!r}; use {', '.join(FORMATS)}")
+def _check_format(fmt: str, known: Sequence[str] = FORMATS) -> None:
+    if fmt not in known:
+        raise ReportError(f"--format: unknown format {fmt!r}; use {', '.join(known)}")
 
 
 def _cell(value: Any) -> str:
@@ -202,24 +212,65 @@ def report_command(
     campaign: CampaignOpt = None,
     since: DateOpt = None,
     until: DateOpt = None,
-    store: Store = None,
+    store: Stores = None,
     by: Annotated[
         str | None, typer.Option("--by", help=f"Break down by {'|'.join(BREAKDOWNS)}.")
     ] = None,
-    fmt: Format = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table, json, csv or html.")] = "table",
     output: Output = None,
+    lang: Annotated[str, typer.Option("--lang", help="html: zh or en.")] = "zh",
+    period: Annotated[str, typer.Option("--period", help="html: trend by week or month.")] = (
+        "month"
+    ),
 ) -> None:
     """Per campaign run: targeted, excluded, contacted, delivered, reached, booked, returned,
-    return rate, holdout return rate and lift with its 95% interval, revenue."""
+    return rate, holdout return rate and lift with its 95% interval, revenue. With
+    ``--format html --output FILE``: the manager's dashboard as one self-contained page."""
     if ctx.invoked_subcommand is not None:
         return
-    _check_format(fmt)
+    _check_format(fmt, REPORT_FORMATS)
     if by is not None and by not in BREAKDOWNS:
         raise ReportError(f"--by: unknown breakdown {by!r}; use {', '.join(BREAKDOWNS)}")
-    f = ReportFilter(campaign=campaign, since=since, until=until, store=store, by=by)
-    rows = _rows(ctx, campaign_report, f, campaign=campaign, store=store)
+    stores = frozenset(store) if store else None
+    if fmt == "html":
+        dash = DashboardFilter(stores=stores, campaign=campaign, since=since, until=until,
+                               period=period)  # fmt: skip
+        write_dashboard(ctx, dash, by=by, lang=lang, output=output)
+        return
+    f = ReportFilter(campaign=campaign, since=since, until=until, stores=stores, by=by)
+    engine = engine_of(ctx)
+    check_known(engine, campaign=campaign, stores=store or ())
+    with engine.connect() as conn:
+        rows = campaign_report(conn, f)
     emit(rows, report_columns(by), fmt=fmt, output=output,
          table=lambda: campaign_table(rows, by), notes=NOTES)  # fmt: skip
+
+
+def write_dashboard(
+    ctx: typer.Context, f: DashboardFilter, *, by: str | None, lang: str, output: Path | None
+) -> None:
+    """``revisit report --format html``: the dashboard of :mod:`revisit.reports.dashboard`
+    (the numbers of the JSON report) written to ``output`` as one page that requests
+    nothing. Raises ReportError for an option the page cannot use."""
+    if output is None:
+        raise ReportError("--format html: give --output FILE (the page is one file)")
+    if by is not None:
+        raise ReportError("--by: not with --format html (the dashboard has its own breakdowns)")
+    if lang not in LANGUAGES:
+        raise ReportError(f"--lang: unknown language {lang!r}; use {', '.join(LANGUAGES)}")
+    if f.period not in PERIODS:
+        raise ReportError(f"--period: unknown period {f.period!r}; use {', '.join(PERIODS)}")
+    settings = settings_of(ctx)
+    echarts = echarts_path(settings.echarts_js)
+    engine = engine_of(ctx)
+    check_known(engine, campaign=f.campaign, stores=f.stores or ())
+    with engine.connect() as conn:
+        data = dashboard_data(conn, f)
+    generated = dt.datetime.now(ZoneInfo(settings.default_timezone))
+    page = render_dashboard_file(data, lang=lang, echarts_js=echarts, generated=generated)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(page, encoding="utf-8")
+    console.print(f"dashboard of {len(data['runs'])} run(s) written to {output}")
 
 
 @report_app.command("churn")

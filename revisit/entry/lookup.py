@@ -57,10 +57,18 @@ def find_cohort(name: str) -> str:
     return name
 
 
-def check_known(engine: Engine, *, campaign: str | None = None, store: str | None = None) -> None:
+def check_known(
+    engine: Engine,
+    *,
+    campaign: str | None = None,
+    store: str | None = None,
+    stores: Iterable[str] = (),
+) -> None:
     """Raise :class:`NotFoundError` (with a "did you mean") when ``campaign`` has never run
-    and names no campaign file's campaign either, or ``store`` names no imported store: a
-    report filter that finds nothing because of a typo must say so, not print nothing."""
+    and names no campaign file's campaign either, or ``store`` (or one of ``stores``) names
+    no imported store: a report filter that finds nothing because of a typo must say so,
+    not print nothing."""
+    asked = [*([store] if store is not None else []), *stores]
     with engine.connect() as conn:
         if campaign is not None:
             known = set(conn.execute(select(CAMPAIGNS.c.name)).scalars())
@@ -69,15 +77,15 @@ def check_known(engine: Engine, *, campaign: str | None = None, store: str | Non
                     f"unknown campaign {campaign!r}{did_you_mean(campaign, known)}; "
                     f"campaigns with runs: {', '.join(sorted(known)) or 'none yet'}"
                 )
-        if store is not None:
-            stores = set(conn.execute(select(STORES.c.store_id)).scalars())
-            if store not in stores:
+        known_stores = set(conn.execute(select(STORES.c.store_id)).scalars()) if asked else set()
+        for name in asked:
+            if name not in known_stores:
                 # The hint names the stores that have customers (the default store always
                 # exists, and is named only when customers without a store_id were imported).
                 served = set(conn.execute(select(CUSTOMERS.c.store_id).distinct()).scalars())
-                named = sorted(stores & served) or sorted(stores)
+                named = sorted(known_stores & served) or sorted(known_stores)
                 raise NotFoundError(
-                    f"unknown store {store!r}{did_you_mean(store, named)}; "
+                    f"unknown store {name!r}{did_you_mean(name, named)}; "
                     f"stores with customers: {', '.join(named)}"
                 )
 

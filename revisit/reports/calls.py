@@ -26,12 +26,14 @@ from revisit.errors import ConfigError
 
 @dataclass(frozen=True)
 class CallFilter:
-    """Contacts of a campaign, of days in [since, until], of one store's customers."""
+    """Contacts of a campaign, of days in [since, until], of one store's customers and of
+    the set ``stores``' (None: every store; an empty set: none)."""
 
     campaign: str | None = None
     since: dt.date | None = None
     until: dt.date | None = None
     store: str | None = None
+    stores: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -50,6 +52,8 @@ def _scoped(query: Select[Any], f: CallFilter) -> Select[Any]:
         query = query.where(c.as_of <= f.until)
     if f.store:
         query = query.where(CUSTOMERS.c.store_id == f.store)
+    if f.stores is not None:
+        query = query.where(CUSTOMERS.c.store_id.in_(sorted(f.stores)))
     return query
 
 

@@ -77,9 +77,9 @@ KEYS = (
 
 @dataclass(frozen=True)
 class ReportFilter:
-    """Which runs: a campaign, run days in [since, until], customers of one store, or the
-    runs of ``run_ids``; and the breakdown (one of :data:`BREAKDOWNS`, or None for one row
-    per run)."""
+    """Which runs: a campaign, run days in [since, until], customers of one store and of the
+    set ``stores`` (None: every store; an empty set: none), or the runs of ``run_ids``; and
+    the breakdown (one of :data:`BREAKDOWNS`, or None for one row per run)."""
 
     campaign: str | None = None
     since: dt.date | None = None
@@ -87,6 +87,7 @@ class ReportFilter:
     store: str | None = None
     by: str | None = None
     run_ids: tuple[int, ...] = ()
+    stores: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -221,6 +222,8 @@ def report_query(dialect: str, f: ReportFilter) -> Select[Any]:
         query = query.where(r.as_of <= f.until)
     if f.store:
         query = query.where(CUSTOMERS.c.store_id == f.store)
+    if f.stores is not None:
+        query = query.where(CUSTOMERS.c.store_id.in_(sorted(f.stores)))
     if f.run_ids:
         query = query.where(r.id.in_(f.run_ids))
     group = [r.id, r.campaign, k.cohort, k.channel, r.as_of, *([key] if key is not None else [])]
@@ -248,15 +251,18 @@ def _row(raw: Any, by: str | None) -> dict[str, Any]:
     row["assigned_returned"] = int(m["assigned_returned"])
     row["holdout_returned"] = int(m["holdout_returned"])
     row["holdout_return_rate"] = rate(row["holdout_returned"], row["holdout"])
-    _lift(row)
+    set_lift(row)
     row["revenue"] = round(float(m["revenue"] or 0), 2)
     return row
 
 
-def _lift(row: dict[str, Any]) -> None:
-    """Lift and interval, or nulls when a rate has no denominator or when the run has
-    contacted nobody yet (every contact still waiting, or expired): there is no treatment to
-    measure, and intention to treat would print a "lift" of noise."""
+def set_lift(row: dict[str, Any]) -> None:
+    """Set ``lift``, ``lift_ci_low`` and ``lift_ci_high`` of a row from its ``assigned``,
+    ``assigned_returned``, ``contacted``, ``holdout``, ``holdout_returned`` and
+    ``holdout_return_rate`` — used for a run's row and for runs summed up. Nulls when a rate
+    has no denominator or when nobody was contacted yet (every contact still waiting, or
+    expired): there is no treatment to measure, and intention to treat would print a "lift"
+    of noise."""
     treated = rate(row["assigned_returned"], row["assigned"])
     control = row["holdout_return_rate"]
     if treated is None or control is None or not row["contacted"]:

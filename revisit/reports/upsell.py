@@ -32,12 +32,14 @@ KEYS = ("work_orders", "work_orders_with_items", "upsell_rate", "items", "accept
 
 @dataclass(frozen=True)
 class UpsellFilter:
-    """Visits dated in [since, until], of one store's customers; grouped ``by``."""
+    """Visits dated in [since, until], of one store's customers and of the set ``stores``'
+    (None: every store; an empty set: none); grouped ``by``."""
 
     by: str = "month"
     since: dt.date | None = None
     until: dt.date | None = None
     store: str | None = None
+    stores: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -58,12 +60,14 @@ def _scoped(query: Select[Any], f: UpsellFilter) -> Select[Any]:
         query = query.where(v.date >= f.since)
     if f.until:
         query = query.where(v.date <= f.until)
-    if f.store:
-        owner = (
-            select(VEHICLES.c.vin)
-            .join(CUSTOMERS, CUSTOMERS.c.customer_id == VEHICLES.c.customer_id)
-            .where(CUSTOMERS.c.store_id == f.store)
+    if f.store or f.stores is not None:
+        owner = select(VEHICLES.c.vin).join(
+            CUSTOMERS, CUSTOMERS.c.customer_id == VEHICLES.c.customer_id
         )
+        if f.store:
+            owner = owner.where(CUSTOMERS.c.store_id == f.store)
+        if f.stores is not None:
+            owner = owner.where(CUSTOMERS.c.store_id.in_(sorted(f.stores)))
         query = query.where(v.vin.in_(owner))
     return query
 
