@@ -11,6 +11,8 @@
   var d = island.data;
   var PALETTE = ["#2f6fb3", "#d9822b", "#3a9a5b", "#b5446e", "#7a5bb5", "#1c9aa5",
     "#9a7b2f", "#5b6770"];
+  var FONT = "system-ui, \"Noto Sans CJK SC\", \"Noto Sans SC\", \"PingFang SC\", " +
+    "\"Microsoft YaHei\", sans-serif";
   var charts = [];
 
   function pct(v) { return v === null || v === undefined ? null : Math.round(v * 1000) / 10; }
@@ -30,6 +32,7 @@
         textStyle: { color: "#9aa5b1", fontSize: 14, fontWeight: "normal" } } };
     }
     option.animation = false;
+    option.textStyle = { fontFamily: FONT };
     chart.setOption(option);
     charts.push(chart);
   }
@@ -98,13 +101,21 @@
     };
   }
 
+  /* The funnel as bars, top stage first: a stage may exceed the one before it (a call is
+   * reached without an SMS delivered), which a funnel shape would hide. */
   function funnelChart() {
+    var stages = d.funnel.slice().reverse();
+    var top = d.funnel.length ? d.funnel[0].count : 0;
     draw("rv-chart-funnel", d.runs, {
-      color: PALETTE,
-      tooltip: { trigger: "item", formatter: "{b}: {c}" },
-      series: [{ type: "funnel", sort: "none", left: "10%", width: "80%", minSize: "8%",
-        label: { show: true, position: "inside", formatter: "{b}  {c}" },
-        data: d.funnel.map(function (s) { return { name: t[s.stage], value: s.count }; }) }]
+      color: PALETTE, grid: { left: 8, right: 88, top: 8, bottom: 8, containLabel: true },
+      tooltip: { trigger: "axis" },
+      xAxis: { type: "value", minInterval: 1 },
+      yAxis: { type: "category", data: stages.map(function (s) { return t[s.stage]; }) },
+      series: [{ type: "bar", name: t.count,
+        label: { show: true, position: "right", formatter: function (p) {
+          return p.value + (top ? " (" + pct(p.value / top) + "%)" : "");
+        } },
+        data: stages.map(function (s) { return s.count; }) }]
     });
   }
 
@@ -113,7 +124,7 @@
     draw("rv-chart-reasons", d.reasons, {
       color: PALETTE, grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis" },
-      xAxis: { type: "value" },
+      xAxis: { type: "value", minInterval: 1 },
       yAxis: { type: "category",
         data: rows.map(function (r) { return t["reason:" + r.reason] || r.reason; }) },
       series: [{ type: "bar", name: t.declined,
@@ -127,7 +138,7 @@
       color: PALETTE, grid: { left: 8, right: 8, top: 40, bottom: 8, containLabel: true },
       legend: { type: "scroll", top: 0 }, tooltip: { trigger: "axis" },
       xAxis: { type: "category", data: d.staff.map(function (r) { return r.staff; }) },
-      yAxis: { type: "value" },
+      yAxis: { type: "value", minInterval: 1 },
       series: keys.map(function (k) {
         return { type: "bar", name: t[k], data: d.staff.map(function (r) { return r[k]; }) };
       })
@@ -177,7 +188,8 @@
     document.body.appendChild(link);
     link.click();
     document.body.removeChild(link);
-    setTimeout(function () { URL.revokeObjectURL(link.href); }, 0);
+    // revoked once the download has surely read it (revoking at once can cancel it)
+    setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
   }
 
   Array.prototype.forEach.call(document.querySelectorAll(".rv-csv"), function (button) {

@@ -1,0 +1,196 @@
+"""``revisit report --format html`` opened from file: in Chromium: no console error, no
+request leaving the machine, and every number shown — tables, charts, CSV downloads —
+equals what ``revisit report … --format json`` prints; zh and en, desk and phone widths."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from revisit.cli import app
+from revisit.db.engine import create_db_engine, upgrade_schema
+from tests.browser_support import file_url
+from tests.dashboard_support import two_store_dealer
+
+# Every chart of the dashboard: trend, lift, funnel, reasons, staff, upsell.
+CHARTS = 6
+ROWS_JS = """table => [...table.tBodies[0].rows].map(row => Object.fromEntries(
+    [...row.cells].map(c => [c.dataset.key, c.textContent.trim()])))"""
+
+
+@pytest.fixture(scope="module")
+def dealer_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    path = tmp_path_factory.mktemp("dealer") / "revisit.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    upgrade_schema(engine)
+    two_store_dealer(engine)
+    engine.dispose()
+    yield {"REVISIT_DATABASE_URL": f"sqlite:///{path}"}
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    result = CliRunner().invoke(app, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def cli_json(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(cli(env, "report", *args, "--format", "json"))
+    return rows
+
+
+def shown_number(text: str) -> float | None:
+    """A number as the page shows it (``1,234``, ``12.3%``, ``+2.1``) as a number (rates
+    and points as fractions); ``—`` is None."""
+    if text == "—":
+        return None
+    if text.endswith("%"):
+        return float(text[:-1]) / 100
+    if text.startswith(("+", "-")):
+        return float(text) / 100
+    return float(text.replace(",", ""))
+
+
+def assert_shown(shown: dict[str, str], expected: dict[str, Any], keys: list[str]) -> None:
+    for key in keys:
+        value, got = expected[key], shown_number(shown[key])
+        if value is None:
+            assert got is None, (key, shown[key])
+        elif isinstance(value, int):
+            assert got == value, (key, shown[key], value)
+        else:  # one decimal of a percentage, or two of an amount
+            assert got == pytest.approx(value, abs=0.0005 if abs(value) <= 1 else 0.005), key
+
+
+def open_report(page: Any, path: Path) -> None:
+    page.goto(file_url(path))
+    page.wait_for_function(f"window.revisitDashboard && revisitDashboard.charts.length == {CHARTS}")
+
+
+def test_the_file_report_shows_the_json_reports_numbers(
+    checked_page: Any, dealer_db: dict[str, str], tmp_path: Path
+) -> None:
+    page = checked_page
+    out = tmp_path / "dashboard.html"
+    cli(dealer_db, "report", "--format", "html", "--output", str(out))
+    open_report(page, out)
+    assert page.locator("h1").inner_text() == "回厂看板"
+    assert page.get_attribute("html", "lang") == "zh-CN"
+
+    runs = cli_json(dealer_db)
+    shown = page.eval_on_selector("#rv-runs", ROWS_JS)
+    assert [(r["campaign"], r["day"]) for r in shown] == [(r["campaign"], r["as_of"]) for r in runs]
+    counts = ["targeted", "holdout", "contacted", "delivered", "reached", "booked", "returned",
+              "return_rate", "holdout_return_rate", "lift", "revenue"]  # fmt: skip
+    for row, expected in zip(shown, runs, strict=True):
+        assert_shown(row, expected, counts)
+    funnel = page.eval_on_selector("#rv-funnel", ROWS_JS)
+    stages = ["targeted", "contacted", "delivered", "reached", "booked", "returned"]
+    assert [shown_number(r["count"]) for r in funnel] == [sum(r[s] for r in runs) for s in stages]
+
+    staff = cli_json(dealer_db, "staff")
+    shown_staff = page.eval_on_selector("#rv-staff", ROWS_JS)
+    assert [r["staff"] for r in shown_staff] == [r["staff"] for r in staff]
+    for row, expected in zip(shown_staff, staff, strict=True):
+        assert_shown(row, expected, ["listed", "called", "reached", "booked", "returned",
+                                     "reach_rate", "return_rate"])  # fmt: skip
+    churn = cli_json(dealer_db, "churn")
+    shown_churn = page.eval_on_selector("#rv-churn", ROWS_JS)
+    assert [(r["campaign"], r["store"]) for r in shown_churn] == [
+        (r["campaign"], r["store"]) for r in churn]  # fmt: skip
+    for row, expected in zip(shown_churn, churn, strict=True):
+        assert_shown(row, expected, ["declined", "share"])
+    for by in ("month", "grade", "advisor", "team"):
+        upsell = cli_json(dealer_db, "upsell", "--by", by)
+        shown_upsell = page.eval_on_selector(f"#rv-upsell_{by}", ROWS_JS)
+        assert [r[by] for r in shown_upsell] == [r[by] for r in upsell]
+        for row, expected in zip(shown_upsell, upsell, strict=True):
+            assert_shown(row, expected, ["work_orders", "work_orders_with_items", "upsell_rate",
+                                         "items", "accepted", "upsell_success_rate",
+                                         "accepted_amount"])  # fmt: skip
+
+    # the charts draw the same numbers
+    drawn = page.evaluate("""() => echarts.getInstanceByDom(
+        document.getElementById('rv-chart-funnel')).getOption().series[0].data""")
+    assert drawn[::-1] == [sum(r[s] for r in runs) for s in stages]  # top stage drawn first
+    series = page.evaluate("""() => echarts.getInstanceByDom(document.getElementById(
+        'rv-chart-trend')).getOption().series.map(s => [s.name, s.data])""")
+    months = sorted({r["as_of"][:7] for r in runs})
+    for name, data in series:  # each campaign's return rate by month, its holdout's beside it
+        campaign, _, holdout = name.partition(" · ")
+        part, whole = ("holdout_returned", "holdout") if holdout else ("returned", "contacted")
+        for month, drawn_rate in zip(months, data, strict=True):
+            mine = [r for r in runs if r["campaign"] == campaign and r["as_of"][:7] == month]
+            total = sum(r[whole] for r in mine)
+            expected = round(100 * sum(r[part] for r in mine) / total, 1) if total else None
+            assert drawn_rate == expected, (name, month)
+    assert len(series) == 2 * len({r["campaign"] for r in runs})
+    page.screenshot(path=str(tmp_path / "dashboard.zh.png"), full_page=True)
+
+
+def test_every_table_downloads_as_csv(
+    checked_page: Any, dealer_db: dict[str, str], tmp_path: Path
+) -> None:
+    page = checked_page
+    out = tmp_path / "dashboard.html"
+    cli(dealer_db, "report", "--format", "html", "--output", str(out), "--lang", "en")
+    open_report(page, out)
+    assert page.locator("h1").inner_text() == "Returns dashboard"
+    tables = page.eval_on_selector_all(".rv-csv", "bs => bs.map(b => b.dataset.table)")
+    assert sorted(tables) == sorted(page.eval_on_selector_all("table", "ts => ts.map(t => t.id)"))
+    assert len(tables) == 10
+    with page.expect_download() as download:
+        page.click("button[data-table=rv-runs]")
+    assert download.value.suggested_filename == "runs.csv"
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    head, *rows = list(csv.reader(io.StringIO(text)))
+    assert head[:3] == ["Campaign", "Day", "Targeted"]
+    runs = cli_json(dealer_db)
+    assert len(rows) == len(runs)
+    for row, expected in zip(rows, runs, strict=True):
+        values = dict(zip(head, row, strict=True))
+        assert int(values["Targeted"]) == expected["targeted"]
+        assert int(values["Returned"]) == expected["returned"]
+        assert float(values["Return rate"]) == expected["return_rate"]
+        lift = expected["lift"]
+        assert values["Lift (pp)"] == ("" if lift is None else repr(lift))
+    # every other table downloads too (ten downloads in all: Chromium holds back an 11th
+    # in a row from one page)
+    for table in (t for t in tables if t != "rv-runs"):
+        with page.expect_download() as download:
+            page.click(f"button[data-table={table}]")
+        assert download.value.suggested_filename == table.removeprefix("rv-") + ".csv"
+
+
+def test_a_store_scoped_report_and_a_phone_screen(
+    browser: Any, dealer_db: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.browser_support import PageGuard
+
+    out = tmp_path / "s2.html"
+    cli(dealer_db, "report", "--format", "html", "--output", str(out), "--store", "S2")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844},
+                                  is_mobile=True, has_touch=True)  # fmt: skip
+    page = context.new_page()
+    guard = PageGuard(page)
+    try:
+        open_report(page, out)
+        text = page.inner_text("body")
+        assert "S1" not in text and "李明" not in text
+        runs = cli_json(dealer_db, "--store", "S2")
+        shown = page.eval_on_selector("#rv-runs", ROWS_JS)
+        assert [shown_number(r["targeted"]) for r in shown] == [r["targeted"] for r in runs]
+        # the page fits the phone; wide tables scroll inside their own box
+        width = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+        assert width[0] <= width[1], width
+        page.screenshot(path=str(tmp_path / "dashboard.phone.png"), full_page=True)
+        guard.check()
+    finally:
+        context.close()
