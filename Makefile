@@ -12,7 +12,7 @@ DEMO_AS_OF ?= $(shell date +%F)
 DEMO_DB ?= revisit.db
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test lint format bench bench-import bench-cohorts bench-dispatch bench-prefect clean
+.PHONY: install demo dashboard-screenshot test lint format bench bench-import bench-cohorts bench-dispatch bench-prefect clean
 
 install: $(STAMP) $(ECHARTS)
 
@@ -39,6 +39,12 @@ demo: install
 	$(BIN)/revisit demo-month-after out/month-after --as-of $(DEMO_AS_OF) --seed $(DEMO_SEED)
 	$(BIN)/revisit import out/month-after --problems out/month-after-problems.txt
 	$(BIN)/revisit report
+
+# docs/dashboard.png: the dashboard of the demo (run `make demo` first), in zh, at a desk's width.
+dashboard-screenshot: export REVISIT_DATABASE_URL = sqlite:///$(DEMO_DB)
+dashboard-screenshot: install
+	$(BIN)/revisit report --format html --lang zh --output out/dashboard.html
+	$(BIN)/python -m devtools.screenshot out/dashboard.html docs/dashboard.png
 
 lint: install
 	$(BIN)/ruff check revisit flows tests bench devtools

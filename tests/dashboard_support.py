@@ -79,8 +79,14 @@ def _upsell(engine: Engine, s1_vin: str, s2_vin: str) -> None:
         for vin, items in ((s1_vin, ("accepted", "declined")), (s2_vin, ("accepted",))):
             vehicle = s.get(Vehicle, vin)
             assert vehicle is not None
-            visit = make_visit(s, vehicle=vehicle, date=dt.date(2026, 9, 15), amount=500.0,
-                               advisor="李明" if vin == s1_vin else "陈静", team="A组")
+            visit = make_visit(
+                s,
+                vehicle=vehicle,
+                date=dt.date(2026, 9, 15),
+                amount=500.0,
+                advisor="李明" if vin == s1_vin else "陈静",
+                team="A组",
+            )
             for status in items:
                 make_upsell_item(s, visit=visit, status=status, amount=120.0, grade="A")
         s.commit()

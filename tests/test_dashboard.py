@@ -47,8 +47,10 @@ def test_the_dashboard_is_the_reports(engine: Engine) -> None:
     # delivered SMS and 3 answered calls; 1 booked; returned 0, 2, 5, 6 (first run), 1
     # (second), the booked call
     assert list(funnel.values()) == [18, 13, 3, 6, 1, 6]
-    assert [(r["reason"], r["declined"]) for r in data["reasons"]] == [("distance", 1),
-                                                                        ("price", 1)]
+    assert [(r["reason"], r["declined"]) for r in data["reasons"]] == [
+        ("distance", 1),
+        ("price", 1),
+    ]
 
 
 def test_the_trend_sums_runs_per_period_and_recomputes_the_lift(engine: Engine) -> None:
@@ -88,8 +90,7 @@ def test_a_store_filter_never_leaks_another_stores_counts(engine: Engine) -> Non
     everyone = _data(engine)
     s1, s2 = _data(engine, stores=frozenset({"S1"})), _data(engine, stores=frozenset({"S2"}))
     # S1: 5 + 4 customers of the SMS runs, 2 of the call run; S2: 5 and 2
-    assert [s["count"] for s in s1["funnel"]][0] == 11
-    assert [s["count"] for s in s2["funnel"]][0] == 7
+    assert (s1["funnel"][0]["count"], s2["funnel"][0]["count"]) == (11, 7)
     # every number of the two stores adds up to everyone's: nothing counted twice or lost
     a, b, both = _numbers(s1), _numbers(s2), _numbers(everyone)
     assert [x + y for x, y in zip(a["funnel"], b["funnel"], strict=True)] == both["funnel"]

@@ -25,18 +25,22 @@ _WORDS: dict[str, tuple[str, str]] = {
     "empty": ("无数据", "No data"),
     "trend_title": ("各活动回厂率（对照组并列）", "Return rate by campaign, holdout beside it"),
     "trend_note": (
-        "提升 = 分配组回厂率 − 对照组回厂率，方括号为 95% 置信区间（百分点）；区间含 0 即尚不显著。",
+        "提升 = 分配组回厂率 − 对照组回厂率，方括号为 95% 置信区间（百分点）；"
+        "区间含 0 即尚不显著。",
         "Lift = assigned return rate − holdout return rate, 95% interval in brackets "
         "(percentage points); an interval containing 0 is not yet significant.",
     ),
     "runs_title": ("每次活动运行", "Every campaign run"),
-    "funnel_title": ("漏斗：目标 → 联系 → 送达 → 触达 → 预约 → 回厂",
-                     "Funnel: targeted → contacted → delivered → reached → booked → returned"),
+    "funnel_title": (
+        "漏斗：目标 → 联系 → 送达 → 触达 → 预约 → 回厂",
+        "Funnel: targeted → contacted → delivered → reached → booked → returned",
+    ),
     "churn_title": ("流失与拒绝原因", "Why customers decline"),
     "staff_title": ("回访人员成绩", "Callers' results"),
     "upsell_title": ("增修 KPI（增修率、增修成功率）", "Upsell KPIs (增修率, 增修成功率)"),
     "upsell_note": (
-        "增修率 = 有增修项目的工单 / 工单；增修成功率 = 接受项目 / 提出项目。按到店日期统计，不分活动。",
+        "增修率 = 有增修项目的工单 / 工单；增修成功率 = 接受项目 / 提出项目。"
+        "按到店日期统计，不分活动。",
         "增修率 = work orders with a proposed item / work orders; 增修成功率 = accepted items / "
         "proposed items. Counted by visit day, whatever the campaign.",
     ),

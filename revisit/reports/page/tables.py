@@ -99,8 +99,18 @@ def _lift_columns(words: dict[str, str]) -> list[Column]:
     ]
 
 
+def _col(key: str, shown: Callable[[Any], Cell], field: str | None = None) -> Column:
+    """The column ``key`` showing ``row[field or key]`` through ``shown``."""
+    name = field or key
+
+    def cell(row: dict[str, Any]) -> Cell:
+        return shown(row[name])
+
+    return key, cell
+
+
 def _counted(*keys: str) -> list[Column]:
-    return [(k, lambda r, k=k: count(r[k])) for k in keys]
+    return [_col(k, count) for k in keys]
 
 
 def tables(data: dict[str, Any], words: dict[str, str]) -> dict[str, Table]:
@@ -139,14 +149,14 @@ def tables(data: dict[str, Any], words: dict[str, str]) -> dict[str, Table]:
         ], data["staff"], words),
     }  # fmt: skip
     for by in UPSELL_GROUPS:
-        columns: list[Column] = [(by, lambda r, by=by: text(r[by]))]
+        columns: list[Column] = [_col(by, text)]
         for key in UPSELL_KEYS:
             if key.endswith("rate"):
-                columns.append((key, lambda r, key=key: percent(r[key])))
+                columns.append(_col(key, percent))
             elif key == "accepted_amount":
-                columns.append((key, lambda r: amount(r["accepted_amount"])))
+                columns.append(_col(key, amount))
             else:
-                columns.append((key, lambda r, key=key: count(r[key])))
+                columns.append(_col(key, count))
         title = f"{words['upsell_title']} · {words['by_' + by]}"
         out[f"upsell_{by}"] = _table(f"upsell_{by}", title, columns, data["upsell"][by], words)
     return out
