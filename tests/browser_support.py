@@ -110,6 +110,25 @@ def checked_page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
+#: Every chart of the dashboard: trend, lift, funnel, reasons, staff, upsell.
+CHARTS = 6
+#: A table's body rows as objects: data-key → the text shown.
+ROWS_JS = """table => [...table.tBodies[0].rows].map(row => Object.fromEntries(
+    [...row.cells].map(c => [c.dataset.key, c.textContent.trim()])))"""
+
+
+def shown_number(text: str) -> float | None:
+    """A number as the page shows it (``1,234``, ``12.3%``, ``+2.1``) as a number (rates
+    and points as fractions); ``—`` is None."""
+    if text == "—":
+        return None
+    if text.endswith("%"):
+        return float(text[:-1]) / 100
+    if text.startswith(("+", "-")):
+        return float(text) / 100
+    return float(text.replace(",", ""))
+
+
 def file_url(path: Path) -> str:
     """The file: URL of a local file."""
     return path.resolve().as_uri()

@@ -16,13 +16,8 @@ from typer.testing import CliRunner
 
 from revisit.cli import app
 from revisit.db.engine import create_db_engine, upgrade_schema
-from tests.browser_support import file_url
+from tests.browser_support import CHARTS, ROWS_JS, file_url, shown_number
 from tests.dashboard_support import two_store_dealer
-
-# Every chart of the dashboard: trend, lift, funnel, reasons, staff, upsell.
-CHARTS = 6
-ROWS_JS = """table => [...table.tBodies[0].rows].map(row => Object.fromEntries(
-    [...row.cells].map(c => [c.dataset.key, c.textContent.trim()])))"""
 
 
 @pytest.fixture(scope="module")
@@ -44,18 +39,6 @@ def cli(env: dict[str, str], *args: str) -> str:
 def cli_json(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = json.loads(cli(env, "report", *args, "--format", "json"))
     return rows
-
-
-def shown_number(text: str) -> float | None:
-    """A number as the page shows it (``1,234``, ``12.3%``, ``+2.1``) as a number (rates
-    and points as fractions); ``—`` is None."""
-    if text == "—":
-        return None
-    if text.endswith("%"):
-        return float(text[:-1]) / 100
-    if text.startswith(("+", "-")):
-        return float(text) / 100
-    return float(text.replace(",", ""))
 
 
 def assert_shown(shown: dict[str, str], expected: dict[str, Any], keys: list[str]) -> None:
