@@ -83,7 +83,10 @@ def browser() -> Iterator[Any]:
     """Debian's Chromium under Playwright (headless; --no-sandbox when running as root)."""
     path = chromium_path()
     if path is None:
-        pytest.skip(f"browser tests: no Chromium at {CHROMIUM}: {ENABLE}")
+        missing = f"browser tests: no Chromium at {CHROMIUM}: {ENABLE}"
+        if os.environ.get("CI"):  # .ci/run installs it: there, a missing browser is a failure
+            pytest.fail(missing)
+        pytest.skip(missing)
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - dev extras not installed

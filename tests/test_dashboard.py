@@ -142,3 +142,23 @@ def test_scoped_stores_is_never_wider_than_allowed() -> None:
 )  # fmt: skip
 def test_period_of(day: Any, period: str, key: str) -> None:
     assert period_of(day, period) == key
+
+
+def test_the_json_report_takes_several_stores(engine: Engine, db_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from revisit.cli import app
+
+    two_store_dealer(engine)
+
+    def rows(*args: str) -> list[dict[str, Any]]:
+        result = CliRunner().invoke(
+            app, ["report", *args, "--format", "json"], env={"REVISIT_DATABASE_URL": db_url}
+        )
+        assert result.exit_code == 0, result.output
+        parsed: list[dict[str, Any]] = json.loads(result.stdout)
+        return parsed
+
+    assert rows("--store", "S1", "--store", "S2") == rows()
+    assert sum(r["targeted"] for r in rows("--store", "S1")) == 11
+    assert rows("--store", "S2") == _data(engine, stores=frozenset({"S2"}))["runs"]
