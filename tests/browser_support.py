@@ -4,7 +4,7 @@ it the browser tests skip, saying how to enable them. ``.ci/run`` installs ``chr
 ``fonts-noto-cjk``, so CI always runs them.
 
 Fixtures (import them into a test module or conftest to use them): ``browser`` (one
-Chromium per session) and ``checked_page`` (a fresh page, zh-CN, whose :class:`PageGuard`
+Chromium per test module) and ``checked_page`` (a fresh page, zh-CN, whose :class:`PageGuard`
 fails the test on any console error, page error, or request leaving 127.0.0.1 and file:).
 """
 
@@ -78,9 +78,12 @@ class PageGuard:
         assert problems == [], "\n".join(problems)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium under Playwright (headless; --no-sandbox when running as root)."""
+    """Debian's Chromium under Playwright (headless; --no-sandbox when running as root), one
+    per test module: Playwright's sync API keeps an event loop running in this thread while
+    it is open, so it is closed before the next module's tests (asyncio.run in a Prefect
+    flow, say) need the thread. Keep browser tests in modules of their own."""
     path = chromium_path()
     if path is None:
         missing = f"browser tests: no Chromium at {CHROMIUM}: {ENABLE}"
