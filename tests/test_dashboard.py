@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from revisit.errors import ConfigError
 from revisit.reports.calls import CallFilter, churn_report, staff_report
 from revisit.reports.campaigns import ReportFilter, campaign_report
 from revisit.reports.dashboard import (
@@ -124,6 +125,11 @@ def test_campaign_and_period_filters(engine: Engine) -> None:
     assert first["staff"] == [] and first["upsell"]["month"] == []
     assert first["filter"] == {"stores": None, "campaign": None, "since": None,
                                "until": MONDAY.isoformat(), "period": "month"}  # fmt: skip
+
+
+def test_an_empty_period_is_refused() -> None:
+    with pytest.raises(ConfigError, match="the period is empty: since 2026-12-01"):
+        DashboardFilter(since=dt.date(2026, 12, 1), until=dt.date(2026, 11, 1))
 
 
 def test_scoped_stores_is_never_wider_than_allowed() -> None:

@@ -28,6 +28,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from revisit.dates import check_period
+from revisit.errors import ConfigError
 from revisit.reports.calls import CallFilter, churn_report, staff_report
 from revisit.reports.campaigns import ReportFilter, campaign_report, set_lift
 from revisit.reports.stats import rate
@@ -52,6 +54,13 @@ class DashboardFilter:
     since: dt.date | None = None
     until: dt.date | None = None
     period: str = "month"
+
+    def __post_init__(self) -> None:
+        """Raises ConfigError for a period that holds no day (since after until)."""
+        try:
+            check_period(self.since, self.until)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def scoped_stores(
