@@ -144,6 +144,7 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--status", "closed"], "unknown status 'closed'"),
         (["--store", "S9"], "unknown store 'S9'"),
     ],
+    ("tickets", "show"): [(["999"], "no ticket 999"), (["x"], "Invalid value")],
     ("tickets", "start"): [(["999"], "no ticket 999"), (["x"], "Invalid value")],
     ("tickets", "resolve"): [
         (["999", "--note", "done"], "no ticket 999"),
@@ -178,6 +179,7 @@ USES_DB: dict[tuple[str, ...], list[str]] = {
     ("report", "upsell"): [],
     ("report", "tickets"): [],
     ("tickets",): [],
+    ("tickets", "show"): ["1"],
     ("tickets", "start"): ["1"],
     ("tickets", "resolve"): ["1", "--note", "done"],
     ("optout", "import"): ["{tmp}/optouts.csv"],
@@ -190,7 +192,8 @@ LEAD: dict[tuple[str, ...], list[str]] = {
     ("demo-month-after",): ["{tmp}/month"], ("outcome", "log"): ["1", "--code", "booked"],
     ("outcome", "import"): ["{tmp}/file.txt"],
     ("optout", "import"): ["{tmp}/file.txt"],
-    ("tickets", "start"): ["1"], ("tickets", "resolve"): ["1", "--note", "done"],
+    ("tickets", "show"): ["1"], ("tickets", "start"): ["1"],
+    ("tickets", "resolve"): ["1", "--note", "done"],
 }  # fmt: skip
 NO_DB = {("import",), ("demo-data",), ("campaign", "list"), ("dev", "fake-twilio")}
 

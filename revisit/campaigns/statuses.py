@@ -208,12 +208,13 @@ class TicketStatus(StrEnum):
     RESOLVED = "resolved"  # closed, with what was done
 
 
-#: A ticket still ``open`` this long after it was opened is flagged (the seeds: a
-#: dissatisfied customer is taken up the same day, reported at the next morning meeting).
+#: A ticket not resolved this long after it was opened is flagged, whether nobody took it up
+#: or it was started and left (the seeds: a dissatisfied customer is taken up the same day,
+#: reported at the next morning meeting).
 TICKET_OVERDUE_AFTER = timedelta(days=1)
 
 
 def ticket_overdue(status: str, opened_at: datetime, now: datetime) -> bool:
-    """Whether a ticket is flagged: still ``open`` more than :data:`TICKET_OVERDUE_AFTER`
-    after ``opened_at`` (both aware)."""
-    return status == TicketStatus.OPEN and now - opened_at > TICKET_OVERDUE_AFTER
+    """Whether a ticket is flagged: not resolved (open or in progress) more than
+    :data:`TICKET_OVERDUE_AFTER` after ``opened_at`` (both aware)."""
+    return status != TicketStatus.RESOLVED and now - opened_at > TICKET_OVERDUE_AFTER

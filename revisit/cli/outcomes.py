@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from revisit.campaigns.statuses import TicketStatus
 from revisit.cli.app import app, console, engine_of, err_console, handles_errors, settings_of
 from revisit.cli.options import parse_day
+from revisit.delivery.notify import WebhookError
 from revisit.errors import RevisitError
 from revisit.outcomes.attribution import attribute_returns
 from revisit.outcomes.calls import CallOutcome, FieldProblem, parse_outcome, record_call_outcomes
@@ -87,6 +89,10 @@ def log_command(
     else:
         extra = " (callback added to that day's call list)" if done.callbacks else ""
         extra += " (ticket opened for the service manager)" if done.tickets else ""
+        for ticket_id, status, added in done.existing_tickets:
+            state = "already open" if status != TicketStatus.RESOLVED else "already resolved"
+            words = "; the customer's words were added to it" if added else ""
+            extra += f" (ticket #{ticket_id} {state} for this contact{words})"
         console.print(f"contact {contact_id}: {what} recorded{extra}", highlight=False)
     _tell_managers(ctx)
 
@@ -119,16 +125,25 @@ def import_command(
 
 
 def _tell_managers(ctx: typer.Context) -> None:
-    """Post the tickets not yet announced to the staff webhook, if one is set (a webhook
-    that fails is one error line; its tickets are announced by the next outcome command)."""
+    """Post the tickets (and additions) not yet announced to the staff webhook, if one is
+    set. The outcomes are recorded by then, so a webhook that fails is one warning line, not
+    a failure: what it did not take is announced by the next outcome command."""
     secret = settings_of(ctx).staff_webhook_url
     url = secret.get_secret_value() if secret else ""
     if not url:
         return
     import httpx
 
-    with httpx.Client(timeout=10.0) as client:
-        told = notify_new_tickets(engine_of(ctx), url=url, client=client)
+    try:
+        with httpx.Client(timeout=10.0) as client:
+            told = notify_new_tickets(engine_of(ctx), url=url, client=client)
+    except WebhookError as exc:
+        err_console.print(
+            f"[yellow]warning[/yellow] {exc}; everything was recorded, and the ticket "
+            "announcement will be retried by the next outcome command",
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        return
     if told:
         console.print(f"{told} new ticket(s) announced on the staff webhook")
 

@@ -15,6 +15,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from revisit.campaigns.outcome_codes import label
 from revisit.cli.app import app, console, engine_of, handles_errors, settings_of
 from revisit.cli.options import parse_day
 from revisit.entry.lookup import check_known
@@ -348,16 +349,18 @@ def tickets_command(
     output: Output = None,
 ) -> None:
     """Dissatisfied-customer tickets per store, advisor and category: open, in progress,
-    resolved, and overdue (still open after a day)."""
+    resolved, and overdue (not resolved a day after it was opened)."""
     _check_format(fmt)
     f = TicketFilter(store=store, since=since, until=until)
     rows = _rows(ctx, ticket_report, f, store=store)
     emit(rows, TICKET_KEYS, fmt=fmt, output=output, table=lambda: _ticket_table(rows),
-         notes=("overdue: still open a day after the ticket was opened",))  # fmt: skip
+         notes=("overdue: not resolved a day after the ticket was opened",))  # fmt: skip
 
 
 def _ticket_table(rows: Sequence[dict[str, Any]]) -> Table:
-    table = _plain_table("Dissatisfied-customer tickets", rows, TICKET_KEYS)
+    # categories as `revisit tickets` shows them (their labels); JSON and CSV keep the codes
+    shown = [row | {"category": label(row["category"])} for row in rows]
+    table = _plain_table("Dissatisfied-customer tickets", shown, TICKET_KEYS)
     for i, row in enumerate(rows):
         if row["overdue"]:  # flag the row: a ticket nobody took up within a day
             table.rows[i].style = "red"

@@ -343,7 +343,9 @@ class Ticket(SQLModel, table=True):
     (``customer_id``, ``store_id``), which visit and advisor, what (``category``, the
     customer's ``words``), who logged it (``caller``), when it was opened, where it stands
     (a TicketStatus) and, once resolved, what was done (``resolution``). ``notified_at``:
-    when the staff webhook was told. Written by :mod:`revisit.outcomes.tickets` only."""
+    when the staff webhook was last told; ``amended_at``: when later words were added to
+    ``words`` (told again when after ``notified_at``). Written by
+    :mod:`revisit.outcomes.tickets` only."""
 
     __tablename__ = "tickets"
     __table_args__ = (
@@ -372,6 +374,9 @@ class Ticket(SQLModel, table=True):
     )
     resolution: str | None = None
     notified_at: dt.datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    amended_at: dt.datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
 

@@ -9,7 +9,8 @@ Outcomes; issue 12):
 - ``not_reached`` / ``wrong_number`` marks the customer's phone invalid;
 - ``do_not_contact`` puts the customer on the do-not-contact list (source ``staff``);
 - ``dissatisfied`` + category (the customer's words in the note) opens a ticket for the
-  store's service manager (:mod:`revisit.outcomes.tickets`; one per contact);
+  store's service manager (:mod:`revisit.outcomes.tickets`; one per contact, a callback's
+  outcome counting for the contact it follows up; a later one adds its words to it);
 - ``callback`` + date adds a call contact of its own to the outbox for that day and the same
   campaign (unique per campaign, day and customer, so never listed twice); it goes to the
   same caller and is listed by that day's run of the campaign.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
@@ -29,6 +30,7 @@ from revisit.campaigns.outcome_codes import (
     CODES,
     DECLINE_REASONS,
     DISSATISFACTIONS,
+    LABELS,
     NOT_REACHED,
     CallCode,
     DeclineReason,
@@ -36,7 +38,7 @@ from revisit.campaigns.outcome_codes import (
     OutcomeKind,
     canonical,
 )
-from revisit.campaigns.statuses import ContactStatus, OptOutSource
+from revisit.campaigns.statuses import REACHED_STATUSES, ContactStatus, OptOutSource
 from revisit.db.tables import CONTACTS, CUSTOMERS, VEHICLES, utcnow
 from revisit.delivery.outbox import add_callback
 from revisit.dms.importing.values import parse_date
@@ -46,6 +48,10 @@ from revisit.outcomes.tickets import Complaint, open_tickets
 
 #: Contacts that were never meant to be called: an outcome for one is refused.
 NOT_CONTACTED = (ContactStatus.EXCLUDED, ContactStatus.SUPPRESSED, ContactStatus.HOLDOUT)
+#: Contacts an outcome may be recorded for: sent or listed (or possibly sent) …
+OUTCOME_STATUSES = REACHED_STATUSES
+#: … and a callback still waiting for its day's call list (the caller rang back early).
+CALLBACK_WAITING = (ContactStatus.PENDING, ContactStatus.DEFERRED)
 
 
 class FieldProblem(ValueError):
@@ -70,7 +76,13 @@ class CallOutcome:
 
 
 def _known(words: Iterable[str]) -> str:
-    return ", ".join(sorted(words))
+    """The values a caller may write, each with its Chinese label: ``price (价格)``."""
+    return ", ".join(f"{w} ({LABELS[w][0]})" if w in LABELS else w for w in sorted(words))
+
+
+#: Details that are a decline reason and a dissatisfaction category alike: alone, they do
+#: not say which outcome the call had.
+AMBIGUOUS = DECLINE_REASONS & DISSATISFACTIONS
 
 
 def parse_outcome(
@@ -79,7 +91,9 @@ def parse_outcome(
     """(code, detail, callback date) from what a caller wrote, in either language
     (``已预约``; ``declined`` + ``价格``; a detail alone implies its code, in either
     column: ``空号`` is not_reached / wrong_number; ``不满意`` + ``服务态度`` is dissatisfied /
-    attitude — its category is required). Raises :class:`FieldProblem` naming the field."""
+    attitude — its category is required). A detail alone that is both a decline reason and a
+    dissatisfaction category (``服务态度``, ``太贵``) is refused: 结果 must say which. Raises
+    :class:`FieldProblem` naming the field."""
     code_text, reason_text, callback_text = (t.strip() for t in (code_text, reason_text,
                                                                  callback_text))  # fmt: skip
     if not code_text and reason_text:  # the reason column alone: it names the outcome
@@ -87,6 +101,12 @@ def parse_outcome(
     value = canonical(code_text) if code_text else None
     if value is None:
         raise FieldProblem("outcome", f"unknown outcome {code_text!r}; known: {_known(CODES)}")
+    if value in AMBIGUOUS and not reason_text:
+        raise FieldProblem(
+            "outcome",
+            f"{code_text!r} alone may be a decline reason or a dissatisfaction category; "
+            f"fill 结果 (outcome) with {_known([CallCode.DECLINED, CallCode.DISSATISFIED])}",
+        )
     reason = canonical(reason_text) if reason_text else None
     if value == CallCode.DISSATISFIED:
         if reason not in DISSATISFACTIONS:
@@ -136,13 +156,16 @@ def _callback_day(code: CallCode, text: str) -> dt.date | None:
 @dataclass
 class Recorded:
     """What :func:`record_call_outcomes` did: outcomes written, rows already there, the
-    callbacks added to the outbox, the tickets opened, and the problems (index of the
-    outcome, problem)."""
+    callbacks added to the outbox, the tickets opened, the tickets dissatisfied outcomes found
+    already there ((id, status, whether their words were added), see
+    :class:`~revisit.outcomes.tickets.Opened`), and the problems (index of the outcome,
+    problem)."""
 
     inserted: int = 0
     duplicates: int = 0
     callbacks: int = 0
     tickets: int = 0
+    existing_tickets: list[tuple[int, str, bool]] = field(default_factory=list)
     problems: list[tuple[int, FieldProblem]] | None = None
 
 
@@ -159,12 +182,12 @@ def _contacts(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
 def _check(outcome: CallOutcome, contact: Any) -> None:
     if contact is None:
         raise FieldProblem("contact_id", f"unknown contact {outcome.contact_id}")
+    which = f"contact {outcome.contact_id} ({contact.campaign}, customer {contact.customer_id})"
     if contact.status in NOT_CONTACTED:
-        raise FieldProblem(
-            "contact_id",
-            f"contact {outcome.contact_id} ({contact.campaign}, customer "
-            f"{contact.customer_id}) was not to be contacted ({contact.status})",
-        )
+        raise FieldProblem("contact_id", f"{which} was not to be contacted ({contact.status})")
+    waiting_callback = contact.callback_of is not None and contact.status in CALLBACK_WAITING
+    if contact.status not in OUTCOME_STATUSES and not waiting_callback:
+        raise FieldProblem("contact_id", f"{which} was never sent or listed ({contact.status})")
     if outcome.code == CallCode.DISSATISFIED and not (outcome.note or "").strip():
         raise FieldProblem("note", "a dissatisfied call needs the customer's words in the note")
     if outcome.callback_date is not None and outcome.callback_date <= contact.as_of:
@@ -182,7 +205,9 @@ def record_call_outcomes(
 ) -> Recorded:
     """Record call outcomes and their side effects in ``conn``'s transaction. An outcome
     identical to one already recorded for its contact is skipped (so importing a sheet twice
-    adds nothing); an outcome for an unknown or never-contacted contact is a problem.
+    adds nothing); an outcome for an unknown contact, or one never sent or listed (excluded,
+    suppressed, holdout, expired, still pending — a callback waiting for its day aside), is a
+    problem.
     ``managers`` (store id → service manager) own the tickets ``dissatisfied`` opens."""
     done = Recorded(problems=[])
     complaints: list[Complaint] = []
@@ -210,7 +235,8 @@ def record_call_outcomes(
             words = outcome.note or ""
             complaints.append(Complaint(contact, outcome.detail, words, row["staff"]))
     done.inserted = add_outcomes(conn, rows)
-    done.tickets = open_tickets(conn, complaints, managers=managers)
+    opened = open_tickets(conn, complaints, managers=managers)
+    done.tickets, done.existing_tickets = opened.opened, opened.existing or []
     return done
 
 

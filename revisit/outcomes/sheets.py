@@ -109,7 +109,8 @@ def import_sheet(
     table = open_table(path)
     try:
         columns = _columns(table.header, path)
-        batch: list[tuple[int, CallOutcome]] = []
+        # a row refused on reading waits in the batch too: problems are told in file order
+        batch: list[tuple[int, CallOutcome | FieldProblem]] = []
         for line, cells in table.rows:
             report.read += 1
             values = _row(cells, columns)
@@ -121,7 +122,7 @@ def import_sheet(
             try:
                 batch.append((line, _parse(values)))
             except FieldProblem as problem:
-                _reject(report, path, line, problem, on_problem)
+                batch.append((line, problem))
             if len(batch) >= BATCH:
                 _flush(engine, batch, report, path, on_problem, managers)
         _flush(engine, batch, report, path, on_problem, managers)
@@ -146,7 +147,7 @@ def _reject(
 
 def _flush(
     engine: Engine,
-    batch: list[tuple[int, CallOutcome]],
+    batch: list[tuple[int, CallOutcome | FieldProblem]],
     report: SheetReport,
     path: Path,
     on_problem: Callable[[Problem], None] | None,
@@ -154,12 +155,15 @@ def _flush(
 ) -> None:
     if not batch:
         return
+    outcomes = [(line, o) for line, o in batch if isinstance(o, CallOutcome)]
+    problems = [(line, o) for line, o in batch if isinstance(o, FieldProblem)]
     with engine.begin() as conn:
-        done = record_call_outcomes(conn, [o for _, o in batch], managers=managers)
+        done = record_call_outcomes(conn, [o for _, o in outcomes], managers=managers)
     report.inserted += done.inserted
     report.duplicates += done.duplicates
     report.callbacks += done.callbacks
     report.tickets += done.tickets
-    for index, problem in done.problems or ():
-        _reject(report, path, batch[index][0], problem, on_problem)
+    problems += [(outcomes[index][0], problem) for index, problem in done.problems or ()]
+    for line, problem in sorted(problems, key=lambda found: found[0]):
+        _reject(report, path, line, problem, on_problem)
     batch.clear()

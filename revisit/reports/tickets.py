@@ -1,6 +1,6 @@
 """Dissatisfied-customer tickets counted per store, advisor and category (``revisit report
-tickets``): how many are open, in progress and resolved, and how many are overdue — still
-open a day after they were opened (:data:`revisit.campaigns.statuses.TICKET_OVERDUE_AFTER`).
+tickets``): how many are open, in progress and resolved, and how many are overdue — not
+resolved a day after they were opened (:data:`revisit.campaigns.statuses.TICKET_OVERDUE_AFTER`).
 One query. The tickets themselves are listed by ``revisit tickets``
 (:mod:`revisit.outcomes.tickets`).
 """
@@ -51,7 +51,9 @@ def ticket_report(conn: Connection, f: TicketFilter | None = None) -> list[dict[
     t = TICKETS.c
     advisor = func.coalesce(t.advisor, literal("unknown"))
     status = {s: _count(t.status == s.value).label(s.value) for s in TicketStatus}
-    overdue = and_(t.status == TicketStatus.OPEN.value, t.opened_at < f.now - TICKET_OVERDUE_AFTER)
+    overdue = and_(
+        t.status != TicketStatus.RESOLVED.value, t.opened_at < f.now - TICKET_OVERDUE_AFTER
+    )
     query = select(
         t.store_id.label("store"), advisor.label("advisor"), t.category,
         func.count().label("tickets"), *status.values(), _count(overdue).label("overdue"),
