@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -256,12 +256,17 @@ def test_a_caller_s_do_not_contact_goes_through_the_same_opt_out(engine: Engine)
             .order_by(CONTACTS.c.id)
         ).all()
     (told, cid, phone), other = rows[0], rows[1]
-    with engine.begin() as conn:  # the caller reached them on a pending contact
+    with engine.begin() as conn:  # an outcome is only for a contact sent or listed
+        refused = record_call_outcomes(conn, [CallOutcome(told, "do_not_contact")])
+        ((_, problem),) = refused.problems or ()
+        assert str(problem).endswith(f"customer {cid}) was never sent or listed (pending)")
+        conn.execute(update(CONTACTS).where(CONTACTS.c.id == told).values(status="sent"))
+    with engine.begin() as conn:  # the SMS went out; then the customer told a caller
         record_call_outcomes(
             conn, [CallOutcome(told, "do_not_contact", staff="李娜", note="不要再打")]
         )
     assert _sources(engine) == {cid: "staff"}
     statuses = contact_statuses(engine, run_id)
-    assert (statuses[phone], statuses[other.phone]) == ("excluded", "pending")
+    assert (statuses[phone], statuses[other.phone]) == ("sent", "pending")
     _reply(engine, phone, "START", "SMstart2")
     assert _sources(engine) == {cid: "staff"}
