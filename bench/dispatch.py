@@ -7,6 +7,7 @@ resident size of the dispatching process for 10,000 and 100,000 messages.
 
     python -m bench.dispatch                 # throughput grid + the acceptance scenario
     python -m bench.dispatch --memory        # adds the 10k / 100k memory comparison
+    python -m bench.dispatch --console --messages 100000   # the dispatcher's own msg/s
 """
 
 from __future__ import annotations
@@ -125,6 +126,46 @@ def _heap(db: str, run_id: int) -> dict[str, Any]:
     }
 
 
+def _console(db: str, run_id: int, rate: float, concurrency: int) -> dict[str, Any]:
+    """In a fresh child: dispatch the run through the console channel into /dev/null with
+    the rate set high; the elapsed time is the dispatcher's own cost (claims, the send
+    window, the channel call, records, progress)."""
+    from revisit.delivery.worker import run_worker
+    from revisit.entry.engine import open_engine
+    from revisit.settings import Settings
+
+    engine = open_engine(db)
+    settings = Settings(database_url=db, TWILIO_ACCOUNT_SID=None)  # type: ignore[call-arg]
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        summary = run_worker(engine, settings, run_id=run_id, rate=rate, concurrency=concurrency)
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {
+        "sent": summary.sent,
+        "status": str(summary.status),
+        "elapsed_s": round(elapsed, 2),
+        "cpu_s": round(cpu, 2),
+        "msg_per_s": round(summary.sent / elapsed, 1) if elapsed else 0.0,
+        "rss_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def console_rate(
+    messages: int = 100_000, *, rate: float = 1_000_000.0, concurrency: int = 10
+) -> dict[str, Any]:
+    """Messages per second of the console channel for one run of ``messages`` pending SMS
+    (SQLite, a fresh file), with the rate set high (``rate`` per second) so that nothing but
+    the dispatcher's own work limits it. Runs in child processes; returns ``messages``,
+    ``sent``, ``elapsed_s`` (wall), ``cpu_s`` (the dispatching process), ``msg_per_s``
+    (sent / wall seconds) and ``rss_peak_mb``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
+        db = f"sqlite:///{tmp}/console.db"
+        run_id = _python(f"_prepare({db!r}, {messages})", env)
+        child = _python(f"_console({db!r}, {run_id}, {rate}, {concurrency})", env)
+    return {"messages": messages, "rate": rate, "concurrency": concurrency, **child}
+
+
 def heap_scenario(n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
@@ -187,7 +228,14 @@ def main() -> None:
     p.add_argument("--memory", action="store_true", help="also measure 10k vs 100k messages")
     p.add_argument("--quick", action="store_true", help="only the acceptance scenario")
     p.add_argument("--memory-only", action="store_true", help="only the memory comparison")
+    p.add_argument(
+        "--console", action="store_true", help="only the console channel's msg/s, rate set high"
+    )
+    p.add_argument("--messages", type=int, default=100_000, help="messages for --console")
     a = p.parse_args()
+    if a.console:
+        print(json.dumps(console_rate(a.messages)), flush=True)
+        return
     grid = [(3000, 200, 40)]
     if not a.quick:
         grid = [(1000, 50, 10), (2000, 100, 20), (2000, 200, 10), *grid, (4000, 400, 80)]

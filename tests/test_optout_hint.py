@@ -57,6 +57,7 @@ def test_contexts_and_rendered_texts_carry_the_customer_s_own_hint(engine: Engin
             MemberRef(c.customer_id, [make_vehicle(s, customer=c).vin])
             for c in (china, abroad, nophone)
         ]
+        china_id, abroad_id, nophone_id = (c.customer_id for c in (china, abroad, nophone))
         s.commit()
         contexts = load_contexts(
             s, campaign_name="maintenance_due", cohort="maintenance_due", channel="sms",
@@ -65,13 +66,13 @@ def test_contexts_and_rendered_texts_carry_the_customer_s_own_hint(engine: Engin
     del store
     hints = {cid: (ctx["opt_out_via"], ctx["opt_out_hint"]) for cid, ctx in contexts.items()}
     assert hints == {
-        china.customer_id: ("phone", "退订请致电0595-22881234"),
-        abroad.customer_id: ("reply", "Reply STOP to opt out"),
-        nophone.customer_id: ("store", "退订请告知厦门店"),
+        china_id: ("phone", "退订请致电0595-22881234"),
+        abroad_id: ("reply", "Reply STOP to opt out"),
+        nophone_id: ("store", "退订请告知厦门店"),
     }
     renderer = Renderer(ROOT / "templates")
     # The English customer's text rendered in Chinese keeps the path, in Chinese.
-    zh = renderer.render_sms("maintenance_due", "zh", contexts[abroad.customer_id])
+    zh = renderer.render_sms("maintenance_due", "zh", contexts[abroad_id])
     assert zh.text.endswith("回复TD退订")
-    en = renderer.render_sms("maintenance_due", "en", contexts[china.customer_id])
+    en = renderer.render_sms("maintenance_due", "en", contexts[china_id])
     assert en.text.endswith("To opt out, call 0595-22881234")

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from devtools.fake_twilio import FakeTwilio, serve_fake_twilio
 from revisit.campaigns.config import load_campaigns
 from revisit.cli import app
+from revisit.entry import runs
 from revisit.entry.runs import RunOptions, daily_campaigns, pinned_clock, run_campaign
 from revisit.errors import TemplateError
 from revisit.settings import Settings
@@ -141,6 +142,34 @@ def test_a_failing_template_writes_nothing(engine: Engine, db_url: str, tmp_path
     assert contacts(engine, "maintenance_due") == {}
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM campaign_runs")).scalar_one() == 0
+
+
+def test_a_template_failing_in_a_later_batch_writes_nothing_either(
+    engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "RENDER_CHUNK", 1)  # each customer is its own batch
+    dealership(engine)
+    settings = settings_for(db_url, tmp_path / "out")
+    preview = run(engine, settings, "maintenance_due", MORNING, dry_run=True, samples=10)
+    order = [cid for cid, _text in preview.samples]
+    assert len(order) >= 3  # so that batches were written before the failing one
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    broken = templates / "sms" / "maintenance_due.zh.j2"
+    broken.write_text(
+        f"{{% if customer.customer_id == '{order[-1]}' %}}{{{{ customer.nickname }}}}"
+        "{% endif %}您好",
+        encoding="utf-8",
+    )
+    settings = settings_for(db_url, tmp_path / "out", templates=templates)
+    with pytest.raises(TemplateError, match=f"customer {order[-1]}"):
+        run(engine, settings, "maintenance_due", MORNING)
+    assert contacts(engine, "maintenance_due") == {}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM campaign_runs")).scalar_one() == 0
+    report = run(engine, settings_for(db_url, tmp_path / "out"), "maintenance_due", MORNING)
+    assert [cid for cid, _text in report.samples] == order[:3]  # across batches
+    assert sum(contacts(engine, "maintenance_due").values()) == report.plan["targeted"]
 
 
 def test_call_campaign_writes_lists_and_marks_contacts_listed(

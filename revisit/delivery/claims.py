@@ -31,9 +31,11 @@ from revisit.campaigns.statuses import (
     OptOutSource,
     RunStatus,
 )
-from revisit.db.engine import insert_ignore
+from revisit.db.engine import chunked, insert_ignore
 from revisit.db.tables import CONTACTS, CUSTOMERS, MESSAGES, OPT_OUTS, RUNS, STORES
 from revisit.delivery.callbacks import apply_pending_callbacks
+
+ID_CHUNK = 900  # ids per IN list (SQLite allows 999 parameters in older builds)
 
 
 def _in_flight() -> Any:
@@ -265,19 +267,20 @@ def record(
     with engine.begin() as conn:
         if sent := by_status.get(ContactStatus.SENT):
             # Unconditional: once the provider has it, it is sent, whoever holds the row.
-            conn.execute(
-                update(CONTACTS)
-                .where(c.id == bindparam("b_id"))
-                .values(
-                    status=ContactStatus.SENT,
-                    sent_at=now,
-                    error_code=None,
-                    error=None,
-                    claimed_by=None,
-                    lease_until=None,
-                ),
-                [{"b_id": o.contact_id} for o in sent],
-            )
+            # One statement per chunk of ids: every sent contact gets the same values.
+            for chunk in chunked([o.contact_id for o in sent], ID_CHUNK):
+                conn.execute(
+                    update(CONTACTS)
+                    .where(c.id.in_(chunk))
+                    .values(
+                        status=ContactStatus.SENT,
+                        sent_at=now,
+                        error_code=None,
+                        error=None,
+                        claimed_by=None,
+                        lease_until=None,
+                    )
+                )
             messages = [_message_row(o, provider, now) for o in sent]
             insert_ignore(conn, MESSAGES, messages, keys=["provider_sid"])
             # Status callbacks that came before this write are applied now, never dropped.

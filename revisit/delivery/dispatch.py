@@ -1,8 +1,10 @@
 """SMS dispatch from the outbox: at most once per contact, whatever crashes, retries or re-runs.
 
-A run's pending contacts are claimed in small batches (``sending`` is committed before the
-provider is called), sent through a :class:`~revisit.delivery.channels.base.Channel` by a
-bounded pool of tasks paced by a smooth rate limiter, and their outcomes recorded in groups.
+A run's pending contacts are claimed in batches (``sending`` is committed before the
+provider is called; a batch is about a tenth of a second's worth at the rate, 20 at least and
+``batch_size`` at most), sent through a :class:`~revisit.delivery.channels.base.Channel` by
+``concurrency`` long-lived senders paced by a smooth rate limiter — no task per message — and
+their outcomes recorded in groups, one transaction each.
 A contact whose outcome is unknown (a 5xx, a timeout, a crash) is never sent again before the
 provider has been asked whether it has the message (:meth:`Channel.find_sent`).
 
@@ -61,6 +63,7 @@ from revisit.settings import DEFAULT_TIMEZONE
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
+RECONCILE_EVERY_S = 1.0  # how often a busy dispatcher looks for expired leases
 
 
 class _Dispatcher:
@@ -80,11 +83,16 @@ class _Dispatcher:
         self.worker = uuid.uuid4().hex[:12]
         self.summary = DispatchSummary(run_id)
         self.limiter = account_limiter(engine, key=tuning.rate_key, rate=tuning.rate)
-        self.sem = asyncio.Semaphore(tuning.concurrency)
+        # Claimed contacts wait here for one of the senders; its size bounds what a claim
+        # may run ahead of the sends.
+        self.queue: asyncio.Queue[Claimed | None] = asyncio.Queue(tuning.claim_size)
+        self.sem = asyncio.Semaphore(tuning.concurrency)  # reconciliation's requests
         self.rng = random.Random()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="revisit-outbox")
         self.buffer: list[Recorded] = []
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.senders: list[asyncio.Task[None]] = []
+        self.busy = 0  # contacts taken by a sender and not yet settled
+        self.reconcile_at = 0.0  # monotonic time of the next look for expired leases
         self.consecutive = 0
         self.stop_reason: str | None = None
         self.crash: BaseException | None = None
@@ -121,11 +129,11 @@ class _Dispatcher:
             asyncio.create_task(self._renew_leases()),
             asyncio.create_task(self._flusher()),
         ]
+        self.senders = [asyncio.create_task(self._sender()) for _ in range(self.t.concurrency)]
         try:
             await self._loop()
         finally:
-            if self.tasks:
-                await asyncio.gather(*self.tasks, return_exceptions=True)
+            await self._stop_senders()
             for task in background:
                 task.cancel()
             self._settle_held()
@@ -160,8 +168,11 @@ class _Dispatcher:
         }
 
     async def _loop(self) -> None:
+        look = True  # for expired leases: at the start, then about once a second
         while self.stop_reason is None:
-            await self._reconcile_due()
+            if look or time.monotonic() >= self.reconcile_at:
+                await self._reconcile_due()
+                self.reconcile_at = time.monotonic() + RECONCILE_EVERY_S
             if self.stop_reason is not None:
                 return
             if not self.allowed_now():
@@ -178,10 +189,12 @@ class _Dispatcher:
                 today=await self._today(),
             )
             if batch:
-                await self._spawn(batch)
+                look = False
+                await self._enqueue(batch)
                 continue
-            if self.tasks:  # let our own sends finish: they may come back unknown
-                await asyncio.wait(list(self.tasks))
+            look = True
+            if self._sending():  # let our own sends finish: they may come back unknown
+                await self.queue.join()
                 await self.flush()
                 continue
             await self.flush()
@@ -203,29 +216,56 @@ class _Dispatcher:
             )  # fmt: skip
         return min(days.values())
 
-    async def _spawn(self, batch: list[Claimed]) -> None:
+    def _sending(self) -> bool:
+        return self.busy > 0 or not self.queue.empty()
+
+    async def _enqueue(self, batch: list[Claimed]) -> None:
+        """Hand a claimed batch to the senders (waiting while the queue is full)."""
         for i, contact in enumerate(batch):
             if contact.phone is None or contact.body is None:
                 what = "phone" if contact.phone is None else "body"
                 failed = SendResult(Outcome.PERMANENT, error=f"no {what}")
                 self.add(contact, ContactStatus.FAILED, failed)
                 continue
-            await self.sem.acquire()
             if self.stop_reason is not None:
-                self.sem.release()
                 for rest in batch[i:]:
                     self.release(rest)
                 return
-            task = asyncio.create_task(self._send(contact))
-            self.tasks.add(task)
-            task.add_done_callback(self._done)
+            await self.queue.put(contact)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        self.sem.release()
-        if not task.cancelled() and task.exception() is not None:
-            self.crash = self.crash or task.exception()
-            self.stop("error")
+    async def _sender(self) -> None:
+        """One of ``concurrency`` senders: sends the queued contacts one after another until
+        it is handed None; after a stop, releases what it takes."""
+        while True:
+            contact = await self.queue.get()
+            try:
+                if contact is None:
+                    return
+                if self.stop_reason is not None:
+                    self.release(contact)
+                    continue
+                self.busy += 1
+                try:
+                    await self._send(contact)
+                except Exception as exc:  # a bug, not an answer: stop the run
+                    # The contact stays ``sending``: reconciled after its lease, never resent.
+                    self.crash = self.crash or exc
+                    self.stop("error")
+                finally:
+                    self.busy -= 1
+            finally:
+                self.queue.task_done()
+
+    async def _stop_senders(self) -> None:
+        """Release what is still queued, then end every sender once its send is done."""
+        while not self.queue.empty():
+            contact = self.queue.get_nowait()
+            self.queue.task_done()
+            if contact is not None:
+                self.release(contact)
+        for _ in self.senders:
+            await self.queue.put(None)
+        await asyncio.gather(*self.senders, return_exceptions=True)
 
     # --- one message -----------------------------------------------------------------------
 

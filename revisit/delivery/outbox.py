@@ -78,6 +78,7 @@ __all__ = [
     "unsettled_runs",
     "utc",
     "waiting_calls",
+    "write_contacts",
 ]
 
 
@@ -99,10 +100,11 @@ def record_campaign(session: Session, campaign: CampaignDef) -> None:
 
 
 def open_run(
-    session: Session, *, plan: CampaignPlan, texts: Mapping[str, tuple[str, int]]
+    session: Session, *, plan: CampaignPlan, texts: Mapping[str, tuple[str, int]] | None = None
 ) -> CampaignRun:
     """Record the campaign, open its run for the plan's as_of (``planned``, the plan's numbers
-    in ``counts``) and write its contacts; the caller commits."""
+    in ``counts``) and write its contacts (see :func:`materialise`); with ``texts`` None the
+    caller writes them batch by batch (:func:`write_contacts`). The caller commits."""
     record_campaign(session, plan.campaign)
     run = CampaignRun(
         campaign=plan.campaign.name, as_of=plan.as_of, status=RunStatus.PLANNED,
@@ -111,7 +113,8 @@ def open_run(
     session.add(run)
     session.flush()
     assert run.id is not None
-    materialise(session, run_id=run.id, plan=plan, texts=texts)
+    if texts is not None:
+        materialise(session, run_id=run.id, plan=plan, texts=texts)
     return run
 
 
@@ -133,12 +136,27 @@ def materialise(
     its details (:attr:`PlanRow.details`). A customer already in the outbox for this
     campaign and day is left alone."""
     for chunk in chunked(plan.rows, WRITE_CHUNK):
-        rows = [_contact_row(run_id, plan, r, texts.get(r.customer_id)) for r in chunk]
-        insert_ignore(session, CONTACTS, rows, keys=["campaign", "as_of", "customer_id"])
+        write_contacts(session, run_id=run_id, plan=plan, rows=chunk, texts=texts)
+
+
+def write_contacts(
+    session: Session,
+    *,
+    run_id: int,
+    plan: CampaignPlan,
+    rows: Sequence[PlanRow],
+    texts: Mapping[str, tuple[str, int]],
+) -> int:
+    """Write the contacts of a batch of the plan's ``rows`` in one statement (at most
+    ``WRITE_CHUNK`` rows; ``texts`` as for :func:`materialise`). Returns the rows written
+    as the driver counts them."""
+    now = utcnow()
+    values = [_contact_row(run_id, plan, r, texts.get(r.customer_id), now) for r in rows]
+    return insert_ignore(session, CONTACTS, values, keys=["campaign", "as_of", "customer_id"])
 
 
 def _contact_row(
-    run_id: int, plan: CampaignPlan, r: PlanRow, text: tuple[str, int] | None
+    run_id: int, plan: CampaignPlan, r: PlanRow, text: tuple[str, int] | None, now: dt.datetime
 ) -> dict[str, Any]:
     c = plan.campaign
     return {
@@ -147,7 +165,7 @@ def _contact_row(
         "priority": c.priority, "status": PLANNED_STATUS[r.status], "reason": r.reason,
         "phone": r.phone, "body": text[0] if text else None, "details": r.details,
         "event_key": r.event_key, "last_useful_day": r.last_useful_day, "attempts": 0,
-        "created_at": utcnow(),
+        "created_at": now,
     }  # fmt: skip
 
 

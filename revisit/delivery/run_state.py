@@ -68,10 +68,11 @@ class Tuning:
         max_consecutive_failures: int, lease_seconds: float, settle_seconds: float,
         rate_key: str | None = None,
     ) -> Tuning:  # fmt: skip
-        """Claims of about two requests in flight each (20 at least, ``batch_size`` at most)."""
+        """Claims of two requests in flight each or a tenth of a second's worth at ``rate``,
+        whichever is more (20 at least, ``batch_size`` at most)."""
         return cls(
             rate=rate, concurrency=concurrency,
-            claim_size=max(1, min(batch_size, max(2 * concurrency, 20))),
+            claim_size=max(1, min(batch_size, max(2 * concurrency, int(rate / 10), 20))),
             max_consecutive_failures=max(1, max_consecutive_failures),
             lease=dt.timedelta(seconds=lease_seconds),
             settle=dt.timedelta(seconds=settle_seconds), max_retries=max_retries,

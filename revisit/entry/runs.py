@@ -10,7 +10,7 @@ written when a template fails for any member (:class:`~revisit.errors.TemplateEr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,10 +19,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from revisit.campaigns.config import CampaignDef
-from revisit.campaigns.plan import CampaignPlan, ReachCache, plan_campaign
+from revisit.campaigns.plan import CampaignPlan, PlanRow, ReachCache, plan_campaign
 from revisit.campaigns.statuses import ChannelKind, PlanDecision, RunStatus
 from revisit.db.engine import chunked
-from revisit.db.tables import utcnow
+from revisit.db.tables import CampaignRun, utcnow
 from revisit.delivery import outbox
 from revisit.delivery.channels import Delivered, open_channel
 from revisit.delivery.dispatch import DispatchSummary
@@ -33,13 +33,19 @@ from revisit.entry.clocks import (
     refuse_replay_send,
 )
 from revisit.entry.sending import FanOut, fanned_out
-from revisit.rendering import Renderer, load_contexts, raise_problems, refs_from_details
+from revisit.rendering import (
+    Renderer,
+    RenderProblem,
+    load_contexts,
+    raise_problems,
+    refs_from_details,
+)
 from revisit.settings import Settings
 
 __all__ = ["RunOptions", "RunReport", "daily_campaigns", "pinned_clock", "real_clock",
            "run_campaign"]  # fmt: skip
 
-RENDER_CHUNK = 1000
+RENDER_CHUNK = 2000  # plan rows per batch: rendered, then written in one statement
 
 
 @dataclass
@@ -88,20 +94,22 @@ class RunReport:
 # --- planning and rendering ------------------------------------------------------------------
 
 
-def render_plan(
+def rendered_batches(
     session: Session, *, plan: CampaignPlan, renderer: Renderer, replies: bool = False
-) -> dict[str, tuple[str, int]]:
-    """customer id → (SMS text, segments) for every customer to contact, rendered from the
-    details the contacts will keep; for call campaigns the call sheets are rendered and
-    checked but not kept. ``replies``: whether replies to the SMS sender arrive (the opt-out
-    hint). Raises TemplateError, naming the template, campaign and customers, when any
-    member fails."""
+) -> Iterator[tuple[Sequence[PlanRow], dict[str, tuple[str, int]], list[RenderProblem]]]:
+    """The plan's rows in batches of ``RENDER_CHUNK``, each with its texts — customer id →
+    (SMS text, segments) for the batch's customers to contact — and the problems found in
+    it. A batch's contexts are loaded set-based (:func:`revisit.rendering.load_contexts`),
+    so memory holds one batch, not the campaign. For call campaigns the call sheets are
+    rendered and checked but not kept. ``replies``: whether replies to the SMS sender arrive
+    (the opt-out hint)."""
     c = plan.campaign
-    rows = plan.by_status(PlanDecision.TO_CONTACT)
-    texts: dict[str, tuple[str, int]] = {}
-    problems = []
-    for chunk in chunked(rows, RENDER_CHUNK):
-        refs = [m for r in chunk for m in refs_from_details(r.customer_id, r.vins, r.details)]
+    for rows in chunked(plan.rows, RENDER_CHUNK):
+        todo = [r for r in rows if r.status == PlanDecision.TO_CONTACT]
+        if not todo:
+            yield rows, {}, []
+            continue
+        refs = [m for r in todo for m in refs_from_details(r.customer_id, r.vins, r.details)]
         contexts = load_contexts(
             session, campaign_name=c.name, cohort=c.cohort, channel=c.channel,
             as_of=plan.as_of, members=refs, campaign_vars=c.template_vars(),
@@ -110,10 +118,47 @@ def render_plan(
         rendered, found = renderer.render_campaign(
             c.name, contexts, c.max_segments, channel=c.channel, templates=c.templates
         )
+        yield rows, {cid: (sms.text, sms.segments) for cid, sms in rendered.items()}, found
+
+
+def render_plan(
+    session: Session, *, plan: CampaignPlan, renderer: Renderer, replies: bool = False
+) -> dict[str, tuple[str, int]]:
+    """customer id → (SMS text, segments) for every customer to contact (see
+    :func:`rendered_batches`). Raises TemplateError, naming the template, campaign and
+    customers, when any member fails."""
+    texts: dict[str, tuple[str, int]] = {}
+    problems: list[RenderProblem] = []
+    for _rows, batch, found in rendered_batches(
+        session, plan=plan, renderer=renderer, replies=replies
+    ):
         problems += found
-        texts.update({cid: (sms.text, sms.segments) for cid, sms in rendered.items()})
-    raise_problems(c.name, problems)
+        texts.update(batch)
+    raise_problems(plan.campaign.name, problems)
     return texts
+
+
+def write_outbox(
+    session: Session, *, plan: CampaignPlan, renderer: Renderer, replies: bool, samples: int
+) -> tuple[CampaignRun, list[tuple[str, str]]]:
+    """Open the plan's run and write its contacts batch by batch as they are rendered, one
+    statement per batch, in the caller's transaction; returns the run and the first
+    ``samples`` texts. Raises
+    TemplateError after every batch was rendered when any member fails: the caller's
+    transaction is then rolled back, so nothing is written."""
+    run = outbox.open_run(session, plan=plan)
+    assert run.id is not None
+    problems: list[RenderProblem] = []
+    shown: list[tuple[str, str]] = []
+    for rows, texts, found in rendered_batches(
+        session, plan=plan, renderer=renderer, replies=replies
+    ):
+        problems += found
+        if not problems:
+            outbox.write_contacts(session, run_id=run.id, plan=plan, rows=rows, texts=texts)
+        shown += _samples(rows, texts, samples - len(shown))
+    raise_problems(plan.campaign.name, problems)
+    return run, shown
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -166,15 +211,18 @@ def run_campaign(
                 session, campaign=campaign, as_of=as_of, now=clock(), all_campaigns=campaigns,
                 default_timezone=settings.default_timezone, reach=reach,
             )  # fmt: skip
-            texts = render_plan(
-                session, plan=plan, renderer=renderer, replies=settings.receives_replies
-            )
             report.plan = plan.summary()
-            report.samples = _samples(plan, texts, opts.samples)
             if opts.dry_run:
+                texts = render_plan(
+                    session, plan=plan, renderer=renderer, replies=settings.receives_replies
+                )
+                report.samples = _samples(plan.rows, texts, opts.samples)
                 report.status = RunStatus.DRY_RUN
                 return report
-            run = outbox.open_run(session, plan=plan, texts=texts)
+            run, report.samples = write_outbox(
+                session, plan=plan, renderer=renderer, replies=settings.receives_replies,
+                samples=opts.samples,
+            )  # fmt: skip
             session.commit()
         else:
             report.resumed, report.plan = True, dict(run.counts)
@@ -204,9 +252,11 @@ def run_campaign(
 
 
 def _samples(
-    plan: CampaignPlan, texts: Mapping[str, tuple[str, int]], n: int
+    rows: Sequence[PlanRow], texts: Mapping[str, tuple[str, int]], n: int
 ) -> list[tuple[str, str]]:
-    rows = plan.by_status(PlanDecision.TO_CONTACT)
+    """The first ``n`` of ``rows`` that have a text, as (customer id, text [segments])."""
+    if n <= 0:
+        return []
     shown = [r.customer_id for r in rows if r.customer_id in texts][:n]
     return [(cid, f"{texts[cid][0]} [{texts[cid][1]} segment(s)]") for cid in shown]
 

@@ -38,11 +38,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlalchemy import Row, Table, func, select
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
 
 from revisit.db.engine import chunked
-from revisit.db.tables import Customer, Policy, Store, UpsellItem, Vehicle, Visit
+from revisit.db.tables import CUSTOMERS, POLICIES, STORES, UPSELL, VEHICLES, VISITS
 from revisit.dms.phones import mask_phone
 from revisit.rendering.members import MemberRef, merge_members
 from revisit.rendering.optout_hint import opt_out_hint, opt_out_via, replies_arrive
@@ -53,47 +54,53 @@ HISTORY_PER_CUSTOMER = 5
 UPSELL_PER_CUSTOMER = 5
 
 
+# Rows are read as the driver's tuples (attribute access by column name), never as ORM
+# objects: a batch of members costs a handful of queries and no identity map.
+Vehicle = Row[Any]
+Customer = Row[Any]
+Store = Row[Any]
+Visit = Row[Any]
+Policy = Row[Any]
+UpsellItem = Row[Any]
+
+
 def _load_vehicles(
-    session: Session, members: dict[str, MemberRef], as_of: dt.date
+    conn: Connection, members: dict[str, MemberRef], as_of: dt.date
 ) -> dict[str, list[Vehicle]]:
     vins = sorted({v for m in members.values() for v in m.vins})
     whole = sorted(cid for cid, m in members.items() if not m.vins)
     rows: list[Vehicle] = []
+    v = VEHICLES.c
     for chunk in chunked(vins, CHUNK):
-        rows += session.exec(select(Vehicle).where(col(Vehicle.vin).in_(chunk))).all()
+        rows += conn.execute(select(VEHICLES).where(v.vin.in_(chunk))).all()
     for chunk in chunked(whole, CHUNK):
-        rows += session.exec(
-            select(Vehicle).where(
-                col(Vehicle.customer_id).in_(chunk),
-                Vehicle.status == "active",
-                Vehicle.purchase_date <= as_of,
+        rows += conn.execute(
+            select(VEHICLES).where(
+                v.customer_id.in_(chunk), v.status == "active", v.purchase_date <= as_of
             )
         ).all()
     by_customer: dict[str, list[Vehicle]] = defaultdict(list)
-    for v in sorted(rows, key=lambda v: (v.purchase_date, v.vin)):
-        by_customer[v.customer_id].append(v)
+    for row in sorted(rows, key=lambda r: (r.purchase_date, r.vin)):
+        by_customer[row.customer_id].append(row)
     return by_customer
 
 
-def _load_history(session: Session, vins: list[str], as_of: dt.date) -> dict[str, list[Visit]]:
+def _load_history(conn: Connection, vins: list[str], as_of: dt.date) -> dict[str, list[Visit]]:
     """The latest visits of every VIN, newest first, in one windowed query per chunk."""
+    v = VISITS.c
     rank = (
         func.row_number()
-        .over(partition_by=Visit.vin, order_by=(col(Visit.date).desc(), col(Visit.visit_id).desc()))
+        .over(partition_by=v.vin, order_by=(v.date.desc(), v.visit_id.desc()))
         .label("rn")
     )
     by_vin: dict[str, list[Visit]] = defaultdict(list)
     for chunk in chunked(vins, CHUNK):
-        ranked = (
-            select(Visit.visit_id, rank)
-            .where(col(Visit.vin).in_(chunk), Visit.date <= as_of)
-            .subquery()
-        )
-        rows = session.exec(
-            select(Visit)
-            .join(ranked, col(Visit.visit_id) == ranked.c.visit_id)
+        ranked = select(v.visit_id, rank).where(v.vin.in_(chunk), v.date <= as_of).subquery()
+        rows = conn.execute(
+            select(VISITS)
+            .join(ranked, v.visit_id == ranked.c.visit_id)
             .where(ranked.c.rn <= HISTORY_PER_VEHICLE)
-            .order_by(col(Visit.vin), col(Visit.date).desc(), col(Visit.visit_id).desc())
+            .order_by(v.vin, v.date.desc(), v.visit_id.desc())
         ).all()
         for visit in rows:
             by_vin[visit.vin].append(visit)
@@ -101,36 +108,32 @@ def _load_history(session: Session, vins: list[str], as_of: dt.date) -> dict[str
 
 
 def _load_upsell(
-    session: Session, vins: list[str], item_ids: list[str], *, grade: str | None, as_of: dt.date
+    conn: Connection, vins: list[str], item_ids: list[str], *, grade: str | None, as_of: dt.date
 ) -> list[tuple[UpsellItem, dt.date]]:
-    base = select(UpsellItem, col(Visit.date)).join(
-        Visit, col(Visit.visit_id) == col(UpsellItem.visit_id)
-    )
-    rows: list[tuple[UpsellItem, dt.date]] = []
+    u, visit_date = UPSELL.c, VISITS.c.date.label("visit_date")
+    base = select(UPSELL, visit_date).join(VISITS, VISITS.c.visit_id == u.visit_id)
+    rows: list[UpsellItem] = []
     for chunk in chunked(item_ids, CHUNK):
-        rows += session.exec(base.where(col(UpsellItem.item_id).in_(chunk))).all()
-    declined = [col(UpsellItem.status) == "declined", col(Visit.date) <= as_of]
+        rows += conn.execute(base.where(u.item_id.in_(chunk))).all()
+    declined = [u.status == "declined", VISITS.c.date <= as_of]
     if grade is not None:
-        declined.append(col(UpsellItem.grade) == grade)
+        declined.append(u.grade == grade)
     for chunk in chunked(vins, CHUNK):
-        rows += session.exec(base.where(col(UpsellItem.vin).in_(chunk), *declined)).all()
-    unique = {item.item_id: (item, visit_date) for item, visit_date in rows}
+        rows += conn.execute(base.where(u.vin.in_(chunk), *declined)).all()
+    unique = {row.item_id: (row, row.visit_date) for row in rows}
     return sorted(unique.values(), key=lambda r: (r[1], r[0].item_id), reverse=True)
 
 
 def _load_policies(
-    session: Session, vins: list[str], policy_ids: list[str], as_of: dt.date
+    conn: Connection, vins: list[str], policy_ids: list[str], as_of: dt.date
 ) -> list[Policy]:
     rows: list[Policy] = []
+    p = POLICIES.c
     for chunk in chunked(policy_ids, CHUNK):
-        rows += session.exec(select(Policy).where(col(Policy.policy_id).in_(chunk))).all()
+        rows += conn.execute(select(POLICIES).where(p.policy_id.in_(chunk))).all()
     for chunk in chunked(vins, CHUNK):
-        rows += session.exec(
-            select(Policy).where(
-                col(Policy.vin).in_(chunk),
-                col(Policy.renewed).is_(False),
-                Policy.expiry_date >= as_of,
-            )
+        rows += conn.execute(
+            select(POLICIES).where(p.vin.in_(chunk), p.renewed.is_(False), p.expiry_date >= as_of)
         ).all()
     unique = {p.policy_id: p for p in rows}
     return sorted(unique.values(), key=lambda p: (p.expiry_date, p.policy_id))
@@ -216,11 +219,12 @@ def _store_context(s: Store) -> dict[str, Any]:
     }
 
 
-def _by_id(session: Session, model: Any, key: Any, ids: Sequence[str]) -> dict[str, Any]:
+def _by_id(conn: Connection, table: Table, key: str, ids: Sequence[str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
+    column = table.c[key]
     for chunk in chunked(sorted(set(ids)), CHUNK):
-        for row in session.exec(select(model).where(col(key).in_(chunk))).all():
-            found[getattr(row, key.key)] = row
+        for row in conn.execute(select(table).where(column.in_(chunk))):
+            found[getattr(row, key)] = row
     return found
 
 
@@ -237,7 +241,7 @@ def _owner_maps(
 
 
 def _load_related(
-    session: Session,
+    conn: Connection,
     merged: dict[str, MemberRef],
     vehicles: dict[str, list[Vehicle]],
     *,
@@ -251,14 +255,14 @@ def _load_related(
     free_vins = sorted(v for v, cid in vin_owner.items() if not merged[cid].details["item_ids"])
     items: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item, visit_date in _load_upsell(
-        session, free_vins, sorted(item_owner), grade=grade, as_of=as_of
+        conn, free_vins, sorted(item_owner), grade=grade, as_of=as_of
     ):
         cid = item_owner.get(item.item_id) or vin_owner[item.vin]
         if len(items[cid]) < UPSELL_PER_CUSTOMER:
             items[cid].append(_item_context(item, visit_date))
     free_vins = sorted(v for v, cid in vin_owner.items() if not merged[cid].details["policy_ids"])
     policies: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for policy in _load_policies(session, free_vins, sorted(policy_owner), as_of):
+    for policy in _load_policies(conn, free_vins, sorted(policy_owner), as_of):
         cid = policy_owner.get(policy.policy_id) or vin_owner[policy.vin]
         policies[cid].append(_policy_context(policy))
     return items, policies
@@ -283,18 +287,19 @@ def load_contexts(
     the opt-out hint. Raises LookupError for an unknown customer or VIN: a member always
     names imported rows."""
     merged = merge_members(members)
-    customers = _by_id(session, Customer, Customer.customer_id, list(merged))
+    conn = session.connection()
+    customers = _by_id(conn, CUSTOMERS, "customer_id", list(merged))
     missing = sorted(set(merged) - set(customers))
     if missing:
         raise LookupError(f"{campaign_name}: unknown customer ids: {', '.join(missing[:10])}")
-    stores = _by_id(session, Store, Store.store_id, [c.store_id for c in customers.values()])
-    vehicles = _load_vehicles(session, merged, as_of)
+    stores = _by_id(conn, STORES, "store_id", [c.store_id for c in customers.values()])
+    vehicles = _load_vehicles(conn, merged, as_of)
     vins = sorted({v.vin for vs in vehicles.values() for v in vs})
     unknown = sorted({v for m in merged.values() for v in m.vins} - set(vins))
     if unknown:
         raise LookupError(f"{campaign_name}: unknown VINs: {', '.join(unknown[:10])}")
-    history = _load_history(session, vins, as_of)
-    items, policies = _load_related(session, merged, vehicles, cohort=cohort, as_of=as_of)
+    history = _load_history(conn, vins, as_of)
+    items, policies = _load_related(conn, merged, vehicles, cohort=cohort, as_of=as_of)
     campaign = {"name": campaign_name, "cohort": cohort, "channel": channel, "marketing": marketing}
     campaign |= dict(campaign_vars or {})
     contexts: dict[str, dict[str, Any]] = {}

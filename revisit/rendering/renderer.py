@@ -110,11 +110,16 @@ def join_sms_lines(text: str, lang: str) -> str:
 
 
 class Renderer:
-    """Renders SMS texts and call sheets from ``templates_dir``."""
+    """Renders SMS texts and call sheets from ``templates_dir``.
+
+    A renderer lives for one run (or preview): each template is found and compiled once,
+    on first use, and kept — a template file edited meanwhile is read by the next run."""
 
     def __init__(self, templates_dir: Path | str) -> None:
         self.templates_dir = Path(templates_dir)
         self.env = make_environment(self.templates_dir)
+        self._picked: dict[tuple[Any, ...], tuple[str, str]] = {}
+        self._compiled: dict[str, jinja2.Template] = {}
 
     def template_name(
         self, kind: str, campaign: str, lang: str, templates: Mapping[str, str] | None = None
@@ -125,6 +130,15 @@ class Renderer:
         return self._pick(kind, campaign, lang, templates)[0]
 
     def _pick(
+        self, kind: str, campaign: str, lang: str, templates: Mapping[str, str] | None
+    ) -> tuple[str, str]:
+        key = (kind, campaign, lang, tuple(templates.items()) if templates is not None else None)
+        picked = self._picked.get(key)
+        if picked is None:
+            picked = self._picked[key] = self._find(kind, campaign, lang, templates)
+        return picked
+
+    def _find(
         self, kind: str, campaign: str, lang: str, templates: Mapping[str, str] | None
     ) -> tuple[str, str]:
         langs = list(dict.fromkeys((lang, FALLBACK_LANGUAGE)))
@@ -144,7 +158,10 @@ class Renderer:
     def _render(self, name: str, context: Mapping[str, Any]) -> str:
         path = str(self.templates_dir / name)
         try:
-            return self.env.get_template(name).render(**context)
+            template = self._compiled.get(name)
+            if template is None:
+                template = self._compiled[name] = self.env.get_template(name)
+            return template.render(**context)
         except (jinja2.TemplateError, ValueError, TypeError, LookupError, ArithmeticError) as exc:
             raise RenderFailure(str(exc), _template_location(exc, path)) from exc
 
