@@ -129,8 +129,16 @@ def keep(session: Session, plan: CampaignPlan, *, fingerprint: str) -> None:
     commits."""
     c, as_of = plan.campaign, plan.as_of
     forget(session, as_of=as_of, campaign=c.name)
-    for chunk in chunked(plan.rows, WRITE_CHUNK):
-        session.execute(insert(DAY_PLAN_ROWS), [_row(c, as_of, r) for r in chunk])
+    conn = session.connection()
+    names = ", ".join(_COLUMNS)
+    marks = ", ".join(["%s" if conn.dialect.paramstyle != "qmark" else "?"] * len(_COLUMNS))
+    sql = f"INSERT INTO day_plan_rows ({names}) VALUES ({marks})"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:  # the driver's own executemany: rows as they are, JSON already text
+        for chunk in chunked(plan.rows, WRITE_CHUNK):
+            cursor.executemany(sql, [_row(c, as_of, r) for r in chunk])
+    finally:
+        cursor.close()
     stores = set(session.execute(select(STORES.c.store_id)).scalars())
     stores |= {r.store_id for r in plan.rows}
     now = utcnow()
@@ -149,13 +157,20 @@ def keep(session: Session, plan: CampaignPlan, *, fingerprint: str) -> None:
         session.execute(insert(DAY_PLANS), heads)
 
 
-def _row(c: CampaignDef, as_of: dt.date, r: PlanRow) -> dict[str, Any]:
-    return {
-        "as_of": as_of, "campaign": c.name, "customer_id": r.customer_id,
-        "store_id": r.store_id, "status": str(r.status), "reason": r.reason, "cohort": c.cohort,
-        "phone": r.phone, "language": r.language, "vins": list(r.vins), "details": r.details,
-        "event_key": r.event_key,
-    }  # fmt: skip
+_COLUMNS = ("as_of", "campaign", "customer_id", "store_id", "status", "reason", "cohort",
+            "phone", "language", "vins", "details", "event_key")  # fmt: skip
+
+
+def _row(c: CampaignDef, as_of: dt.date, r: PlanRow) -> tuple[Any, ...]:
+    return (
+        as_of, c.name, r.customer_id, r.store_id, str(r.status),
+        None if r.reason is None else str(r.reason), c.cohort, r.phone, r.language,
+        _dumps(list(r.vins)), _dumps(r.details), r.event_key,
+    )  # fmt: skip
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 # --- reading kept plans --------------------------------------------------------------------------
@@ -223,7 +238,7 @@ def _plan_rows(
         query = query.where(k.status == PlanDecision.TO_CONTACT).limit(limit)
     rows = []
     for row in session.execute(query):
-        entries = list(row.details or ()) or [{}]
+        entries = json.loads(row.details) or [{}]
         members = tuple(_member(campaign.cohort, row, e) for e in entries)
         status = PlanDecision(row.status)
         send_at = send(row.store_id) if status == PlanDecision.TO_CONTACT else None
@@ -231,7 +246,7 @@ def _plan_rows(
             PlanRow(
                 row.customer_id,
                 row.store_id,
-                tuple(row.vins or ()),
+                tuple(json.loads(row.vins)),
                 status,
                 _reason(row.reason),
                 members,

@@ -451,7 +451,9 @@ class DayCohortSize(SQLModel, table=True):
 class DayPlanRow(SQLModel, table=True):
     """One customer of a kept plan: the decision, its reason, and what a contact keeps
     (``vins``, ``details`` — one entry per member, as ``contacts.details`` — ``event_key``,
-    the phone and language)."""
+    the phone and language). ``vins`` and ``details`` are JSON text, written and read by
+    :mod:`revisit.campaigns.kept` alone (hundreds of thousands of rows a day: the driver
+    takes them as they are)."""
 
     __tablename__ = "day_plan_rows"
     __table_args__ = (
@@ -466,8 +468,8 @@ class DayPlanRow(SQLModel, table=True):
     cohort: str
     phone: str | None = None
     language: str = "zh"
-    vins: list[str] = Field(default_factory=list, sa_column=Column(JSON))
-    details: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    vins: str = "[]"
+    details: str = "[]"
     event_key: str | None = None
 
 

@@ -56,8 +56,8 @@ def upgrade() -> None:
         sa.Column("cohort", _text(), nullable=False),
         sa.Column("phone", _text(), nullable=True),
         sa.Column("language", _text(), nullable=False),
-        sa.Column("vins", sa.JSON(), nullable=True),
-        sa.Column("details", sa.JSON(), nullable=True),
+        sa.Column("vins", _text(), nullable=False),
+        sa.Column("details", _text(), nullable=False),
         sa.Column("event_key", _text(), nullable=True),
         sa.PrimaryKeyConstraint("as_of", "campaign", "customer_id"),
     )
