@@ -33,6 +33,7 @@ from revisit.entry.daily import launch, run_daily
 from revisit.entry.plans import plan_the_day
 from revisit.entry.preview import campaign_overview, preview
 from revisit.entry.runs import pinned_clock
+from revisit.outcomes.calls import CallOutcome, record_call_outcomes
 from revisit.outcomes.optouts import add_opt_out
 from revisit.settings import Settings
 from tests.test_runs import MORNING, ROOT, settings_for
@@ -238,3 +239,27 @@ def test_the_contact_statuses_of_todays_daily_runs_keep_the_plan(
             text("SELECT count(*) FROM contacts WHERE status = :s"), {"s": ContactStatus.SENT}
         ).scalar()
     assert sent
+
+
+def test_a_phone_a_caller_finds_dead_plans_the_day_again(
+    demo: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Another writer of plan inputs: a call outcome ``wrong_number`` marks the phone dead."""
+    settings = settings_for(db_url, tmp_path / "out")
+    yesterday = AS_OF - dt.timedelta(days=1)
+    launch(demo, settings, name="insurance_renewal", as_of=yesterday,
+           clock=pinned_clock(MORNING - dt.timedelta(days=1)))  # fmt: skip
+    preview_numbers(demo, settings, "insurance_renewal")
+    today = kept_rows(demo, "insurance_renewal")
+    with demo.connect() as conn:
+        listed = conn.execute(
+            text("SELECT id, customer_id FROM contacts WHERE status = 'listed' ORDER BY id")
+        ).all()
+    contact_id, who = next((i, c) for i, c in listed if c in today)
+    assert today[who][0] != PlanDecision.EXCLUDED
+    with demo.begin() as conn:
+        record_call_outcomes(
+            conn, [CallOutcome(contact_id, "not_reached", "wrong_number", staff="王芳")]
+        )
+    preview_numbers(demo, settings, "insurance_renewal")
+    assert kept_rows(demo, "insurance_renewal")[who] == ("excluded", "invalid_phone")
