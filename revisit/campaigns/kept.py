@@ -158,14 +158,14 @@ def keep(session: Session, plan: CampaignPlan, *, fingerprint: str) -> None:
 
 
 _COLUMNS = ("as_of", "campaign", "customer_id", "store_id", "status", "reason", "cohort",
-            "phone", "language", "vins", "details", "event_key")  # fmt: skip
+            "phone", "language", "vins", "details", "event_key", "last_useful_day")  # fmt: skip
 
 
 def _row(c: CampaignDef, as_of: dt.date, r: PlanRow) -> tuple[Any, ...]:
     return (
         as_of, c.name, r.customer_id, r.store_id, str(r.status),
         None if r.reason is None else str(r.reason), c.cohort, r.phone, r.language,
-        _dumps(list(r.vins)), _dumps(r.details), r.event_key,
+        _dumps(list(r.vins)), _dumps(r.details), r.event_key, r.last_useful_day,
     )  # fmt: skip
 
 
@@ -230,6 +230,7 @@ def _plan_rows(
             k.vins,
             k.details,
             k.event_key,
+            k.last_useful_day,
         )
         .where(k.as_of == as_of, k.campaign == campaign.name)
         .order_by(k.customer_id)
@@ -252,6 +253,7 @@ def _plan_rows(
                 members,
                 send_at,
                 row.event_key,
+                row.last_useful_day,
             )
         )
     return rows

@@ -471,6 +471,7 @@ class DayPlanRow(SQLModel, table=True):
     vins: str = "[]"
     details: str = "[]"
     event_key: str | None = None
+    last_useful_day: dt.date | None = None
 
 
 # --- Core handles: the one way to get a table ----------------------------------------------
