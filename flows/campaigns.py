@@ -50,7 +50,7 @@ def run_campaign_task(engine: Engine, **kwargs: Any) -> RunReport | State:
 def as_task(engine: Engine, **kwargs: Any) -> RunReport:
     """A runner for the entry layer that runs each campaign as a task (re-raising its
     expected failure, for the entry layer to record). Its arguments go in unvisited (quoted):
-    Prefect would otherwise walk, and might copy, the shared reach cache."""
+    Prefect would otherwise walk, and might copy, the campaign definitions and settings."""
     quoted = {k: quote(v) for k, v in kwargs.items()}
     state: State = run_campaign_task(engine, return_state=True, **quoted)  # type: ignore[assignment]
     outcome = state.result(raise_on_failure=False)
@@ -133,7 +133,7 @@ def daily_reminders(
     fan_out_above: int = 5000,
 ) -> list[dict] | State:
     """Run every ``schedule: daily`` campaign for the day, highest priority first, sharing
-    one reach cache as ``revisit campaign daily`` does. ``now`` (aware) pins the run's
+    the day's kept plan as ``revisit campaign daily`` does. ``now`` (aware) pins the run's
     clock for a replay, as ``campaign daily --now`` does; the wall clock otherwise. An SMS
     run with more than ``fan_out_above`` waiting is sent by ``dispatchers`` dispatch-run
     flow runs on the pool's workers (PostgreSQL, two or more; see flows/dispatch.py)."""

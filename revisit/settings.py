@@ -56,12 +56,25 @@ class Settings(BaseSettings):
     # at <public_url>/twilio/inbound). Replies from mainland China (+86) never arrive through
     # Twilio whatever this says; their opt-out hint names the store's phone instead.
     sms_replies: bool = False
+    # The daily SMS budget of every store, in messages (None: no budget), and per-store
+    # exceptions as JSON: {"QZFZ": 3000}. It spans campaigns (filled highest priority first),
+    # so it is no campaign file's; stores come from the DMS export, so it is no store column.
+    sms_daily_budget: int | None = Field(default=None, ge=0)
+    sms_budgets: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("default_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         if value not in available_timezones():
             raise ValueError(f"{value!r} is not an IANA time zone, e.g. Asia/Shanghai")
+        return value
+
+    @field_validator("sms_budgets")
+    @classmethod
+    def _budgets(cls, value: dict[str, int]) -> dict[str, int]:
+        negative = sorted(k for k, n in value.items() if n < 0)
+        if negative:
+            raise ValueError(f"a store's SMS budget is 0 or more (store {negative[0]})")
         return value
 
     @field_validator("public_url")

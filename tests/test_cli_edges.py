@@ -52,6 +52,7 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["maintenance_du"], "'maintenance_du' (did you mean maintenance_due?)")
     ],
     ("campaign", "overview"): [],
+    ("campaign", "plan"): [(["--as-of", "2026-13-01"], "'2026-13-01'")],
     ("campaign", "run"): [
         (["nope", "--now", "2026-11-23T10:00"], "unknown campaign 'nope'"),
         (["maintenance_due", "--rate", "0"], "--rate"),
@@ -166,6 +167,7 @@ USES_DB: dict[tuple[str, ...], list[str]] = {
     ("cohort",): ["lapsed_12_24"],
     ("campaign", "preview"): ["maintenance_due"],
     ("campaign", "overview"): [],
+    ("campaign", "plan"): [],
     ("campaign", "run"): ["maintenance_due", "--now", "2026-11-23T10:00"],
     ("campaign", "daily"): ["--now", "2026-11-23T10:00"],
     ("dev", "dispatch-run"): ["--run-id", "1"],

@@ -1,5 +1,5 @@
 """The entry layer shared by the CLI and the flows: a broken campaign fails alone, a day's
-campaigns share one reach cache, names that are not found say so, settings keep secrets."""
+campaigns are planned once, names that are not found say so, settings keep secrets."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from revisit.campaigns.config import load_campaign, read_campaigns
@@ -77,22 +78,21 @@ def test_a_failing_run_fails_its_campaign_alone(
     ]  # fmt: skip
 
 
-def test_a_days_campaigns_share_one_reach_cache(
-    engine: Engine, db_url: str, tmp_path: Path
-) -> None:
+def test_a_days_campaigns_are_planned_once(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    """The first run of the day plans every daily campaign in one pass; the runs after it
+    read that plan (one planned_at per campaign, written before the first run's outbox)."""
     dealership(engine)
     settings = settings_for(db_url, tmp_path)
-    seen: list[int] = []
+    planned: list[int] = []
 
     def runner(engine: Engine, **kw: Any) -> RunReport:
-        seen.append(id(kw["reach"]))
+        with engine.connect() as conn:
+            planned.append(conn.execute(text("SELECT count(*) FROM day_plans")).scalar_one())
         return run_campaign(engine, **kw)
 
-    reach: dict = {}
-    result = run_daily(
-        engine, settings, as_of=AS_OF, clock=pinned_clock(MORNING), runner=runner, reach=reach
-    )
-    assert len(seen) == len(result.reports) > 3 and set(seen) == {id(reach)}
+    result = run_daily(engine, settings, as_of=AS_OF, clock=pinned_clock(MORNING), runner=runner)
+    daily = len(result.reports)
+    assert daily > 3 and planned[0] == 0 and len(set(planned[1:])) == 1 and planned[1] >= daily
 
 
 @pytest.mark.parametrize(

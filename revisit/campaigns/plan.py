@@ -81,18 +81,30 @@ class PlanRow:
 @dataclass
 class CampaignPlan:
     """A campaign's decisions for one as_of date: a row per targeted customer, sorted by
-    customer id."""
+    customer id.
+
+    A plan read back for its numbers only (a preview, the overview: see
+    :mod:`revisit.campaigns.kept`) holds some of its rows (the samples) and its numbers in
+    ``tally`` ((decision, reason or "") → customers) and ``deferred_count``."""
 
     campaign: CampaignDef
     as_of: dt.date
     now: dt.datetime
     rows: list[PlanRow] = field(default_factory=list)
-    # sold/scrapped vehicles left out of the contact of a customer who has another one
-    dropped_vehicles: Counter[str] = field(default_factory=Counter)
+    # sold/scrapped vehicles left out of the contact of a customer who has another one,
+    # per store (store id → reason → vehicles)
+    dropped_by_store: dict[str, Counter[str]] = field(default_factory=dict)
+    tally: Counter[tuple[str, str]] | None = None
+    deferred_count: int | None = None
+
+    @property
+    def dropped_vehicles(self) -> Counter[str]:
+        """reason → sold/scrapped vehicles left out of a contact, every store together."""
+        return sum(self.dropped_by_store.values(), Counter())
 
     @property
     def targeted(self) -> int:
-        return len(self.rows)
+        return len(self.rows) if self.tally is None else sum(self.tally.values())
 
     def by_status(self, status: PlanDecision) -> list[PlanRow]:
         return [r for r in self.rows if r.status == status]
@@ -100,15 +112,18 @@ class CampaignPlan:
     def counts(self) -> dict[PlanDecision, dict[str, int]]:
         """decision → reason → customers (reason ``""`` for to_contact and holdout)."""
         out: dict[PlanDecision, dict[str, int]] = {s: {} for s in PlanDecision}
-        for (status, reason), n in sorted(
-            Counter((r.status, r.reason or "") for r in self.rows).items()
-        ):
-            out[status][reason] = n
+        tally = self.tally
+        if tally is None:
+            tally = Counter((str(r.status), str(r.reason or "")) for r in self.rows)
+        for (status, reason), n in sorted(tally.items()):
+            out[PlanDecision(status)][reason] = n
         return out
 
     @property
     def deferred(self) -> int:
         """to_contact rows that must wait for the send window to open."""
+        if self.deferred_count is not None:
+            return self.deferred_count
         return sum(
             1 for r in self.by_status(PlanDecision.TO_CONTACT) if r.send_at and r.send_at > self.now
         )
@@ -264,7 +279,7 @@ def _decide(
     return PlanDecision.TO_CONTACT, None, live
 
 
-def _most_due(row: PlanRow) -> tuple[dt.date, int, str]:
+def most_due(row: PlanRow) -> tuple[dt.date, int, str]:
     """Which to_contact row a shared phone keeps: the earliest due date among its vehicles
     (none known: last), then the most vehicles, then the lowest customer id."""
     dues = [m.due_date for m in row.members if m.due_date is not None]
@@ -273,7 +288,7 @@ def _most_due(row: PlanRow) -> tuple[dt.date, int, str]:
 
 def one_per_phone(rows: list[PlanRow]) -> list[PlanRow]:
     """One contact per phone per run: of the to_contact rows sharing a phone, the one
-    :func:`_most_due` picks stays; the others become ``suppressed: shared_phone`` (their
+    :func:`most_due` picks stays; the others become ``suppressed: shared_phone`` (their
     vehicles are not named in the message that goes). Order of ``rows`` is kept."""
     sharing: dict[str, list[PlanRow]] = {}
     for r in rows:
@@ -283,7 +298,7 @@ def one_per_phone(rows: list[PlanRow]) -> list[PlanRow]:
         r.customer_id
         for group in sharing.values()
         if len(group) > 1
-        for r in sorted(group, key=_most_due)[1:]
+        for r in sorted(group, key=most_due)[1:]
     }
     shared = PlanDecision.SUPPRESSED, SuppressionReason.SHARED_PHONE
     return [
@@ -331,7 +346,8 @@ def plan_campaign(
         group = sorted(groups[customer_id], key=by_customer)
         status, reason, live = _decide(campaign, group, suppressions)
         if live:
-            plan.dropped_vehicles.update(r for r in map(vehicle_exclusion, group) if r is not None)
+            dropped = plan.dropped_by_store.setdefault(group[0].store_id, Counter())
+            dropped.update(r for r in map(vehicle_exclusion, group) if r is not None)
         kept = live or group
         send_at = None
         if status == PlanDecision.TO_CONTACT:

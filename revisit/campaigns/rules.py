@@ -22,6 +22,9 @@ applies them in this order and gives each customer exactly one decision:
 7. ``suppressed: shared_phone`` — one contact per phone per run: of the to_contact
    customers sharing a phone, the most due keeps it
    (:func:`revisit.campaigns.plan.one_per_phone`).
+8. ``suppressed: budget`` — the store's daily SMS budget is spent by higher-ranked
+   campaigns' (and this campaign's more due) SMS (:func:`revisit.campaigns.dayplan.apply_budget`,
+   applied by the day's one planning pass).
 
 Rules 3 and 4 match by phone as well as by customer (``by="phone"``: the E.164 number a
 contact went to, ``contacts.phone``), so customers sharing a phone are one recipient.

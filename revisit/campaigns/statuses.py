@@ -92,6 +92,7 @@ class SuppressionReason(StrEnum):
     RECONTACT_WINDOW = "recontact_window"  # a related campaign contacted them recently
     ALREADY_CONTACTED = "already_contacted"  # this campaign already contacted their event(s)
     SHARED_PHONE = "shared_phone"  # another customer on the same phone gets this run's contact
+    BUDGET = "budget"  # the store's daily SMS budget is spent by higher-ranked contacts
 
 
 class ChannelKind(StrEnum):

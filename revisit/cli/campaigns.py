@@ -17,6 +17,7 @@ from revisit.cli.app import app, console, engine_of, err_console, handles_errors
 from revisit.cli.options import AsOf, CampaignName, Now, aware
 from revisit.cohorts.select import COHORTS, CohortMember
 from revisit.entry.lookup import campaign_files, day_of, find_cohort
+from revisit.entry.plans import plan_the_day
 from revisit.entry.preview import campaign_overview, cohort_members, preview
 from revisit.sheets import SafeCsvWriter
 
@@ -146,6 +147,39 @@ def preview_command(
         console.print(f"[bold]{customer_id}[/bold]: {text}", highlight=False, soft_wrap=True)
 
 
+def _print_plan_numbers(plans: list[CampaignPlan], title: str) -> None:
+    table = Table("campaign", "channel", "schedule", title=title)
+    for name in ("targeted", "excluded", "suppressed", "holdout", "to contact"):
+        table.add_column(name, justify="right")
+    for plan in plans:
+        s, c = plan.summary(), plan.campaign
+        table.add_row(
+            c.name, c.channel, c.schedule, str(s["targeted"]),
+            str(sum(s[PlanDecision.EXCLUDED].values())),
+            str(sum(s[PlanDecision.SUPPRESSED].values())), str(s[PlanDecision.HOLDOUT]),
+            str(s[PlanDecision.TO_CONTACT]),
+        )  # fmt: skip
+    console.print(table)
+
+
+@campaign_app.command("plan")
+@handles_errors
+def plan_command(ctx: typer.Context, as_of: AsOf = None, now: Now = None) -> None:
+    """Plan the day once and keep it: every daily campaign in one pass (priorities, caps,
+    holdout, the SMS budget), the other campaigns on top. Previews, the overview and the
+    day's runs then read this plan; an import, an opt-out or an edited campaign file makes
+    the next reader plan again. Broken campaign files are named (exit 1)."""
+    settings = settings_of(ctx)
+    at = aware(settings, now)
+    day = day_of(settings, as_of, at)
+    plans = plan_the_day(engine_of(ctx), settings, as_of=day, now=at)
+    _print_plan_numbers(plans, f"The plan of {day}, kept")
+    broken = campaign_files(settings).broken
+    _print_broken({n: str(e) for n, e in broken.items()})
+    if broken:
+        raise typer.Exit(1)
+
+
 @campaign_app.command("overview")
 @handles_errors
 def overview_command(ctx: typer.Context, as_of: AsOf = None, now: Now = None) -> None:
@@ -163,18 +197,7 @@ def overview_command(ctx: typer.Context, as_of: AsOf = None, now: Now = None) ->
         counts = [per_store.get(s, 0) for s in stores]
         table.add_row(name, *map(str, counts), str(sum(counts)))
     console.print(table)
-    preview_table = Table("campaign", "channel", "schedule", title=f"Campaign previews as of {day}")
-    for name in ("targeted", "excluded", "suppressed", "holdout", "to contact"):
-        preview_table.add_column(name, justify="right")
-    for plan in facts.plans:
-        s, c = plan.summary(), plan.campaign
-        preview_table.add_row(
-            c.name, c.channel, c.schedule, str(s["targeted"]),
-            str(sum(s[PlanDecision.EXCLUDED].values())),
-            str(sum(s[PlanDecision.SUPPRESSED].values())), str(s[PlanDecision.HOLDOUT]),
-            str(s[PlanDecision.TO_CONTACT]),
-        )  # fmt: skip
-    console.print(preview_table)
+    _print_plan_numbers(facts.plans, f"Campaign previews as of {day}")
     _print_broken(facts.broken)
     if facts.broken:
         raise typer.Exit(1)

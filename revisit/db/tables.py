@@ -415,6 +415,70 @@ class SendRate(SQLModel, table=True):
     next_at: float
 
 
+# --- the day's plan, computed once (revisit.campaigns.dayplan) ---------------------------------
+
+
+class DataVersion(SQLModel, table=True):
+    """A counter per kind of data a plan reads (``dms`` imports, ``opt_outs``, ``phones``
+    found dead), raised by every writer of that kind (:mod:`revisit.db.versions`)."""
+
+    __tablename__ = "data_versions"
+    name: str = Field(primary_key=True)
+    version: int = 0
+
+
+class DayPlan(SQLModel, table=True):
+    """That the plan of ``campaign`` for ``as_of`` is kept for ``store_id`` (one row per
+    store, also when the store has nobody in it), with the ``fingerprint`` of what it was
+    computed from and the store's sold/scrapped vehicles left out of contacts (JSON)."""
+
+    __tablename__ = "day_plans"
+    as_of: dt.date = Field(primary_key=True)
+    store_id: str = Field(primary_key=True)
+    campaign: str = Field(primary_key=True)
+    fingerprint: str
+    planned_at: dt.datetime = _ts()
+    dropped_vehicles: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class DayCohortSize(SQLModel, table=True):
+    """A cohort's members in a store on ``as_of`` (after the always-exclusions), kept with
+    the day's plans and forgotten with them (the overview's first table)."""
+
+    __tablename__ = "day_cohort_sizes"
+    as_of: dt.date = Field(primary_key=True)
+    store_id: str = Field(primary_key=True)
+    cohort: str = Field(primary_key=True)
+    members: int
+    fingerprint: str
+
+
+class DayPlanRow(SQLModel, table=True):
+    """One customer of a kept plan: the decision, its reason, and what a contact keeps
+    (``vins``, ``details`` — one entry per member, as ``contacts.details`` — ``event_key``,
+    the phone and language). ``vins`` and ``details`` are JSON text, written and read by
+    :mod:`revisit.campaigns.kept` alone (hundreds of thousands of rows a day: the driver
+    takes them as they are)."""
+
+    __tablename__ = "day_plan_rows"
+    __table_args__ = (
+        Index("ix_day_plan_rows_counts", "as_of", "campaign", "status", "reason", "store_id"),
+    )
+    as_of: dt.date = Field(primary_key=True)
+    campaign: str = Field(primary_key=True)
+    customer_id: str = Field(primary_key=True)
+    store_id: str
+    status: str  # a PlanDecision
+    reason: str | None = None
+    cohort: str
+    phone: str | None = None
+    language: str = "zh"
+    vins: str = "[]"
+    details: str = "[]"
+    event_key: str | None = None
+    last_useful_day: dt.date | None = None
+
+
 # --- Core handles: the one way to get a table ----------------------------------------------
 
 
@@ -441,3 +505,7 @@ OPT_OUTS = table_of(OptOut)
 TICKETS = table_of(Ticket)
 AUDIT = table_of(AuditEntry)
 SEND_RATE = table_of(SendRate)
+DATA_VERSIONS = table_of(DataVersion)
+DAY_PLANS = table_of(DayPlan)
+DAY_COHORT_SIZES = table_of(DayCohortSize)
+DAY_PLAN_ROWS = table_of(DayPlanRow)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from revisit.campaigns.statuses import MESSAGE_STATUS_RANK, MessageStatus, message_status_moves
 from revisit.db.tables import CONTACTS, CUSTOMERS, MESSAGES, PENDING_CALLBACKS
+from revisit.db.versions import PHONES, bump
 from revisit.delivery.channels.base import UNDELIVERABLE_PHONE_CODES
 
 
@@ -142,6 +143,8 @@ def _mark_invalid(conn: Connection, customer_id: Any, phone: str) -> int:
         )
         .values(phone_invalid=True)
     )
+    if res.rowcount:
+        bump(conn, PHONES)
     return res.rowcount or 0
 
 

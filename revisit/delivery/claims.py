@@ -31,8 +31,10 @@ from revisit.campaigns.statuses import (
     OptOutSource,
     RunStatus,
 )
+from revisit.db import versions
 from revisit.db.engine import chunked, insert_ignore
 from revisit.db.tables import CONTACTS, CUSTOMERS, MESSAGES, OPT_OUTS, RUNS, STORES
+from revisit.db.versions import bump
 from revisit.delivery.callbacks import apply_pending_callbacks
 
 ID_CHUNK = 900  # ids per IN list (SQLite allows 999 parameters in older builds)
@@ -364,11 +366,14 @@ def _customer_effects(conn: Connection, outcomes: Sequence[Recorded], now: dt.da
         for cid in opted
     ]
     insert_ignore(conn, OPT_OUTS, rows, keys=["customer_id"])
+    if rows:
+        bump(conn, versions.OPT_OUTS)
     invalid = sorted({o.customer_id for o in outcomes if o.invalid_phone})
     if invalid:
         conn.execute(
             update(CUSTOMERS).where(CUSTOMERS.c.customer_id.in_(invalid)).values(phone_invalid=True)
         )
+        bump(conn, versions.PHONES)
 
 
 def next_lease_expiry(engine: Engine, *, run_id: int) -> dt.datetime | None:

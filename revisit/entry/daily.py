@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from revisit.campaigns.config import CampaignDef
-from revisit.campaigns.plan import ReachCache
 from revisit.delivery.dispatch import DispatchSummary
 from revisit.delivery.outbox import unsettled_runs
 from revisit.entry.lookup import campaign_files, find_campaign
@@ -83,13 +82,13 @@ def run_daily(
     clock: Clock,
     options: RunOptions | None = None,
     progress_for: Callable[[str], Progress] | None = None,
-    reach: ReachCache | None = None,
     runner: Runner = run_campaign,
     resume_days: int = 3,
 ) -> DailyResult:
-    """Run every ``schedule: daily`` campaign for ``as_of``, highest rank first, sharing one
-    reach cache (``reach``, a new one when not given) so each competing cohort is selected
-    once. A broken file or a failed run is recorded in ``failures`` and the rest go on.
+    """Run every ``schedule: daily`` campaign for ``as_of``, highest rank first, each
+    executing its part of the day's kept plan (planned once for them all, in one pass, by
+    the first run or preview of the day). A broken file or a failed run is recorded in
+    ``failures`` and the rest go on.
 
     First, the runs of the ``resume_days`` days before ``as_of`` that still have SMS waiting
     (deferred by the send window, paused, or left by a crash) are resumed
@@ -104,11 +103,10 @@ def run_daily(
         )  # fmt: skip
         result.resumed = earlier.reports
         result.failures.update({f"{k} (resumed)": v for k, v in earlier.failures.items()})
-    shared: ReachCache = {} if reach is None else reach
     for campaign in daily_campaigns(files.campaigns):
         report = _run_alone(
             result, runner, engine, campaign=campaign, campaigns=files.campaigns, as_of=as_of,
-            clock=clock, settings=settings, options=options, reach=shared,
+            clock=clock, settings=settings, options=options,
             progress=progress_for(campaign.name) if progress_for else None,
         )  # fmt: skip
         if report is not None:

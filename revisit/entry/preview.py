@@ -1,6 +1,8 @@
 """Looking before sending: a campaign's preview, the campaign overview, a cohort's members.
 
-Nothing here writes. The CLI (``campaign preview``, ``campaign overview``, ``cohort``) and
+Previews and the overview read the day's kept plan (:mod:`revisit.entry.plans`: planned
+and kept by the first reader of the day), which is the plan a run then executes; nothing
+else is written. The CLI (``campaign preview``, ``campaign overview``, ``cohort``) and
 any other front end call these with an engine and the process's settings.
 """
 
@@ -12,10 +14,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from revisit.campaigns.plan import CampaignPlan, ReachCache, plan_campaign
+from revisit.campaigns.plan import CampaignPlan
 from revisit.campaigns.statuses import ChannelKind, PlanDecision
-from revisit.cohorts.select import CohortMember, by_customer, cohort_sizes_by_store, select_cohort
+from revisit.cohorts.select import CohortMember, by_customer, select_cohort
 from revisit.entry.lookup import campaign_files, find_campaign, find_cohort
+from revisit.entry.plans import cohort_sizes, plan_numbers
 from revisit.rendering import Renderer, load_contexts, refs_from_details
 from revisit.settings import Settings
 
@@ -50,9 +53,9 @@ def preview(
     files = campaign_files(settings)
     campaign = find_campaign(files, name)
     with Session(engine) as session:
-        plan = plan_campaign(
-            session, campaign=campaign, as_of=as_of, now=now, all_campaigns=files.campaigns,
-            default_timezone=settings.default_timezone,
+        (plan,) = plan_numbers(
+            session, settings, campaigns=files.campaigns, names=[campaign.name], as_of=as_of,
+            now=now, samples=samples,
         )  # fmt: skip
         return Preview(plan=plan, samples=render_samples(session, plan, settings, samples))
 
@@ -60,19 +63,15 @@ def preview(
 def campaign_overview(
     engine: Engine, settings: Settings, *, as_of: dt.date, now: dt.datetime
 ) -> CampaignOverview:
-    """Cohort sizes per store and every campaign's preview numbers, sharing one reach cache
-    across the plans as a daily run does."""
+    """Cohort sizes per store and every campaign's preview numbers, read from the day's kept
+    plans (planned first if need be: :mod:`revisit.entry.plans`)."""
     files = campaign_files(settings)
+    names = [c.name for c in sorted(files.campaigns.values(), key=lambda c: c.rank())]
     with Session(engine) as session:
-        sizes = cohort_sizes_by_store(session, as_of=as_of)
-        reach: ReachCache = {}
-        plans = []
-        for c in sorted(files.campaigns.values(), key=lambda c: c.rank()):
-            plan = plan_campaign(
-                session, campaign=c, as_of=as_of, now=now, all_campaigns=files.campaigns,
-                default_timezone=settings.default_timezone, reach=reach,
-            )  # fmt: skip
-            plans.append(plan)
+        plans = plan_numbers(
+            session, settings, campaigns=files.campaigns, names=names, as_of=as_of, now=now
+        )
+        sizes = cohort_sizes(session, settings, campaigns=files.campaigns, as_of=as_of)
     broken = {n: str(e) for n, e in files.broken.items()}
     return CampaignOverview(as_of=as_of, sizes=sizes, plans=plans, broken=broken)
 

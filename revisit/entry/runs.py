@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from revisit.campaigns.config import CampaignDef
-from revisit.campaigns.plan import CampaignPlan, PlanRow, ReachCache, plan_campaign
+from revisit.campaigns.dayplan import daily_campaigns
+from revisit.campaigns.plan import CampaignPlan, PlanRow
 from revisit.campaigns.statuses import ChannelKind, PlanDecision, RunStatus
 from revisit.db.engine import chunked
 from revisit.db.tables import CampaignRun, utcnow
@@ -32,6 +33,7 @@ from revisit.entry.clocks import (
     refuse_past_day,
     refuse_replay_send,
 )
+from revisit.entry.plans import campaign_plan
 from revisit.entry.sending import FanOut, fanned_out
 from revisit.rendering import (
     Renderer,
@@ -174,7 +176,6 @@ def run_campaign(
     settings: Settings,
     options: RunOptions | None = None,
     progress: Callable[[DispatchSummary], None] | None = None,
-    reach: ReachCache | None = None,
     wall_clock: Callable[[], dt.datetime] | None = None,
 ) -> RunReport:
     """Plan, render, write the outbox, and hand the waiting contacts to the campaign's
@@ -186,8 +187,8 @@ def run_campaign(
     ``as_of`` after today serve dry runs and the console channel only: with a real provider
     configured they raise :class:`~revisit.errors.ConfigError` before anything is written —
     for call campaigns too, so a day's runs stop at the first rather than after the call
-    lists. Runs of one day's campaigns share ``reach`` (see
-    :func:`revisit.campaigns.plan.plan_campaign`). Raises
+    lists. The plan is the day's kept plan (:func:`revisit.entry.plans.campaign_plan`:
+    planned once for every daily campaign, the plan a preview showed). Raises
     :class:`~revisit.errors.TemplateError` (nothing written) when a template fails,
     and ConfigError before anything is planned when the campaign may not run for ``as_of``
     (a greeting on another day than its occasion, an offer that has ended); a dry run
@@ -207,9 +208,9 @@ def run_campaign(
             if not opts.dry_run and settings.has_twilio:
                 refuse_past_day(campaign=campaign.name, as_of=as_of, wall_clock=wall_clock,
                                 timezone=settings.default_timezone)  # fmt: skip
-            plan = plan_campaign(
-                session, campaign=campaign, as_of=as_of, now=clock(), all_campaigns=campaigns,
-                default_timezone=settings.default_timezone, reach=reach,
+            plan = campaign_plan(
+                session, settings, campaign=campaign, campaigns=campaigns, as_of=as_of,
+                now=clock(),
             )  # fmt: skip
             report.plan = plan.summary()
             if opts.dry_run:
@@ -259,9 +260,3 @@ def _samples(
         return []
     shown = [r.customer_id for r in rows if r.customer_id in texts][:n]
     return [(cid, f"{texts[cid][0]} [{texts[cid][1]} segment(s)]") for cid in shown]
-
-
-def daily_campaigns(campaigns: Mapping[str, CampaignDef]) -> list[CampaignDef]:
-    """The campaigns of the daily run, highest rank first (so that their contacts take the
-    customers lower campaigns would also select)."""
-    return sorted((c for c in campaigns.values() if c.schedule == "daily"), key=CampaignDef.rank)

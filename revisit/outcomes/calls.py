@@ -40,6 +40,7 @@ from revisit.campaigns.outcome_codes import (
 )
 from revisit.campaigns.statuses import REACHED_STATUSES, ContactStatus, OptOutSource
 from revisit.db.tables import CONTACTS, CUSTOMERS, VEHICLES, utcnow
+from revisit.db.versions import DMS, PHONES, bump
 from revisit.delivery.outbox import add_callback
 from revisit.dms.importing.values import parse_date
 from revisit.outcomes.optouts import add_opt_out
@@ -259,12 +260,14 @@ def _take_effect(conn: Connection, outcome: CallOutcome, contact: Any) -> int:
             .where(VEHICLES.c.vin.in_(vins), VEHICLES.c.status == "active")
             .values(status="sold")
         )
+        bump(conn, DMS)
     elif outcome.detail == NotReached.WRONG_NUMBER:
         conn.execute(
             update(CUSTOMERS)
             .where(CUSTOMERS.c.customer_id == contact.customer_id)
             .values(phone_invalid=True)
         )
+        bump(conn, PHONES)
     elif outcome.code == CallCode.DO_NOT_CONTACT:
         # Through the one writer of the do-not-contact list: pending contacts excluded too.
         add_opt_out(

@@ -22,7 +22,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from revisit.campaigns.statuses import ExclusionReason, OptOutSource
+from revisit.db import versions
 from revisit.db.tables import AUDIT, OPT_OUTS, utcnow
+from revisit.db.versions import bump
 from revisit.delivery.outbox import exclude_pending
 
 
@@ -96,6 +98,8 @@ def add_opt_out(
                 .values(source=source, reason=bindparam("b_reason")),
                 [{"b_id": cid, "b_reason": why[cid]} for cid in change.upgraded],
             )
+    if change.added:
+        bump(conn, versions.OPT_OUTS)
     change.excluded_contacts = exclude_pending(
         conn, customer_ids=ids, reason=ExclusionReason.DO_NOT_CONTACT
     )
@@ -126,6 +130,7 @@ def remove_opt_out(
     )
     if removed:
         conn.execute(delete(OPT_OUTS).where(OPT_OUTS.c.customer_id.in_(removed)))
+        bump(conn, versions.OPT_OUTS)
         _audit(conn, "opt_in", removed, only_source, dict.fromkeys(removed, reason), actor, now)
     return removed
 

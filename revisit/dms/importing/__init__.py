@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.engine import Connection, Engine
 
 from revisit.db.engine import CACHE_KIB, is_sqlite
+from revisit.db.versions import DMS, bump
 from revisit.dms.importing.formats import KINDS, FileKind
 from revisit.dms.importing.loader import (
     BATCH_ROWS,
@@ -122,8 +123,12 @@ def import_paths(
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             conn.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
         try:
+            bump(conn, DMS)  # kept plans are stale from the first batch on (and again below)
+            conn.commit()
             loads = _Loads(phones, sink, progress, batch_rows, parallel, mapping)
             _load_all(conn, tables, loads, report)
+            bump(conn, DMS)
+            conn.commit()
             changed = {f.kind for f in report.files if f.inserted or f.updated}
             if changed & {"vehicles", "visits"} or summary_stale(conn):
                 if progress:
