@@ -26,7 +26,7 @@ from revisit.cohorts.source import QuerySource
 from revisit.dates import age_band_bounds
 from revisit.db.engine import Db, connection_of, dialect_of
 from revisit.db.tables import CUSTOMERS, OPT_OUTS, VEHICLES
-from revisit.dms.visit_summary import summary_current_for
+from revisit.dms.visit_summary import summary_source
 from revisit.errors import RevisitError
 
 GONE_STATUSES = ("sold", "scrapped")
@@ -177,7 +177,7 @@ def member_query(
     (unless ``exclusions`` is False) the always-exclusions applied."""
     defn, p = _definition(cohort, params)
     dialect = dialect_of(db)
-    summary = defn.reads_summary and summary_current_for(db, as_of)
+    summary = summary_source(db, as_of) if defn.reads_summary else None
     sub = defn.build(as_of, p, QuerySource(dialect, summary)).subquery("m")
     c = CUSTOMERS.c
     known: dict[str, Any] = {
