@@ -105,16 +105,19 @@ def load(engine: Engine, folder: Path) -> ImportReport:
     return report
 
 
+ROWS = text("SELECT * FROM vehicle_visit_summary ORDER BY vin")
+
+
 def summary(engine: Engine) -> list[tuple]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text("SELECT * FROM vehicle_visit_summary ORDER BY vin"))]
+        return [tuple(r) for r in conn.execute(ROWS)]
 
 
 def rebuilt(engine: Engine) -> list[tuple]:
     """The summary a full rebuild gives (in a transaction rolled back)."""
     with engine.connect() as conn:
         refresh_visit_summary(conn)
-        rows = [tuple(r) for r in conn.execute(text("SELECT * FROM vehicle_visit_summary ORDER BY vin"))]
+        rows = [tuple(r) for r in conn.execute(ROWS)]
         conn.rollback()
     return rows
 
@@ -127,7 +130,9 @@ def assert_current(engine: Engine, latest: dt.date) -> None:
 
 @pytest.mark.usefixtures("few_vehicles")
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_delta_rebuilds_the_touched_vehicles_alone(engine: Engine, tmp_path: Path, case: str) -> None:
+def test_a_delta_rebuilds_the_touched_vehicles_alone(
+    engine: Engine, tmp_path: Path, case: str
+) -> None:
     delta, touched = CASES[case]
     first = load(engine, write(tmp_path / "base", BASE))
     assert first.summary_rebuilt == 4  # the first import: all of it
@@ -148,7 +153,8 @@ def test_random_deltas_equal_a_full_rebuild(engine: Engine, tmp_path: Path, seed
     the one a full rebuild gives."""
     r = random.Random(seed)
     vins = [f"V{i}" for i in range(40)]
-    vehicles = [(v, "C1", (D(2018, 1, 1) + dt.timedelta(days=r.randint(0, 900))).isoformat(), "active") for v in vins]
+    bought = [D(2018, 1, 1) + dt.timedelta(days=r.randint(0, 900)) for _ in vins]
+    vehicles = [(v, "C1", b.isoformat(), "active") for v, b in zip(vins, bought, strict=True)]
     visits: dict[str, tuple[str, ...]] = {}
 
     def visit(visit_id: str) -> tuple[str, ...]:
@@ -158,7 +164,8 @@ def test_random_deltas_equal_a_full_rebuild(engine: Engine, tmp_path: Path, seed
 
     for n in range(120):
         visits[f"R{n}"] = visit(f"R{n}")
-    load(engine, write(tmp_path / "base", {"customers": [("C1",)], "vehicles": vehicles, "visits": list(visits.values())}))
+    base = {"customers": [("C1",)], "vehicles": vehicles, "visits": list(visits.values())}
+    load(engine, write(tmp_path / "base", base))
     assert summary(engine) == rebuilt(engine)
     for day in range(4):
         delta = [visit(f"D{day}-{n}") for n in range(r.randint(1, 6))]
@@ -172,7 +179,10 @@ def test_random_deltas_equal_a_full_rebuild(engine: Engine, tmp_path: Path, seed
             visits[row[0]] = row
         files = {"visits": delta}
         if day == 2:  # a purchase date corrected, a new vehicle
-            files["vehicles"] = [(vins[0], "C1", "2017-06-01", "active"), ("VX", "C1", "2020-02-02", "active")]
+            files["vehicles"] = [
+                (vins[0], "C1", "2017-06-01", "active"),
+                ("VX", "C1", "2020-02-02", "active"),
+            ]
         report = load(engine, write(tmp_path / f"day{day}", files))
         assert report.summary_rebuilt is not None and report.summary_rebuilt <= 12
         assert summary(engine) == rebuilt(engine), day

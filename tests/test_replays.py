@@ -44,8 +44,8 @@ def test_replays_match_spec_and_the_grouped_pass(engine, seed: int) -> None:
             assert (source is SUMMARY) == (as_of >= latest)
             replays += source is not SUMMARY
             for name in SUMMARY_COHORTS:
-                patched[name, as_of] = _members(s, name, as_of)
-                got = {(m["customer_id"], m["vin"]): m.get("due_date") for m in patched[name, as_of]}
+                members = patched[name, as_of] = _members(s, name, as_of)
+                got = {(m["customer_id"], m["vin"]): m.get("due_date") for m in members}
                 want = oracle(data, name, as_of)
                 assert got == want, (name, as_of)
         forget_visit_summary(s)  # now every cohort groups the visits themselves
@@ -64,11 +64,15 @@ def test_replay_sees_a_vehicle_as_it_was(engine) -> None:
     data["vehicles"][0] |= {"purchase_date": D(2020, 1, 10), "status": "active"}
     data["vehicles"][1] |= {"purchase_date": D(2019, 3, 1), "status": "active"}
     vin0, vin1 = data["vehicles"][0]["vin"], data["vehicles"][1]["vin"]
+    keys = ("visit_id", "vin", "date", "type", "mileage_km")
     data["visits"] = [
-        {"visit_id": "A1", "vin": vin0, "date": D(2023, 6, 1), "type": "repair", "mileage_km": 9000},
-        {"visit_id": "B1", "vin": vin1, "date": D(2021, 5, 3), "type": "maintenance", "mileage_km": 4000},
-        {"visit_id": "B2", "vin": vin1, "date": D(2022, 12, 1), "type": "maintenance", "mileage_km": 21000},
-    ]  # fmt: skip
+        dict(zip(keys, row, strict=True))
+        for row in (
+            ("A1", vin0, D(2023, 6, 1), "repair", 9000),
+            ("B1", vin1, D(2021, 5, 3), "maintenance", 4000),
+            ("B2", vin1, D(2022, 12, 1), "maintenance", 21000),
+        )
+    ]
     data["items"], data["policies"], data["opt_outs"] = [], [], []
     with Session(engine) as s:
         load(s, data)
