@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 import revisit.dms.importing as importing
+from revisit.db.tables import SUMMARY
 from revisit.dms.importing import ImportReport, import_paths
 from revisit.dms.visit_summary import refresh_visit_summary, summary_source
 
@@ -124,8 +125,7 @@ def rebuilt(engine: Engine) -> list[tuple]:
 
 def assert_current(engine: Engine, latest: dt.date) -> None:
     with engine.connect() as conn:
-        assert summary_source(conn, latest) is not None
-        assert summary_source(conn, latest).name == "vehicle_visit_summary"  # type: ignore[union-attr]
+        assert summary_source(conn, latest) is SUMMARY
 
 
 @pytest.mark.usefixtures("few_vehicles")

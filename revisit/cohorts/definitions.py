@@ -198,8 +198,8 @@ def _lapsed(as_of: dt.date, p: Mapping[str, Any], src: QuerySource) -> Select[An
     hi = add_months(as_of, -p["min_months"])
     lo = add_months(as_of, -p["max_months"]) if p.get("max_months") else None
     fs_lo, fs_hi = _first_service_bounds(as_of, COHORTS["first_service_due"].defaults)
-    if src.summary is not None:  # R is the summary's recency date
-        s = src.summary.c
+    if src.recency is not None:  # R is the summary's recency date
+        s = src.recency.c
         query = select(s.vin, s.last_visit_date).where(s.recency_date <= hi)
         if lo is not None:
             query = query.where(s.recency_date > lo)

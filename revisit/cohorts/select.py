@@ -177,8 +177,12 @@ def member_query(
     (unless ``exclusions`` is False) the always-exclusions applied."""
     defn, p = _definition(cohort, params)
     dialect = dialect_of(db)
-    summary = summary_source(db, as_of) if defn.reads_summary else None
-    sub = defn.build(as_of, p, QuerySource(dialect, summary)).subquery("m")
+    reads = QuerySource(dialect)
+    if defn.reads_summary:
+        reads = QuerySource(
+            dialect, summary_source(db, as_of), summary_source(db, as_of, recency_only=True)
+        )
+    sub = defn.build(as_of, p, reads).subquery("m")
     c = CUSTOMERS.c
     known: dict[str, Any] = {
         "customer_id": c.customer_id,

@@ -12,7 +12,9 @@ class QuerySource:
     """Where a cohort query reads: the database dialect, and the per-vehicle visit summary
     as of the as_of date when one can be read (the table, or for a replay the table patched
     by :func:`revisit.dms.visit_summary.replay_rows`); None: the visits themselves are
-    grouped."""
+    grouped. ``recency``: the same, narrowed to a vehicle's recency (``vin``,
+    ``recency_date``, ``last_visit_date``), cheaper to patch for a replay."""
 
     dialect: str
     summary: FromClause | None = None
+    recency: FromClause | None = None

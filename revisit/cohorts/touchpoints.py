@@ -76,8 +76,8 @@ def active_customers(as_of: dt.date, p: Mapping[str, Any], src: QuerySource) -> 
     lo = add_months(as_of, -p["months"])
     vc = VEHICLES.c
     owned = [vc.status == ACTIVE, vc.purchase_date <= as_of]
-    if src.summary is not None:  # the summary's recency: latest visit, else the purchase date
-        s = src.summary
+    if src.recency is not None:  # the summary's recency: latest visit, else the purchase date
+        s = src.recency
         query = select(vc.customer_id.label("member_id")).select_from(
             VEHICLES.join(s, s.c.vin == vc.vin)
         )
