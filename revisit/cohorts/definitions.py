@@ -56,6 +56,7 @@ from revisit.db.tables import CUSTOMERS, POLICIES, UPSELL, VEHICLES, VISITS
 from revisit.dms.visit_summary import (
     SERVICE_TYPES,
     decoded_aggregates,
+    replay_rows,
     visit_aggregates,
 )
 
@@ -140,6 +141,8 @@ def _maintenance_due(as_of: dt.date, p: Mapping[str, Any], src: QuerySource) -> 
     s: Any
     if src.summary is not None:
         s = src.summary.c
+        if src.replay_of is not None:  # only vehicles seen since the earliest L that is due
+            s = replay_rows(src.replay_of, src.dialect, seen_since=lowest_l).c
         candidates = [s.last_service_date >= lowest_l, s.last_visit_date == s.last_service_date]
     else:
         v = VISITS.c

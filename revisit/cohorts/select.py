@@ -26,7 +26,7 @@ from revisit.cohorts.source import QuerySource
 from revisit.dates import age_band_bounds
 from revisit.db.engine import Db, connection_of, dialect_of
 from revisit.db.tables import CUSTOMERS, OPT_OUTS, VEHICLES
-from revisit.dms.visit_summary import summary_source
+from revisit.dms.visit_summary import SUMMARY, summary_source
 from revisit.errors import RevisitError
 
 GONE_STATUSES = ("sold", "scrapped")
@@ -179,9 +179,10 @@ def member_query(
     dialect = dialect_of(db)
     reads = QuerySource(dialect)
     if defn.reads_summary:
-        reads = QuerySource(
-            dialect, summary_source(db, as_of), summary_source(db, as_of, recency_only=True)
-        )
+        summary = summary_source(db, as_of)
+        replay = as_of if summary is not None and summary is not SUMMARY else None
+        recency = summary_source(db, as_of, recency_only=True)
+        reads = QuerySource(dialect, summary, recency, replay)
     sub = defn.build(as_of, p, reads).subquery("m")
     c = CUSTOMERS.c
     known: dict[str, Any] = {

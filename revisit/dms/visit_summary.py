@@ -25,7 +25,7 @@ import datetime as dt
 import weakref
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, or_, select, union_all
+from sqlalchemy import case, delete, exists, func, insert, or_, select, union_all
 from sqlalchemy.engine import RootTransaction
 from sqlalchemy.sql import ColumnElement, FromClause, Select, Subquery
 
@@ -104,16 +104,22 @@ def summary_rows(
     return query if only is None else query.where(VEHICLES.c.vin.in_(only))
 
 
-def replay_rows(as_of: dt.date, dialect: str) -> Subquery:
+def replay_rows(as_of: dt.date, dialect: str, *, seen_since: dt.date | None = None) -> Subquery:
     """The summary as a rebuild from the visits up to ``as_of`` would hold it, read from the
     stored one: the vehicles whose latest visit is after ``as_of`` are grouped again from
     their visits up to it, every other vehicle's row is as stored (none of its visits is
     later). Same columns as ``vehicle_visit_summary``; valid while the summary is built
     from the data as they are. A replay a few months back regroups the vehicles seen in
-    those months alone."""
-    s = SUMMARY.c
+    those months alone.
+
+    ``seen_since``: for a cohort that needs a visit on or after that day, the vehicles seen
+    after ``as_of`` without a visit from ``seen_since`` to ``as_of`` are left out rather
+    than regrouped (an index look-up each instead of reading their visits)."""
+    s, v = SUMMARY.c, VISITS.c
     kept = select(*SUMMARY.c).where(_not_later(as_of))
     later = select(s.vin).where(s.last_visit_date > as_of)
+    if seen_since is not None:
+        later = later.where(exists().where(v.vin == s.vin, v.date.between(seen_since, as_of)))
     return union_all(kept, summary_rows(dialect, only=later, as_of=as_of)).subquery("summary")
 
 
