@@ -1,7 +1,7 @@
 """A day's delta import and replays on an imported demo dealership, beside one scan of visits.
 
     python -m bench.delta --db bench/data/work/delta-1m.db [--day 2026-11-23] [--share 0.01]
-                          [--replay 2026-06-01] [--pg URL]
+                          [--replay 2026-06-01 [--cohorts a,b] [--no-delta]] [--pg URL]
 
 1. The database (an import of ``bench.import_bench.demo_folder``) is copied to a scratch file
    (``<db>.scratch``): the delta import changes it.
@@ -87,17 +87,20 @@ def delta_import(
     }  # fmt: skip
 
 
-def replays(url: str, as_of: dt.date, repeat: int = 3) -> dict[str, Any]:
-    """Every cohort as of ``as_of`` (a day before the latest visit: a replay), best of
-    ``repeat``, beside the scan as of that day: {"scan_seconds", "cohorts": {name:
-    {"members", "seconds", "x_scan"}}, "patched": whether the summary was read}."""
+def replays(
+    url: str, as_of: dt.date, repeat: int = 3, cohorts: list[str] | None = None
+) -> dict[str, Any]:
+    """Every cohort (or those named) as of ``as_of`` (a day before the latest visit: a
+    replay), best of ``repeat``, beside the scan as of that day: {"scan_seconds",
+    "cohorts": {name: {"members", "seconds", "x_scan"}}, "patched": whether the summary
+    was read}."""
     engine = open_engine(url)
     scan = scan_seconds(engine, as_of, repeat)
     out: dict[str, Any] = {"as_of": as_of.isoformat(), "scan_seconds": scan, "cohorts": {}}
     with Session(engine) as session:
         source = summary_source(session, as_of)
         out["patched"] = source is not None and source is not SUMMARY
-        for name in COHORTS:
+        for name in cohorts or list(COHORTS):
 
             def run(name: str = name) -> int:
                 return len(select_cohort(session, cohort=name, as_of=as_of))
@@ -116,15 +119,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--share", type=float, default=DAY_SHARE)
     parser.add_argument("--replay", type=dt.date.fromisoformat, help="replay every cohort")
+    parser.add_argument("--cohorts", help="replay these (comma-separated) only")
+    parser.add_argument("--no-delta", action="store_true", help="replays only")
     parser.add_argument("--pg", help="also import the day into this PostgreSQL database")
     args = parser.parse_args()
 
     results: dict[str, Any] = {}
     if args.replay:
         print(f"replays as of {args.replay} (SQLite)", flush=True)
-        results["replay (SQLite)"] = replays(f"sqlite:///{args.db}", args.replay)
+        names = args.cohorts.split(",") if args.cohorts else None
+        results["replay (SQLite)"] = replays(f"sqlite:///{args.db}", args.replay, 3, names)
         print(f"  scan {results['replay (SQLite)']['scan_seconds']:.2f} s", flush=True)
-    urls = {"SQLite": f"sqlite:///{scratch_copy(args.db)}"}
+    urls = {} if args.no_delta else {"SQLite": f"sqlite:///{scratch_copy(args.db)}"}
     if args.pg:
         urls["PostgreSQL"] = args.pg
     for name, url in urls.items():
