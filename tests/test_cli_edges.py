@@ -68,6 +68,11 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--run-id", "1", "--window", "9-20"], "send window '9-20'"),
     ],
     ("demo-month-after",): [(["{tmp}/file.txt", "--as-of", "2026-11-23"], "is a file")],
+    ("demo-day-after",): [
+        (["{tmp}/file.txt", "--day", "2026-11-23"], "is a file"),
+        (["{tmp}/day", "--day", "2026-11-23", "--share", "0"], "share must be above 0"),
+        (["{tmp}/day", "--day", "2026-13-45"], "'2026-13-45' is not a date"),
+    ],
     ("attribute",): [],  # no argument to get wrong; a missing database is tested below
     ("outcome", "log"): [
         (["999999", "--code", "booked"], "unknown contact 999999"),
@@ -172,6 +177,7 @@ USES_DB: dict[tuple[str, ...], list[str]] = {
     ("campaign", "daily"): ["--now", "2026-11-23T10:00"],
     ("dev", "dispatch-run"): ["--run-id", "1"],
     ("demo-month-after",): ["{tmp}/month", "--as-of", "2026-11-23"],
+    ("demo-day-after",): ["{tmp}/day", "--day", "2026-11-23"],
     ("attribute",): [],
     ("outcome", "log"): ["1", "--code", "booked"],
     ("outcome", "import"): ["{tmp}/file.txt"],
@@ -192,7 +198,7 @@ LEAD: dict[tuple[str, ...], list[str]] = {
     ("import",): ["{tmp}/export"], ("demo-data",): ["{tmp}/demo"], ("cohort",): ["lapsed_12_24"],
     ("campaign", "preview"): ["maintenance_due"], ("campaign", "run"): ["maintenance_due"],
     ("demo-month-after",): ["{tmp}/month"], ("outcome", "log"): ["1", "--code", "booked"],
-    ("outcome", "import"): ["{tmp}/file.txt"],
+    ("outcome", "import"): ["{tmp}/file.txt"], ("demo-day-after",): ["{tmp}/day"],
     ("optout", "import"): ["{tmp}/file.txt"],
     ("tickets", "show"): ["1"], ("tickets", "start"): ["1"],
     ("tickets", "resolve"): ["1", "--note", "done"],

@@ -102,3 +102,43 @@ def demo_month_after(
         + ")",
         highlight=False,
     )
+
+
+@app.command("demo-day-after")
+@handles_errors
+def demo_day_after(
+    ctx: typer.Context,
+    outdir: Path = typer.Argument(
+        ...,
+        help="Folder to write the day's visits.csv and upsell_items.csv into (created if "
+        "missing; files are overwritten).",
+        file_okay=False,
+    ),
+    day: dt.date = typer.Option(
+        ...,
+        "--day",
+        parser=parse_day,
+        metavar="YYYY-MM-DD",
+        help="The day of the repair orders: the demo-data's --as-of continues its export "
+        "(which holds the days before).",
+    ),
+    seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same files."),
+    share: float = typer.Option(
+        0.01,
+        "--share",
+        help="New repair orders as a share of the visits stored (0.01: 1%).",
+    ),
+) -> None:
+    """Write one day's repair orders for the dealer group in the database (a daily DMS
+    export): new visits and their upsell items, and a few corrections of stored visits (a
+    mileage, a late repair order, a visit moved to another vehicle)."""
+    from revisit.cli.app import engine_of
+    from revisit.demo.day_after import write_day_after
+
+    export = write_day_after(engine_of(ctx), outdir, day=day, seed=seed, share=share)
+    new = len(export.visits) - export.corrected
+    console.print(
+        f"{new:,} repair orders of {day} ({len(export.items):,} upsell items) and "
+        f"{export.corrected:,} corrections written to {outdir}",
+        highlight=False,
+    )

@@ -52,10 +52,11 @@ from revisit.dates import (
     epoch_days,
     sql_epoch_days,
 )
-from revisit.db.tables import CUSTOMERS, POLICIES, SUMMARY, UPSELL, VEHICLES, VISITS
+from revisit.db.tables import CUSTOMERS, POLICIES, UPSELL, VEHICLES, VISITS
 from revisit.dms.visit_summary import (
     SERVICE_TYPES,
     decoded_aggregates,
+    replay_rows,
     visit_aggregates,
 )
 
@@ -95,7 +96,7 @@ class CohortDef:
     customer_level: bool = False
     pick: str | None = None  # for several rows per vehicle: "min:<field>" or "max:<field>"
     wide_grouping: bool = False  # a hash of full visit rows per vehicle: needs work memory
-    reads_summary: bool = False  # reads the visit summary when it is current
+    reads_summary: bool = False  # reads the visit summary when one can be read
 
 
 # --- the cohort queries --------------------------------------------------------------------
@@ -135,11 +136,13 @@ def _finish_first_service(m: Any, extra: Mapping[str, Any], p: Mapping[str, Any]
 
 def _maintenance_due(as_of: dt.date, p: Mapping[str, Any], src: QuerySource) -> Select[Any]:
     """L = the latest service visit, due at L + the offset, and no visit of any type after
-    L: from the visit summary when it is current, else one grouped pass over the visits."""
+    L: from the visit summary when one can be read, else one grouped pass over the visits."""
     lowest_l = add_days(as_of, -(p["after_days"] + p["interval_days"]))
     s: Any
-    if src.summary:
-        s = SUMMARY.c
+    if src.summary is not None:
+        s = src.summary.c
+        if src.replay_of is not None:  # only vehicles seen since the earliest L that is due
+            s = replay_rows(src.replay_of, src.dialect, seen_since=lowest_l).c
         candidates = [s.last_service_date >= lowest_l, s.last_visit_date == s.last_service_date]
     else:
         v = VISITS.c
@@ -198,8 +201,8 @@ def _lapsed(as_of: dt.date, p: Mapping[str, Any], src: QuerySource) -> Select[An
     hi = add_months(as_of, -p["min_months"])
     lo = add_months(as_of, -p["max_months"]) if p.get("max_months") else None
     fs_lo, fs_hi = _first_service_bounds(as_of, COHORTS["first_service_due"].defaults)
-    if src.summary:  # R is the summary's recency date
-        s = SUMMARY.c
+    if src.recency is not None:  # R is the summary's recency date
+        s = src.recency.c
         query = select(s.vin, s.last_visit_date).where(s.recency_date <= hi)
         if lo is not None:
             query = query.where(s.recency_date > lo)

@@ -26,7 +26,7 @@ from revisit.cohorts.source import QuerySource
 from revisit.dates import age_band_bounds
 from revisit.db.engine import Db, connection_of, dialect_of
 from revisit.db.tables import CUSTOMERS, OPT_OUTS, VEHICLES
-from revisit.dms.visit_summary import summary_current_for
+from revisit.dms.visit_summary import SUMMARY, summary_source
 from revisit.errors import RevisitError
 
 GONE_STATUSES = ("sold", "scrapped")
@@ -177,8 +177,13 @@ def member_query(
     (unless ``exclusions`` is False) the always-exclusions applied."""
     defn, p = _definition(cohort, params)
     dialect = dialect_of(db)
-    summary = defn.reads_summary and summary_current_for(db, as_of)
-    sub = defn.build(as_of, p, QuerySource(dialect, summary)).subquery("m")
+    reads = QuerySource(dialect)
+    if defn.reads_summary:
+        summary = summary_source(db, as_of)
+        replay = as_of if summary is not None and summary is not SUMMARY else None
+        recency = summary_source(db, as_of, recency_only=True)
+        reads = QuerySource(dialect, summary, recency, replay)
+    sub = defn.build(as_of, p, reads).subquery("m")
     c = CUSTOMERS.c
     known: dict[str, Any] = {
         "customer_id": c.customer_id,

@@ -35,7 +35,7 @@ from sqlalchemy.sql import Select
 
 from revisit.cohorts.source import QuerySource
 from revisit.dates import add_days, add_months, sql_epoch_days
-from revisit.db.tables import SUMMARY, VEHICLES, VISITS
+from revisit.db.tables import VEHICLES, VISITS
 from revisit.dms.visit_summary import SERVICE_TYPES
 
 REPAIR_TYPES = ("repair", "warranty")
@@ -76,11 +76,12 @@ def active_customers(as_of: dt.date, p: Mapping[str, Any], src: QuerySource) -> 
     lo = add_months(as_of, -p["months"])
     vc = VEHICLES.c
     owned = [vc.status == ACTIVE, vc.purchase_date <= as_of]
-    if src.summary:  # the summary's recency date: latest visit, else the purchase date
+    if src.recency is not None:  # the summary's recency: latest visit, else the purchase date
+        s = src.recency
         query = select(vc.customer_id.label("member_id")).select_from(
-            VEHICLES.join(SUMMARY, SUMMARY.c.vin == vc.vin)
+            VEHICLES.join(s, s.c.vin == vc.vin)
         )
-        return query.where(*owned, SUMMARY.c.recency_date > lo).distinct()
+        return query.where(*owned, s.c.recency_date > lo).distinct()
     v = VISITS.c
     visited = exists().where(v.vin == vc.vin, v.date > lo, v.date <= as_of)
     query = select(vc.customer_id.label("member_id")).where(

@@ -27,16 +27,20 @@ from revisit.dms.importing.loader import (
 from revisit.dms.importing.mapping import HeaderMapping, parse_mapping
 from revisit.dms.importing.reading import Table, expand_paths, open_table
 from revisit.dms.importing.recognise import NotAnExport, recognise
+from revisit.dms.importing.touched import TRACKED, TouchedVehicles
 from revisit.dms.phones import PhoneParser
 from revisit.dms.visit_summary import (
     SUMMARY,
     forget_visit_summary,
     refresh_visit_summary,
+    refresh_visit_summary_for,
     summary_stale,
 )
 from revisit.errors import EmptyFileError, ImportFileError
 
 IMPORT_CACHE_KIB = 1 << 20  # 1 GiB of page cache for the import connection
+#: the visit summary is rebuilt for the touched vehicles alone up to this share of them
+INCREMENTAL_MAX_SHARE = 0.2
 
 __all__ = [
     "FileReport",
@@ -52,12 +56,13 @@ __all__ = [
 class ImportReport:
     """What an import did: one :class:`FileReport` per file (rows read, inserted, updated,
     rejected, warnings), the files that could not be read at all (one line each), notes,
-    and the visit-summary rebuild (vehicles, seconds)."""
+    and the visit-summary refresh (vehicles, those whose rows were rebuilt, seconds)."""
 
     files: list[FileReport] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    summarised_vehicles: int | None = None  # the visit summary was rebuilt for these
+    summarised_vehicles: int | None = None  # the visit summary holds these after the import
+    summary_rebuilt: int | None = None  # the rows rebuilt: the touched vehicles, or all
     summary_seconds: float = 0.0  # and took this long
 
     @property
@@ -108,6 +113,10 @@ def import_paths(
     ``mapping`` names the user's own headers (``--map``). A file that cannot be read or
     placed (see :mod:`revisit.dms.importing.recognise`) is a file error — the import fails
     after loading the others — unless ``skip_unknown``, which only notes it.
+
+    The visit summary follows: when it was current before the import and the import touched
+    at most :data:`INCREMENTAL_MAX_SHARE` of the vehicles (a day's repair orders), the rows
+    of the touched vehicles alone are rebuilt; otherwise all of it.
     """
     report = ImportReport()
     sink: ProblemSink = on_problem or (lambda _p: None)
@@ -122,29 +131,51 @@ def import_paths(
             # keeps the indexes of a million-vehicle dealership in memory while they grow.
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             conn.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
+        touched = None if summary_stale(conn) else TouchedVehicles(conn)
         try:
             bump(conn, DMS)  # kept plans are stale from the first batch on (and again below)
             conn.commit()
-            loads = _Loads(phones, sink, progress, batch_rows, parallel, mapping)
+            if touched is not None:
+                touched.start()
+            loads = _Loads(phones, sink, progress, batch_rows, parallel, mapping, touched)
             _load_all(conn, tables, loads, report)
             bump(conn, DMS)
             conn.commit()
             changed = {f.kind for f in report.files if f.inserted or f.updated}
-            if changed & {"vehicles", "visits"} or summary_stale(conn):
+            if changed & set(TRACKED) or summary_stale(conn):
                 if progress:
                     progress.stage("summarising visits per vehicle")
                 started = time.perf_counter()
-                report.summarised_vehicles = refresh_visit_summary(conn)
+                _summarise(conn, loads.touched, report)
                 conn.commit()
                 report.summary_seconds = time.perf_counter() - started
-                changed.add(SUMMARY.name)
+                if report.summary_rebuilt:
+                    changed.add(SUMMARY.name)
             _refresh_statistics(conn, changed)
         finally:
+            if touched is not None:
+                conn.rollback()
+                touched.stop()
+                touched.drop()
             if is_sqlite(engine):
                 conn.rollback()
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KIB}")
     return report
+
+
+def _summarise(conn: Connection, touched: TouchedVehicles | None, report: ImportReport) -> None:
+    """Bring the visit summary up to date: the touched vehicles' rows when few were touched
+    (and the summary was current before), else all of it."""
+    if touched is not None:
+        touched.stop()
+        count = touched.count()
+        vehicles = conn.exec_driver_sql("SELECT count(*) FROM vehicles").scalar_one()
+        if count <= INCREMENTAL_MAX_SHARE * vehicles:
+            report.summarised_vehicles = refresh_visit_summary_for(conn, touched.vins())
+            report.summary_rebuilt = count
+            return
+    report.summarised_vehicles = report.summary_rebuilt = refresh_visit_summary(conn)
 
 
 def _refresh_statistics(conn: Connection, tables: set[str]) -> None:
@@ -170,6 +201,7 @@ class _Loads:
     batch_rows: int
     parallel: bool | None
     mapping: HeaderMapping
+    touched: TouchedVehicles | None = None  # None: the summary will be rebuilt in full
     seen: SeenIds = field(default_factory=SeenIds)
 
 
@@ -179,16 +211,19 @@ def _load_all(
     progress = loads.progress
     for kind, table in tables:
         try:
-            if kind.name in ("vehicles", "visits"):
+            if kind.name in TRACKED:
                 forget_visit_summary(conn)  # stale from the first new row on
                 conn.commit()
+                if loads.touched is not None and _empty(conn, kind.name):
+                    loads.touched.stop()  # a first load: the summary is rebuilt in full
+                    loads.touched = None
             # Read now, not once per import: stores loaded by an earlier file count.
             known_stores = set(conn.exec_driver_sql("SELECT store_id FROM stores").scalars())
             loader = FileLoader(
                 conn=conn, kind=kind, table=table, phones=loads.phones,
                 known_stores=known_stores, on_problem=loads.sink, batch_rows=loads.batch_rows,
                 parallel=loads.parallel, mapping=loads.mapping.for_kind(kind.name),
-                seen=loads.seen,
+                seen=loads.seen, record_touched=loads.touched is not None,
             )  # fmt: skip
             unknown = loader.unknown_columns()
             if unknown:
@@ -205,6 +240,10 @@ def _load_all(
             report.file_errors.append(str(exc))
         finally:
             table.close()
+
+
+def _empty(conn: Connection, table: str) -> bool:
+    return conn.exec_driver_sql(f'SELECT 1 FROM "{table}" LIMIT 1').first() is None
 
 
 def _open_in_order(

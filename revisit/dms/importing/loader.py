@@ -136,6 +136,7 @@ class FileLoader:
         parallel: bool | None = None,
         mapping: dict[str, str] | None = None,
         seen: SeenIds | None = None,
+        record_touched: bool = False,
     ) -> None:
         self.conn, self.kind, self.table = conn, kind, table
         self.batch_rows, self.commit_every = batch_rows, commit_every
@@ -155,7 +156,9 @@ class FileLoader:
         )  # fmt: skip
         self.index = self.rows.index
         self.known_stores = known_stores
-        self.writer = open_writer(conn, kind, self._updated_columns())
+        self.writer = open_writer(
+            conn, kind, self._updated_columns(), record_touched=record_touched
+        )
         self.seen = seen or SeenIds()
         self.file_no = self.seen.file_number(self.path)
         self.first = self.seen.ids_of(kind.name)

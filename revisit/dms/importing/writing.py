@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Connection
 
 from revisit.dms.importing.formats import FileKind
+from revisit.dms.importing.touched import TRACKED, merge_recording
 
 
 class RowWriter(Protocol):
@@ -26,10 +27,15 @@ class RowWriter(Protocol):
         ...
 
 
-def open_writer(conn: Connection, kind: FileKind, updated: list[str]) -> RowWriter:
-    """A writer for ``kind`` that updates only ``updated`` columns of existing rows."""
+def open_writer(
+    conn: Connection, kind: FileKind, updated: list[str], *, record_touched: bool = False
+) -> RowWriter:
+    """A writer for ``kind`` that updates only ``updated`` columns of existing rows.
+
+    ``record_touched``: the vehicles the writes touch are recorded for the visit summary
+    (:mod:`revisit.dms.importing.touched`; SQLite's triggers do it whatever the writer)."""
     if conn.dialect.name == "postgresql":
-        return PostgresCopyWriter(conn, kind, updated)
+        return PostgresCopyWriter(conn, kind, updated, record_touched=record_touched)
     return ExecuteManyWriter(conn, kind, updated)
 
 
@@ -83,7 +89,9 @@ class ExecuteManyWriter:
 
 
 class PostgresCopyWriter:
-    def __init__(self, conn: Connection, kind: FileKind, updated: list[str]) -> None:
+    def __init__(
+        self, conn: Connection, kind: FileKind, updated: list[str], *, record_touched: bool = False
+    ) -> None:
         cols = _names(kind.db_columns())
         self.conn, self.stage = conn, f"revisit_stage_{kind.name}"
         self.create = (
@@ -96,6 +104,9 @@ class PostgresCopyWriter:
             f'SELECT DISTINCT ON ("{kind.key}") {cols} FROM "{self.stage}" '
             f'ORDER BY "{kind.key}", _ord DESC {conflict_action(conn, kind, updated)}'
         )
+        self.recording = record_touched and kind.name in TRACKED
+        if self.recording:
+            self.merge = merge_recording(kind.name, kind.key, self.merge)
 
     def write(self, rows: Sequence[Sequence[Any]]) -> int:
         # Statements go through SQLAlchemy so that it knows a transaction is open and the
@@ -106,4 +117,6 @@ class PostgresCopyWriter:
         with raw.cursor() as cur, cur.copy(self.copy) as copy:
             for i, row in enumerate(rows):
                 copy.write_row((*row, i))
+        if self.recording:
+            return int(self.conn.exec_driver_sql(self.merge).scalar_one())
         return max(int(self.conn.exec_driver_sql(self.merge).rowcount), 0)
