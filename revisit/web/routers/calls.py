@@ -1,0 +1,104 @@
+"""The caller's pages: today's calls (``/calls``), a call sheet with its outcome form
+(``/calls/{contact_id}``) and a customer's record with the replies inbox
+(``/customers/{customer_id}``). A contact or customer of a store the user does not see is
+404, as an id that does not exist. An outcome is recorded through the same function as
+``revisit outcome log`` and audited; then the next call opens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from revisit.access.audit import audit
+from revisit.campaigns.outcome_codes import DECLINE_REASONS, NOT_REACHED, CallCode
+from revisit.campaigns.statuses import AuditAction
+from revisit.entry.worklist import call_sheet, customer_record, next_call, todays_calls
+from revisit.outcomes.calls import FieldProblem, log_call_outcome
+from revisit.web.deps import CurrentUser, EngineDep, SettingsDep
+from revisit.web.pages import page
+
+router = APIRouter(tags=["calls"])
+#: The outcome form's choices, in the order a caller meets them.
+CODES = [c.value for c in CallCode]
+REASONS = sorted(NOT_REACHED) + sorted(DECLINE_REASONS)
+
+
+def _flash(request: Request) -> tuple[str, str] | None:
+    value = request.session.pop("flash", None)
+    return (str(value[0]), str(value[1])) if isinstance(value, list) and len(value) == 2 else None
+
+
+@router.get("/calls")
+def calls(
+    request: Request, user: CurrentUser, engine: EngineDep, settings: SettingsDep
+) -> Response:
+    """Today's calls of the signed-in caller, highest priority first."""
+    day = settings.today()
+    items = todays_calls(engine, caller=user.name, store_ids=user.store_ids, day=day)
+    return page(request, "calls.html", {"items": items, "day": day, "flash": _flash(request)})
+
+
+@router.get("/calls/{contact_id}")
+def sheet(
+    request: Request,
+    contact_id: int,
+    user: CurrentUser,
+    engine: EngineDep,
+    settings: SettingsDep,
+) -> Response:
+    """The call sheet of a contact and its outcome form (404 outside the user's stores)."""
+    found = call_sheet(engine, settings, contact_id=contact_id, store_ids=user.store_ids)
+    if found is None:
+        raise HTTPException(404)
+    context = {"sheet": found, "codes": CODES, "reasons": REASONS, "flash": _flash(request)}
+    return page(request, "call.html", context)
+
+
+@router.post("/calls/{contact_id}/outcome")
+def record_outcome(
+    request: Request,
+    contact_id: int,
+    user: CurrentUser,
+    engine: EngineDep,
+    settings: SettingsDep,
+    code: Annotated[str, Form(max_length=50)] = "",
+    reason: Annotated[str, Form(max_length=50)] = "",
+    callback_date: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Record the outcome (as ``revisit outcome log`` does), audit it, and open the next
+    call; the form again with the problem when a field cannot be used."""
+    found = call_sheet(engine, settings, contact_id=contact_id, store_ids=user.store_ids)
+    if found is None:
+        raise HTTPException(404)
+    try:
+        with engine.begin() as conn:
+            done = log_call_outcome(
+                conn, contact_id=contact_id, code=code, reason=reason, callback=callback_date,
+                staff=user.name, note=note.strip() or None,
+            )  # fmt: skip
+            detail = {"code": done.code, "detail": done.detail, "duplicate": done.duplicate,
+                      "callback_date": str(done.callback_date or "") or None}  # fmt: skip
+            audit(conn, actor=user.name, action=AuditAction.OUTCOME_LOGGED, entity="contact",
+                  entity_id=contact_id, detail=detail)  # fmt: skip
+    except FieldProblem as problem:
+        form = {"code": code, "reason": reason, "callback_date": callback_date, "note": note}
+        context = {"sheet": found, "codes": CODES, "reasons": REASONS, "problem": problem,
+                   "form": form}  # fmt: skip
+        return page(request, "call.html", context, status=400)
+    key = "already_saved" if done.duplicate else "saved"
+    request.session["flash"] = [key, f"{found.item.name}: {done.describe()}"]
+    following = next_call(engine, caller=user.name, store_ids=user.store_ids, day=settings.today())
+    target = f"/calls/{following.contact_id}" if following else "/calls"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/customers/{customer_id}")
+def customer(request: Request, customer_id: str, user: CurrentUser, engine: EngineDep) -> Response:
+    """A customer's contacts, outcomes and replies (404 outside the user's stores)."""
+    record = customer_record(engine, customer_id=customer_id, store_ids=user.store_ids)
+    if record is None:
+        raise HTTPException(404)
+    return page(request, "customer.html", {"record": record})
