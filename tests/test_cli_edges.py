@@ -57,6 +57,8 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["maintenance_due", "--rate", "0"], "--rate"),
     ],
     ("campaign", "daily"): [(["--concurrency", "0"], "--concurrency")],
+    ("campaign", "pause"): [(["999"], "no campaign run with id 999"), (["x"], "Invalid value")],
+    ("campaign", "resume"): [(["999"], "no campaign run with id 999")],
     ("demo-data",): [
         (["{tmp}/file.txt"], "is a file"),
         (["{tmp}/demo", "--vehicles", "0"], "--vehicles"),
@@ -193,6 +195,8 @@ USES_DB: dict[tuple[str, ...], list[str]] = {
     ("reconcile-status",): [],
     ("serve",): [],  # refused before it listens
     ("user", "add"): ["王芳", "--role", "staff", "--store", "QZ"],
+    ("campaign", "pause"): ["1"],
+    ("campaign", "resume"): ["1"],
     ("user", "list"): [],
     ("user", "revoke"): ["王芳"],
     ("user", "reset"): ["王芳"],
@@ -206,6 +210,7 @@ LEAD: dict[tuple[str, ...], list[str]] = {
     ("tickets", "start"): ["1"], ("tickets", "resolve"): ["1", "--note", "done"],
     ("user", "add"): ["王芳", "--role", "staff", "--store", "QZ"],
     ("user", "revoke"): ["王芳"], ("user", "reset"): ["王芳"],
+    ("campaign", "pause"): ["1"], ("campaign", "resume"): ["1"],
 }  # fmt: skip
 NO_DB = {("import",), ("demo-data",), ("campaign", "list"), ("dev", "fake-twilio")}
 

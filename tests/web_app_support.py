@@ -3,7 +3,8 @@
 S1 (caller 王芳) and S2 (caller 李娜) each have three customers back from the shop two days
 ago: today's post-service follow-up call run lists them to their store's caller. S2 alone
 has two customers due for maintenance, so today's maintenance SMS run has contacts in S2
-only. One customer of each store has sent a reply that is not a keyword.
+only. Both have customers not back for 500 days (lapsed_12_24, not run yet): two in S1,
+three in S2. One customer of each store has sent a reply that is not a keyword.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -23,8 +25,8 @@ from starlette.routing import BaseRoute, Mount
 
 from revisit.access.users import add_user, parse_role
 from revisit.db.tables import CONTACTS, CUSTOMERS
-from revisit.entry.clocks import real_clock
-from revisit.entry.daily import launch
+from revisit.entry.lookup import campaign_files
+from revisit.entry.runs import RunReport, run_campaign
 from revisit.outcomes.replies import record_reply
 from revisit.settings import Settings
 from revisit.web import create_app
@@ -58,7 +60,9 @@ def web_settings(tmp_path: Path, **kw: object) -> Settings:
     return Settings(**(values | kw))  # type: ignore[arg-type]
 
 
-def _customers(s: Session, store: str, today: dt.date, n_followup: int, n_due: int) -> None:
+def _customers(
+    s: Session, store: str, today: dt.date, n_followup: int, n_due: int, n_lapsed: int
+) -> None:
     for _ in range(n_followup):
         c = make_customer(s, store_id=store)
         v = make_vehicle(s, customer=c, purchase_date=today - dt.timedelta(days=900))
@@ -67,6 +71,21 @@ def _customers(s: Session, store: str, today: dt.date, n_followup: int, n_due: i
         c = make_customer(s, store_id=store)
         v = make_vehicle(s, customer=c, purchase_date=today - dt.timedelta(days=1500))
         make_visit(s, vehicle=v, date=today - dt.timedelta(days=175), type="maintenance")
+    for _ in range(n_lapsed):
+        c = make_customer(s, store_id=store)
+        v = make_vehicle(s, customer=c, purchase_date=today - dt.timedelta(days=2000))
+        make_visit(s, vehicle=v, date=today - dt.timedelta(days=500), type="maintenance")
+
+
+def run_at(engine: Engine, settings: Settings, name: str, day: dt.date, *, hour: int) -> RunReport:
+    """Run a campaign for ``day`` as if the wall clock said ``hour``:00 in the default time
+    zone (22:00 is outside every send window: the SMS wait, pending)."""
+    at = dt.datetime.combine(day, dt.time(hour), ZoneInfo(settings.default_timezone))
+    files = campaign_files(settings)
+    return run_campaign(
+        engine, campaign=files.campaigns[name], campaigns=files.campaigns, as_of=day,
+        clock=lambda: at, settings=settings, wall_clock=lambda: at,
+    )  # fmt: skip
 
 
 def build_world(engine: Engine, tmp_path: Path, users: dict[str, tuple[str, list[str]]]) -> World:
@@ -77,11 +96,11 @@ def build_world(engine: Engine, tmp_path: Path, users: dict[str, tuple[str, list
     with Session(engine) as s:
         make_store(s, store_id="S1", name="泉州店", phone="0595-22881234", callers="王芳")
         make_store(s, store_id="S2", name="厦门店", phone="0592-5551234", callers="李娜")
-        _customers(s, "S1", today, n_followup=3, n_due=0)
-        _customers(s, "S2", today, n_followup=3, n_due=2)
+        _customers(s, "S1", today, n_followup=3, n_due=0, n_lapsed=2)
+        _customers(s, "S2", today, n_followup=3, n_due=2, n_lapsed=3)
         s.commit()
-    call = launch(engine, settings, name="post_service_followup", as_of=today, clock=real_clock)
-    sms = launch(engine, settings, name="maintenance_due", as_of=today, clock=real_clock)
+    call = run_at(engine, settings, "post_service_followup", today, hour=10)
+    sms = run_at(engine, settings, "maintenance_due", today, hour=10)
     assert call.run_id is not None and sms.run_id is not None
     world = World(today=today, settings=settings, call_run=call.run_id, sms_run=sms.run_id)
     with engine.begin() as conn:

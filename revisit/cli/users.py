@@ -3,24 +3,16 @@ stores. Passwords are one-time: printed once here, changed by the user at first 
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from revisit.access.users import add_user, list_users, parse_role, reset_user, revoke_user
-from revisit.cli.app import app, console, engine_of, handles_errors
+from revisit.cli.app import app, cli_actor, console, engine_of, handles_errors
 
 user_app = typer.Typer(help="Web app users: add, list, revoke, reset a password.")
 app.add_typer(user_app, name="user")
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name in a container
-        return "cli"
 
 
 def _show_password(name: str, password: str) -> None:
@@ -48,7 +40,7 @@ def add_command(
     """Add a user and print their one-time password."""
     with engine_of(ctx).begin() as conn:
         password = add_user(conn, name=name, role=parse_role(role), stores=store or [],
-                            language=language, actor=_actor())  # fmt: skip
+                            language=language, actor=cli_actor())  # fmt: skip
     _show_password(name.strip(), password)
 
 
@@ -75,7 +67,7 @@ def revoke_command(
 ) -> None:
     """Stop a user signing in; their open sessions end at once."""
     with engine_of(ctx).begin() as conn:
-        revoke_user(conn, name=name, actor=_actor())
+        revoke_user(conn, name=name, actor=cli_actor())
     console.print(f"{name}: revoked (reset gives them a new one-time password)", highlight=False)
 
 
@@ -87,5 +79,5 @@ def reset_command(
     """Print a new one-time password for a user (also lets a revoked user back in); their
     open sessions end."""
     with engine_of(ctx).begin() as conn:
-        password = reset_user(conn, name=name, actor=_actor())
+        password = reset_user(conn, name=name, actor=cli_actor())
     _show_password(name.strip(), password)

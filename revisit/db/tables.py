@@ -213,6 +213,9 @@ class CampaignRun(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # Who paused the run (revisit campaign pause, the web app): nothing is claimed until a
+    # resume clears it.
+    paused_by: str | None = None
 
 
 class Contact(SQLModel, table=True):

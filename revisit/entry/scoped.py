@@ -21,7 +21,7 @@ from sqlmodel import Session
 from revisit.campaigns.config import CampaignDef
 from revisit.campaigns.plan import CampaignPlan
 from revisit.campaigns.statuses import ContactStatus
-from revisit.db.tables import CAMPAIGNS, CONTACTS, CUSTOMERS, RUNS, STORES
+from revisit.db.tables import CAMPAIGNS, CONTACTS, CUSTOMERS, RUNS
 from revisit.entry.lookup import campaign_files, find_campaign
 from revisit.entry.preview import campaign_overview, preview, render_samples
 from revisit.settings import Settings
@@ -99,11 +99,12 @@ def scoped_preview(
 
 
 def campaign_stores(engine: Engine, campaign: CampaignDef) -> list[str]:
-    """The stores a campaign reaches: its ``filters.stores``, else every store."""
+    """The stores a campaign reaches: its ``filters.stores``, else every store with
+    customers."""
     if campaign.filters.stores:
         return sorted(campaign.filters.stores)
     with engine.connect() as conn:
-        return sorted(conn.execute(select(STORES.c.store_id)).scalars())
+        return sorted(conn.execute(select(CUSTOMERS.c.store_id).distinct()).scalars())
 
 
 def known_campaign(settings: Settings, name: str) -> CampaignDef:
@@ -137,6 +138,13 @@ class RunView:
     finished_at: dt.datetime | None
     by_status: dict[str, int]
     plan: dict[str, Any] | None
+    paused_by: str | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Contacts still to send or list (pending, or in flight)."""
+        live = (ContactStatus.PENDING, ContactStatus.SENDING, ContactStatus.UNKNOWN)
+        return sum(self.by_status.get(s, 0) for s in live)
 
     @property
     def to_make(self) -> int:
@@ -156,7 +164,8 @@ class RunView:
             "run_id": self.run_id, "campaign": self.campaign, "channel": self.channel,
             "as_of": self.as_of.isoformat(), "status": self.status,
             "by_status": self.by_status, "to_make": self.to_make, "done": self.done,
-            "finished": self.finished_at is not None,
+            "finished": self.finished_at is not None, "paused_by": self.paused_by,
+            "waiting": self.waiting,
         }  # fmt: skip
 
 
@@ -184,4 +193,5 @@ def run_view(engine: Engine, *, run_id: int, store_ids: Scope) -> RunView | None
         run_id=run.id, campaign=run.campaign, channel=run.channel, as_of=run.as_of,
         status=run.status, started_at=run.started_at, finished_at=run.finished_at,
         by_status=by_status, plan=dict(run.counts or {}) if store_ids is None else None,
+        paused_by=run.paused_by,
     )  # fmt: skip

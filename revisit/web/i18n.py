@@ -87,6 +87,8 @@ WORDS: dict[str, tuple[str, str]] = {
         "Sign-in is not configured: set REVISIT_SECRET_KEY.",
     ),
     "home": ("首页", "Home"),
+    "problem": ("{what}", "{what}"),
+    "paused_by": ("已由 {who} 暂停", "Paused by {who}"),
 }
 
 

@@ -41,11 +41,15 @@ def page(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
     """``template`` rendered for this request, with ``user``, ``lang``, ``t`` (words in
-    the page's language), ``csrf_field`` and ``csrf_token`` besides ``context``."""
+    the page's language), ``csrf_field``, ``csrf_token`` and ``flash`` (the one-line
+    message a redirect left in the session: [words key, text]) besides ``context``."""
     lang = language_of(request)
+    has_session = "session" in request.scope
+    flash = request.session.pop("flash", None) if has_session else None
     base = {
         "user": user_of(request), "lang": lang, "t": partial(translate, lang=lang),
         "csrf_field": FIELD,
-        "csrf_token": csrf_token(request) if "session" in request.scope else "",
+        "csrf_token": csrf_token(request) if has_session else "",
+        "flash": flash if isinstance(flash, list) and len(flash) == 2 else None,
     }  # fmt: skip
     return TEMPLATES.TemplateResponse(request, template, base | (context or {}), status_code=status)

@@ -25,11 +25,6 @@ CODES = [c.value for c in CallCode]
 REASONS = sorted(NOT_REACHED) + sorted(DECLINE_REASONS)
 
 
-def _flash(request: Request) -> tuple[str, str] | None:
-    value = request.session.pop("flash", None)
-    return (str(value[0]), str(value[1])) if isinstance(value, list) and len(value) == 2 else None
-
-
 @router.get("/calls")
 def calls(
     request: Request, user: CurrentUser, engine: EngineDep, settings: SettingsDep
@@ -37,7 +32,7 @@ def calls(
     """Today's calls of the signed-in caller, highest priority first."""
     day = settings.today()
     items = todays_calls(engine, caller=user.name, store_ids=user.store_ids, day=day)
-    return page(request, "calls.html", {"items": items, "day": day, "flash": _flash(request)})
+    return page(request, "calls.html", {"items": items, "day": day})
 
 
 @router.get("/calls/{contact_id}")
@@ -52,7 +47,7 @@ def sheet(
     found = call_sheet(engine, settings, contact_id=contact_id, store_ids=user.store_ids)
     if found is None:
         raise HTTPException(404)
-    context = {"sheet": found, "codes": CODES, "reasons": REASONS, "flash": _flash(request)}
+    context = {"sheet": found, "codes": CODES, "reasons": REASONS}
     return page(request, "call.html", context)
 
 

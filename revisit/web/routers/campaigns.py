@@ -20,7 +20,9 @@ from revisit.access.users import SignedIn
 from revisit.campaigns.config import CampaignDef
 from revisit.campaigns.statuses import AuditAction
 from revisit.entry.clocks import real_clock
+from revisit.entry.holds import HoldError, lift_pause, pause
 from revisit.entry.scoped import (
+    RunView,
     campaign_rows,
     campaign_stores,
     known_campaign,
@@ -28,7 +30,7 @@ from revisit.entry.scoped import (
     runs_of_day,
     scoped_preview,
 )
-from revisit.errors import NotFoundError
+from revisit.errors import NotFoundError, RevisitError
 from revisit.web.deps import EngineDep, LeadUser, SettingsDep
 from revisit.web.launches import DONE, RUNNING, Launches
 from revisit.web.pages import page
@@ -160,12 +162,57 @@ def launched_json(
 
 
 @router.get("/runs/{run_id:int}")
-def run(request: Request, run_id: int, user: LeadUser, engine: EngineDep) -> Response:
-    """A run's progress and summary in the user's stores."""
+def run(
+    request: Request, run_id: int, user: LeadUser, engine: EngineDep, settings: SettingsDep
+) -> Response:
+    """A run's progress and summary in the user's stores, with pause or resume for a user
+    who may launch its campaign."""
     view = run_view(engine, run_id=run_id, store_ids=user.store_ids)
     if view is None:
         raise HTTPException(404)
-    return page(request, "run.html", {"run": view})
+    controls = _may_hold(engine, settings, user, view.campaign)
+    return page(request, "run.html", {"run": view, "controls": controls})
+
+
+def _may_hold(engine: EngineDep, settings: SettingsDep, user: SignedIn, campaign: str) -> bool:
+    try:
+        return may_launch(engine, user, known_campaign(settings, campaign))
+    except RevisitError:  # its file is gone or broken: nothing to run again
+        return False
+
+
+def _held_run(engine: EngineDep, settings: SettingsDep, user: SignedIn, run_id: int) -> RunView:
+    view = run_view(engine, run_id=run_id, store_ids=user.store_ids)
+    if view is None or not _may_hold(engine, settings, user, view.campaign):
+        raise HTTPException(404)
+    return view
+
+
+@router.post("/runs/{run_id:int}/pause")
+def pause_run(
+    request: Request, run_id: int, user: LeadUser, engine: EngineDep, settings: SettingsDep
+) -> Response:
+    """Pause the run (as ``revisit campaign pause``); 404 unless the user may launch its
+    campaign; a run that cannot be paused says why."""
+    _held_run(engine, settings, user, run_id)
+    try:
+        pause(engine, run_id=run_id, actor=user.name)
+    except HoldError as exc:
+        request.session["flash"] = ["problem", str(exc)]
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+@router.post("/runs/{run_id:int}/resume")
+def resume_run(
+    request: Request, run_id: int, user: LeadUser, engine: EngineDep, settings: SettingsDep
+) -> Response:
+    """Lift the pause and run the campaign again for its day in the background (as
+    ``revisit campaign resume``); 404 unless the user may launch its campaign."""
+    _held_run(engine, settings, user, run_id)
+    ref = lift_pause(engine, run_id=run_id, actor=user.name)
+    launches: Launches = request.app.state.launches
+    launches.start(engine, settings, name=ref.campaign, day=ref.as_of)
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 
 @router.get("/runs/{run_id:int}.json")

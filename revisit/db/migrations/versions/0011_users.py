@@ -1,4 +1,4 @@
-"""the web app's users
+"""the web app's users, and who paused a run
 
 Revision ID: 0011
 Revises: 0010
@@ -33,7 +33,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
+    with op.batch_alter_table("campaign_runs") as batch:
+        batch.add_column(sa.Column("paused_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("campaign_runs") as batch:
+        batch.drop_column("paused_by")
     op.drop_table("users")
