@@ -80,7 +80,7 @@ def test_a_launch_runs_the_campaign_as_the_cli_does_and_is_audited(
         run_id = conn.execute(select(RUNS.c.id).where(RUNS.c.campaign == name)).scalar_one()
         audits = audit_rows(conn, action=AuditAction.CAMPAIGN_LAUNCHED)
     assert [(a["actor"], a["entity_id"], a["detail"]) for a in audits] == [
-        ("lead12", name, {"as_of": world.today.isoformat()})
+        ("lead12", name, {"as_of": world.today.isoformat(), "dry_run": False})
     ]
     landed = lead.get(target, follow_redirects=False)
     assert landed.status_code == 303 and landed.headers["location"] == f"/runs/{run_id}"

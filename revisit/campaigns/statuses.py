@@ -241,8 +241,8 @@ class AuditAction(StrEnum):
     USER_RESET = "user_reset"
     PASSWORD_CHANGED = "password_changed"
     SIGNED_IN = "signed_in"
-    SIGN_IN_REFUSED = "sign_in_refused"
     OUTCOME_LOGGED = "outcome_logged"
+    OUTCOMES_IMPORTED = "outcomes_imported"  # a filled-in call list, one row per file
     CAMPAIGN_LAUNCHED = "campaign_launched"
     RUN_PAUSED = "run_paused"
     RUN_RESUMED = "run_resumed"

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from revisit.cli.app import app, console, engine_of, err_console, handles_errors, settings_of
+from revisit.cli.app import (
+    app,
+    cli_actor,
+    console,
+    engine_of,
+    err_console,
+    handles_errors,
+    settings_of,
+)
 from revisit.cli.options import parse_day
 from revisit.errors import RevisitError
 from revisit.outcomes.attribution import attribute_returns
@@ -75,7 +83,7 @@ def log_command(
         with engine_of(ctx).begin() as conn:
             done = log_call_outcome(conn, contact_id=contact_id, code=code, reason=reason,
                                     callback=day, staff=staff, note=note,
-                                    managers=managers)  # fmt: skip
+                                    managers=managers, actor=cli_actor())  # fmt: skip
     except FieldProblem as problem:
         raise OutcomeError(f"contact {contact_id}: {problem}") from None
     if done.duplicate:
@@ -100,7 +108,8 @@ def import_command(
     managers = settings_of(ctx).service_managers
     reports: list[SheetReport] = []
     for path in files:
-        reports.append(import_sheet(engine, path, on_problem=_print_problem, managers=managers))
+        reports.append(import_sheet(engine, path, on_problem=_print_problem, managers=managers,
+                                    actor=cli_actor()))  # fmt: skip
     table = Table(title="Outcome import")
     for name in ("file", "read", "no outcome yet", "recorded", "already there", "callbacks",
                  "tickets", "rejected"):  # fmt: skip

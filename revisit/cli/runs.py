@@ -69,7 +69,7 @@ def run_command(
     with _progress() as progress:
         report = launch(
             engine, settings, name=name, as_of=day, clock=clock, options=opts,
-            progress=_Bar(progress, name),
+            progress=_Bar(progress, name), actor=None if dry_run else cli_actor(),
         )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=1, default=str))

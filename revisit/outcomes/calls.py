@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from revisit.access.audit import audit
 from revisit.campaigns.outcome_codes import (
     CODES,
     DECLINE_REASONS,
@@ -36,7 +37,7 @@ from revisit.campaigns.outcome_codes import (
     OutcomeKind,
     canonical,
 )
-from revisit.campaigns.statuses import ContactStatus, OptOutSource
+from revisit.campaigns.statuses import AuditAction, ContactStatus, OptOutSource
 from revisit.db.tables import CONTACTS, CUSTOMERS, VEHICLES, utcnow
 from revisit.delivery.outbox import add_callback
 from revisit.dms.importing.values import parse_date
@@ -279,12 +280,14 @@ def log_call_outcome(
     staff: str | None = None,
     note: str | None = None,
     managers: Mapping[str, str] | None = None,
+    actor: str,
 ) -> Logged:
     """Record what one caller wrote about one contact (``revisit outcome log``, the web
     app's outcome form), in ``conn``'s transaction: parsed by :func:`parse_outcome`,
     recorded with its side effects by :func:`record_call_outcomes` (``managers``: store id →
-    the service manager who owns a ``dissatisfied`` ticket). Raises
-    :class:`FieldProblem` naming the field that cannot be used (nothing is written)."""
+    the service manager who owns a ``dissatisfied`` ticket), and audited as done by
+    ``actor``. Raises :class:`FieldProblem` naming the field that cannot be used (nothing
+    is written)."""
     if not code.strip() and not reason.strip():
         raise FieldProblem("outcome", "give an outcome (or a reason that names it)")
     parsed, detail, when = parse_outcome(code, reason, callback)
@@ -293,5 +296,11 @@ def log_call_outcome(
     done = record_call_outcomes(conn, [outcome], managers=managers)
     if done.problems:
         raise done.problems[0][1]
-    return Logged(parsed, detail, when, duplicate=bool(done.duplicates),
-                  callback_added=bool(done.callbacks), ticket_opened=bool(done.tickets))  # fmt: skip
+    logged = Logged(parsed, detail, when, duplicate=bool(done.duplicates),
+                    callback_added=bool(done.callbacks),
+                    ticket_opened=bool(done.tickets))  # fmt: skip
+    what = {"code": parsed, "detail": detail, "duplicate": logged.duplicate,
+            "callback_date": when.isoformat() if when else None}  # fmt: skip
+    audit(conn, actor=actor, action=AuditAction.OUTCOME_LOGGED, entity="contact",
+          entity_id=contact_id, detail=what)  # fmt: skip
+    return logged

@@ -33,23 +33,37 @@ class Launches:
         """``running``, ``done``, an error line, or None when never launched here."""
         return self.states.get((name, day))
 
-    def start(self, engine: Engine, settings: Settings, *, name: str, day: dt.date) -> bool:
-        """Launch ``name`` for ``day`` in a thread; False when that launch is running."""
+    def start(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        name: str,
+        day: dt.date,
+        actor: str | None = None,
+    ) -> bool:
+        """Launch ``name`` for ``day`` in a thread (audited as ``actor``'s when given);
+        False when that launch is running."""
         key = (name, day)
         with self.lock:
             if self.states.get(key) == RUNNING:
                 return False
             self.states[key] = RUNNING
         thread = threading.Thread(
-            target=self._run, args=(engine, settings, key), name=f"launch-{name}", daemon=True
+            target=self._run,
+            args=(engine, settings, key, actor),
+            name=f"launch-{name}",
+            daemon=True,
         )
         self.threads.append(thread)
         thread.start()
         return True
 
-    def _run(self, engine: Engine, settings: Settings, key: tuple[str, dt.date]) -> None:
+    def _run(
+        self, engine: Engine, settings: Settings, key: tuple[str, dt.date], actor: str | None
+    ) -> None:
         try:
-            launch(engine, settings, name=key[0], as_of=key[1], clock=real_clock)
+            launch(engine, settings, name=key[0], as_of=key[1], clock=real_clock, actor=actor)
             result = DONE
         except RevisitError as exc:
             result = str(exc)

@@ -11,9 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from revisit.access.audit import audit
 from revisit.campaigns.outcome_codes import DECLINE_REASONS, NOT_REACHED, CallCode
-from revisit.campaigns.statuses import AuditAction
 from revisit.entry.worklist import call_sheet, customer_record, next_call, todays_calls
 from revisit.outcomes.calls import FieldProblem, log_call_outcome
 from revisit.web.deps import CurrentUser, EngineDep, SettingsDep
@@ -72,12 +70,8 @@ def record_outcome(
         with engine.begin() as conn:
             done = log_call_outcome(
                 conn, contact_id=contact_id, code=code, reason=reason, callback=callback_date,
-                staff=user.name, note=note.strip() or None,
+                staff=user.name, note=note.strip() or None, actor=user.name,
             )  # fmt: skip
-            detail = {"code": done.code, "detail": done.detail, "duplicate": done.duplicate,
-                      "callback_date": str(done.callback_date or "") or None}  # fmt: skip
-            audit(conn, actor=user.name, action=AuditAction.OUTCOME_LOGGED, entity="contact",
-                  entity_id=contact_id, detail=detail)  # fmt: skip
     except FieldProblem as problem:
         form = {"code": code, "reason": reason, "callback_date": callback_date, "note": note}
         context = {"sheet": found, "codes": CODES, "reasons": REASONS, "problem": problem,

@@ -15,10 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from revisit.access.audit import audit
 from revisit.access.users import SignedIn
 from revisit.campaigns.config import CampaignDef
-from revisit.campaigns.statuses import AuditAction
 from revisit.entry.clocks import real_clock
 from revisit.entry.holds import HoldError, lift_pause, pause
 from revisit.entry.scoped import (
@@ -108,17 +106,14 @@ def launch_campaign(
     settings: SettingsDep,
     day: Annotated[str, Form(max_length=20)],
 ) -> Response:
-    """Launch the campaign for the day in the background (404 when the user may not), audit
-    it, and go to the run's page."""
+    """Launch the campaign for the day in the background, audited as the user's (404 when
+    they may not), and go to the run's page."""
     definition = _campaign(settings, name)
     if not may_launch(engine, user, definition):
         raise HTTPException(404)
     as_of = _day(day, settings.today())
-    with engine.begin() as conn:
-        audit(conn, actor=user.name, action=AuditAction.CAMPAIGN_LAUNCHED, entity="campaign",
-              entity_id=definition.name, detail={"as_of": as_of.isoformat()})  # fmt: skip
     launches: Launches = request.app.state.launches
-    launches.start(engine, settings, name=definition.name, day=as_of)
+    launches.start(engine, settings, name=definition.name, day=as_of, actor=user.name)
     return RedirectResponse(f"/campaigns/{definition.name}/{as_of}/run", status_code=303)
 
 
