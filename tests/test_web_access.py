@@ -16,6 +16,8 @@ from revisit.access.audit import audit_rows
 from revisit.access.throttle import LoginThrottle
 from revisit.access.users import authenticate, reset_user, revoke_user
 from revisit.campaigns.statuses import AuditAction
+from revisit.web.i18n import pick_language
+from revisit.web.routers.auth import safe_next
 from tests.web_app_support import (
     World,
     app_routes,
@@ -283,3 +285,29 @@ def test_session_cookies_are_httponly_lax_and_secure_behind_https(
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" in cookie
     plain = make_client(engine, world.settings).get("/login").headers["set-cookie"].lower()
     assert "secure" not in plain
+
+
+@pytest.mark.parametrize(
+    ("user", "header", "expected"),
+    [
+        (None, None, "zh"),
+        (None, "en-US,en;q=0.9", "en"),
+        (None, "fr-FR, en;q=0.5, zh;q=0.8", "zh"),
+        (None, "zh-CN;q=0, en;q=0.1", "en"),
+        (None, "de, fr", "zh"),
+        (None, "en;q=bogus, zh", "zh"),
+        ("en", "zh-CN", "en"),
+        ("zh", "en", "zh"),
+    ],
+)  # fmt: skip
+def test_the_pages_language(user: str | None, header: str | None, expected: str) -> None:
+    assert pick_language(user, header) == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("/calls/3", "/calls/3"), ("https://evil.example/", "/"), ("//evil.example", "/"),
+     ("/\\evil.example", "/"), ("", "/"), (None, "/"), ("calls", "/")],
+)  # fmt: skip
+def test_sign_in_only_returns_to_a_page_of_this_app(target: str | None, expected: str) -> None:
+    assert safe_next(target) == expected

@@ -30,8 +30,9 @@ from revisit.entry.scoped import (
 )
 from revisit.errors import NotFoundError, RevisitError
 from revisit.web.deps import EngineDep, LeadUser, SettingsDep
+from revisit.web.i18n import translate
 from revisit.web.launches import DONE, RUNNING, Launches
-from revisit.web.pages import page
+from revisit.web.pages import language_of, page
 
 router = APIRouter(tags=["campaigns"])
 
@@ -211,9 +212,10 @@ def resume_run(
 
 
 @router.get("/runs/{run_id:int}.json")
-def run_json(run_id: int, user: LeadUser, engine: EngineDep) -> Response:
+def run_json(request: Request, run_id: int, user: LeadUser, engine: EngineDep) -> Response:
     """A run's progress as JSON (polled by ``run.js``)."""
     view = run_view(engine, run_id=run_id, store_ids=user.store_ids)
     if view is None:
         raise HTTPException(404)
-    return JSONResponse(view.as_dict())
+    lang = language_of(request)
+    return JSONResponse(view.as_dict() | {"status_label": translate(view.status, lang)})

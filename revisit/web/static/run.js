@@ -9,7 +9,7 @@
     if (el) { el.textContent = String(value); }
   }
   function showRun(data) {
-    setText(".run-status", data.status);
+    setText(".run-status", data.status_label || data.status);
     setText(".run-done", data.done);
     setText(".run-to-make", data.to_make);
     var bar = box.querySelector(".progress span");
