@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from revisit.access.audit import audit_rows
 from revisit.campaigns.statuses import AuditAction
 from revisit.cli import app as cli
-from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES
+from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES, TICKETS
 from revisit.entry.worklist import todays_calls
 from tests.web_app_support import World, build_world, csrf_of, make_client, sign_in
 
@@ -120,6 +120,7 @@ def test_a_callback_goes_on_that_days_list_and_the_last_outcome_ends_the_list(
         ({"code": "booked", "reason": "price"}, "a reason goes with not_reached or declined"),
         ({"code": "flying"}, "unknown outcome 'flying'"),
         ({"code": "callback", "callback_date": "2020-01-01"}, "is not after the contact's day"),
+        ({"code": "dissatisfied", "reason": "attitude"}, "needs the customer's words in the note"),
     ],
 )
 def test_an_outcome_that_cannot_be_used_is_shown_and_nothing_is_written(
@@ -151,3 +152,14 @@ def test_pages_follow_the_users_language(engine: Engine, world: World, wang: Tes
             select(CUSTOMERS.c.phone).where(CUSTOMERS.c.customer_id == world.customers["S1"][0])
         ).scalar_one()
     assert phone and phone in wang.get(f"/calls/{world.calls['S1'][0]}").text
+
+
+def test_a_dissatisfied_customer_opens_a_ticket_for_the_service_manager(
+    engine: Engine, world: World, wang: TestClient
+) -> None:
+    first = world.calls["S1"][0]
+    saved = _outcome(wang, first, code="dissatisfied", reason="attitude", note="接待态度差")
+    assert saved.status_code == 303  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        tickets = conn.execute(select(TICKETS.c.contact_id, TICKETS.c.category)).all()
+    assert [tuple(t) for t in tickets] == [(first, "attitude")]

@@ -6,21 +6,33 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+import httpx
+from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.engine import Engine
 
-from revisit.campaigns.outcome_codes import DECLINE_REASONS, NOT_REACHED, CallCode
+from revisit.campaigns.outcome_codes import (
+    DECLINE_REASONS,
+    DISSATISFACTIONS,
+    NOT_REACHED,
+    CallCode,
+)
 from revisit.entry.worklist import call_sheet, customer_record, next_call, todays_calls
+from revisit.errors import RevisitError
 from revisit.outcomes.calls import FieldProblem, log_call_outcome
+from revisit.outcomes.tickets import notify_new_tickets
+from revisit.settings import Settings
 from revisit.web.deps import CurrentUser, EngineDep, SettingsDep
 from revisit.web.pages import page
 
 router = APIRouter(tags=["calls"])
 #: The outcome form's choices, in the order a caller meets them.
 CODES = [c.value for c in CallCode]
-REASONS = sorted(NOT_REACHED) + sorted(DECLINE_REASONS)
+REASONS = sorted(NOT_REACHED) + sorted(DECLINE_REASONS | DISSATISFACTIONS)
+_log = logging.getLogger(__name__)
 
 
 @router.get("/calls")
@@ -56,6 +68,7 @@ def record_outcome(
     user: CurrentUser,
     engine: EngineDep,
     settings: SettingsDep,
+    tasks: BackgroundTasks,
     code: Annotated[str, Form(max_length=50)] = "",
     reason: Annotated[str, Form(max_length=50)] = "",
     callback_date: Annotated[str, Form(max_length=20)] = "",
@@ -71,17 +84,34 @@ def record_outcome(
             done = log_call_outcome(
                 conn, contact_id=contact_id, code=code, reason=reason, callback=callback_date,
                 staff=user.name, note=note.strip() or None, actor=user.name,
+                managers=settings.service_managers,
             )  # fmt: skip
     except FieldProblem as problem:
         form = {"code": code, "reason": reason, "callback_date": callback_date, "note": note}
         context = {"sheet": found, "codes": CODES, "reasons": REASONS, "problem": problem,
                    "form": form}  # fmt: skip
         return page(request, "call.html", context, status=400)
+    if done.ticket_opened:
+        tasks.add_task(announce_tickets, engine, settings)
     key = "already_saved" if done.duplicate else "saved"
     request.session["flash"] = [key, f"{found.item.name}: {done.describe()}"]
     following = next_call(engine, caller=user.name, store_ids=user.store_ids, day=settings.today())
     target = f"/calls/{following.contact_id}" if following else "/calls"
     return RedirectResponse(target, status_code=303)
+
+
+def announce_tickets(engine: Engine, settings: Settings) -> None:
+    """Post the tickets not yet announced to the staff webhook, if one is set, after the
+    response (a webhook that fails is logged; the next outcome announces them)."""
+    secret = settings.staff_webhook_url
+    url = secret.get_secret_value() if secret else ""
+    if not url:
+        return
+    try:
+        with httpx.Client(timeout=10.0) as client:
+            notify_new_tickets(engine, url=url, client=client)
+    except RevisitError as exc:
+        _log.warning("tickets not announced: %s", exc)
 
 
 @router.get("/customers/{customer_id}")
