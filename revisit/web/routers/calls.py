@@ -26,7 +26,8 @@ from revisit.outcomes.calls import FieldProblem, log_call_outcome
 from revisit.outcomes.tickets import notify_new_tickets
 from revisit.settings import Settings
 from revisit.web.deps import CurrentUser, EngineDep, SettingsDep
-from revisit.web.pages import page
+from revisit.web.i18n import translate
+from revisit.web.pages import language_of, page
 
 router = APIRouter(tags=["calls"])
 #: The outcome form's choices, in the order a caller meets them.
@@ -94,7 +95,12 @@ def record_outcome(
     if done.ticket_opened:
         tasks.add_task(announce_tickets, engine, settings)
     key = "already_saved" if done.duplicate else "saved"
-    request.session["flash"] = [key, f"{found.item.name}: {done.describe()}"]
+    lang = language_of(request)
+    what = translate(done.code, lang) + (
+        f" / {translate(done.detail, lang)}" if done.detail else ""
+    )
+    what += f" · {done.callback_date}" if done.callback_date else ""
+    request.session["flash"] = [key, f"{found.item.name}: {what}"]
     following = next_call(engine, caller=user.name, store_ids=user.store_ids, day=settings.today())
     target = f"/calls/{following.contact_id}" if following else "/calls"
     return RedirectResponse(target, status_code=303)
