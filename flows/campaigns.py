@@ -175,6 +175,7 @@ def launch_campaign(
                 engine, settings, name=name, as_of=as_of or settings.today(),
                 clock=pinned_clock(now),
                 options=options, runner=as_task,
+                actor=None if dry_run else "prefect:launch-campaign",
             )  # fmt: skip
             publish_report(engine, [report], "launch-campaign-report")
     except RevisitError as exc:

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     # so it is no campaign file's; stores come from the DMS export, so it is no store column.
     sms_daily_budget: int | None = Field(default=None, ge=0)
     sms_budgets: dict[str, int] = Field(default_factory=dict)
+    # Signs the web app's session cookies (a long random string, kept secret; changing it
+    # signs everyone out). Without it the pages answer 503 (Twilio's webhooks still work),
+    # unless dev_sessions is set.
+    secret_key: SecretStr | None = None
+    # Demo and tests only: sign sessions with a key made up when the process starts (every
+    # restart signs everyone out). Never in production.
+    dev_sessions: bool = False
 
     @field_validator("default_timezone")
     @classmethod
@@ -86,6 +93,11 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError(f"REVISIT_PUBLIC_URL must start with https:// (got {value!r})")
         return value
+
+    @property
+    def https(self) -> bool:
+        """True when the public URL is https: session cookies are then sent over https only."""
+        return bool(self.public_url and self.public_url.startswith("https://"))
 
     def today(self) -> dt.date:
         """Today's date in the default store time zone (the as_of when none is given)."""

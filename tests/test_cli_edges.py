@@ -58,6 +58,8 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["maintenance_due", "--rate", "0"], "--rate"),
     ],
     ("campaign", "daily"): [(["--concurrency", "0"], "--concurrency")],
+    ("campaign", "pause"): [(["999"], "no campaign run with id 999"), (["x"], "Invalid value")],
+    ("campaign", "resume"): [(["999"], "no campaign run with id 999")],
     ("demo-data",): [
         (["{tmp}/file.txt"], "is a file"),
         (["{tmp}/demo", "--vehicles", "0"], "--vehicles"),
@@ -165,6 +167,15 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--hours", "200", "--max-days", "1"], "--hours 200.0 must be ≥ 0 and within"),
     ],
     ("serve",): [(["--port", "abc"], "Invalid value for '--port'")],
+    ("user", "add"): [
+        (["王芳", "--role", "boss", "--store", "QZ"], "unknown role 'boss'"),
+        (["王芳", "--role", "staff"], "a staff user needs at least one --store"),
+        (["王芳", "--role", "staff", "--store", "S9"], "unknown store(s) S9"),
+        (["root", "--role", "admin", "--store", "QZ"], "an admin sees every store"),
+    ],
+    ("user", "list"): [],
+    ("user", "revoke"): [(["nobody"], "no user 'nobody'")],
+    ("user", "reset"): [(["nobody"], "no user 'nobody'")],
 }
 # Arguments that reach the database, for the commands that use one.
 USES_DB: dict[tuple[str, ...], list[str]] = {
@@ -193,6 +204,12 @@ USES_DB: dict[tuple[str, ...], list[str]] = {
     ("optout", "import"): ["{tmp}/optouts.csv"],
     ("reconcile-status",): [],
     ("serve",): [],  # refused before it listens
+    ("user", "add"): ["王芳", "--role", "staff", "--store", "QZ"],
+    ("campaign", "pause"): ["1"],
+    ("campaign", "resume"): ["1"],
+    ("user", "list"): [],
+    ("user", "revoke"): ["王芳"],
+    ("user", "reset"): ["王芳"],
 }
 LEAD: dict[tuple[str, ...], list[str]] = {
     ("import",): ["{tmp}/export"], ("demo-data",): ["{tmp}/demo"], ("cohort",): ["lapsed_12_24"],
@@ -202,6 +219,9 @@ LEAD: dict[tuple[str, ...], list[str]] = {
     ("optout", "import"): ["{tmp}/file.txt"],
     ("tickets", "show"): ["1"], ("tickets", "start"): ["1"],
     ("tickets", "resolve"): ["1", "--note", "done"],
+    ("user", "add"): ["王芳", "--role", "staff", "--store", "QZ"],
+    ("user", "revoke"): ["王芳"], ("user", "reset"): ["王芳"],
+    ("campaign", "pause"): ["1"], ("campaign", "resume"): ["1"],
 }  # fmt: skip
 NO_DB = {("import",), ("demo-data",), ("campaign", "list"), ("dev", "fake-twilio")}
 

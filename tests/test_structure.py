@@ -108,7 +108,8 @@ LAYERS = [
     {"revisit", "revisit.settings", "revisit.errors", "revisit.dates",
      "revisit.yamlfiles"},
     {"revisit.db"}, {"revisit.dms"}, {"revisit.cohorts"}, {"revisit.campaigns"},
-    {"revisit.rendering"}, {"revisit.delivery"}, {"revisit.outcomes", "revisit.reports"},
+    {"revisit.rendering"}, {"revisit.delivery"},
+    {"revisit.outcomes", "revisit.reports", "revisit.access"},
     {"revisit.demo"},
     {"revisit.entry"}, {"revisit.cli", "revisit.web"},
 ]  # fmt: skip

@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -216,7 +216,12 @@ class _SendTimes:
 
 
 def _plan_rows(
-    session: Session, campaign: CampaignDef, as_of: dt.date, send: _SendTimes, limit: int | None
+    session: Session,
+    campaign: CampaignDef,
+    as_of: dt.date,
+    send: _SendTimes,
+    limit: int | None,
+    store_ids: Collection[str] | None = None,
 ) -> list[PlanRow]:
     k = DAY_PLAN_ROWS.c
     query = (
@@ -235,6 +240,8 @@ def _plan_rows(
         .where(k.as_of == as_of, k.campaign == campaign.name)
         .order_by(k.customer_id)
     )
+    if store_ids is not None:
+        query = query.where(k.store_id.in_(sorted(store_ids)))
     if limit is not None:
         query = query.where(k.status == PlanDecision.TO_CONTACT).limit(limit)
     rows = []
@@ -267,31 +274,40 @@ def read_plan(
     now: dt.datetime,
     default_timezone: str = DEFAULT_TIMEZONE,
     samples: int | None = None,
+    store_ids: Collection[str] | None = None,
 ) -> CampaignPlan:
     """The kept plan of ``campaign`` for ``as_of``, its send times placed at ``now``: every
     row (``samples`` None, what a run executes), or its numbers and the first ``samples``
-    customers to contact (a preview; see :class:`CampaignPlan`)."""
+    customers to contact (a preview; see :class:`CampaignPlan`). ``store_ids`` narrows rows,
+    numbers and dropped vehicles to the customers of those stores (a scoped web user; None:
+    every store)."""
     send = _SendTimes(session, campaign, now, default_timezone)
     plan = CampaignPlan(campaign=campaign, as_of=as_of, now=now)
-    plan.rows = _plan_rows(session, campaign, as_of, send, samples)
+    plan.rows = _plan_rows(session, campaign, as_of, send, samples, store_ids)
     heads = session.execute(
         select(DAY_PLANS.c.store_id, DAY_PLANS.c.dropped_vehicles).where(
             DAY_PLANS.c.as_of == as_of, DAY_PLANS.c.campaign == campaign.name
         )
     )
-    plan.dropped_by_store = {s: Counter(d) for s, d in heads if d}
+    plan.dropped_by_store = {
+        s: Counter(d) for s, d in heads if d and (store_ids is None or s in store_ids)
+    }
     if samples is not None:
-        _read_numbers(session, plan, send)
+        _read_numbers(session, plan, send, store_ids)
     return plan
 
 
-def _read_numbers(session: Session, plan: CampaignPlan, send: _SendTimes) -> None:
+def _read_numbers(
+    session: Session, plan: CampaignPlan, send: _SendTimes, store_ids: Collection[str] | None
+) -> None:
     k = DAY_PLAN_ROWS.c
     query = (
         select(k.store_id, k.status, k.reason, func.count())
         .where(k.as_of == plan.as_of, k.campaign == plan.campaign.name)
         .group_by(k.store_id, k.status, k.reason)
     )
+    if store_ids is not None:
+        query = query.where(k.store_id.in_(sorted(store_ids)))
     plan.tally, plan.deferred_count = Counter(), 0
     for store_id, status, reason, n in session.execute(query):
         plan.tally[(status, reason or "")] += n

@@ -219,3 +219,32 @@ def ticket_overdue(status: str, opened_at: datetime, now: datetime) -> bool:
     """Whether a ticket is flagged: not resolved (open or in progress) more than
     :data:`TICKET_OVERDUE_AFTER` after ``opened_at`` (both aware)."""
     return status != TicketStatus.RESOLVED and now - opened_at > TICKET_OVERDUE_AFTER
+
+
+class Role(StrEnum):
+    """A web app user's role (``revisit user add --role``): what their pages let them do.
+    Each is scoped to one or more stores, except ``admin`` (every store)."""
+
+    STAFF = "staff"  # a caller: today's calls, call sheets, outcomes
+    LEAD = "lead"  # a team lead: campaign previews, launches, runs (and the staff pages)
+    MANAGER = "manager"  # the dashboard (and everything a lead sees)
+    ADMIN = "admin"  # every store; users are managed with the CLI
+
+
+#: What each role may do beyond the one below it (a manager also does what a lead does).
+ROLE_RANK: dict[Role, int] = {Role.STAFF: 0, Role.LEAD: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+
+
+class AuditAction(StrEnum):
+    """What an audit row records (``audit.action``) for the web app and user management."""
+
+    USER_ADDED = "user_added"
+    USER_REVOKED = "user_revoked"
+    USER_RESET = "user_reset"
+    PASSWORD_CHANGED = "password_changed"
+    SIGNED_IN = "signed_in"
+    OUTCOME_LOGGED = "outcome_logged"
+    OUTCOMES_IMPORTED = "outcomes_imported"  # a filled-in call list, one row per file
+    CAMPAIGN_LAUNCHED = "campaign_launched"
+    RUN_PAUSED = "run_paused"
+    RUN_RESUMED = "run_resumed"

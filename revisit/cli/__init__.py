@@ -12,6 +12,7 @@ from revisit.cli import (
     reports,
     runs,
     tickets,
+    users,
     webhooks,
 )
 from revisit.cli.app import app
@@ -28,5 +29,6 @@ __all__ = [
     "reports",
     "runs",
     "tickets",
+    "users",
     "webhooks",
 ]

@@ -9,6 +9,7 @@ cannot be read or written) is one red line on stderr and an exit code, never a t
 from __future__ import annotations
 
 import functools
+import getpass
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -67,6 +68,14 @@ def engine_of(ctx: typer.Context) -> Engine:
 def creating_engine_of(ctx: typer.Context) -> Engine:
     """An engine on the database, created when it does not exist (``revisit import``)."""
     return open_engine(settings_of(ctx).database_url)
+
+
+def cli_actor() -> str:
+    """Who an audit row says did a change from the command line: ``cli:<login name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container)
+        return "cli"
 
 
 def handles_errors(fn: F) -> F:

@@ -10,12 +10,20 @@ import typer
 from rich.table import Table
 
 from revisit.campaigns.statuses import TicketStatus
-from revisit.cli.app import app, console, engine_of, err_console, handles_errors, settings_of
+from revisit.cli.app import (
+    app,
+    cli_actor,
+    console,
+    engine_of,
+    err_console,
+    handles_errors,
+    settings_of,
+)
 from revisit.cli.options import parse_day
 from revisit.delivery.notify import WebhookError
 from revisit.errors import RevisitError
 from revisit.outcomes.attribution import attribute_returns
-from revisit.outcomes.calls import CallOutcome, FieldProblem, parse_outcome, record_call_outcomes
+from revisit.outcomes.calls import FieldProblem, log_call_outcome
 from revisit.outcomes.sheets import SheetReport, import_sheet
 from revisit.outcomes.tickets import notify_new_tickets
 
@@ -73,27 +81,24 @@ def log_command(
         raise OutcomeError(f"contact {contact_id}: give --code (or a --reason that names it)")
     day = callback.isoformat() if callback else ""
     try:
-        parsed, detail, when = parse_outcome(code, reason, day)
-        outcome = CallOutcome(contact_id=contact_id, code=parsed, detail=detail,
-                              callback_date=when, staff=staff, note=note)  # fmt: skip
         managers = settings_of(ctx).service_managers
         with engine_of(ctx).begin() as conn:
-            done = record_call_outcomes(conn, [outcome], managers=managers)
+            done = log_call_outcome(conn, contact_id=contact_id, code=code, reason=reason,
+                                    callback=day, staff=staff, note=note,
+                                    managers=managers, actor=cli_actor())  # fmt: skip
     except FieldProblem as problem:
         raise OutcomeError(f"contact {contact_id}: {problem}") from None
-    if done.problems:
-        raise OutcomeError(f"contact {contact_id}: {done.problems[0][1]}")
-    what = f"{parsed}" + (f" / {detail}" if detail else "") + (f" on {when}" if when else "")
-    if done.duplicates:
-        console.print(f"contact {contact_id}: {what} was already recorded", highlight=False)
+    if done.duplicate:
+        console.print(f"contact {contact_id}: {done.describe()} was already recorded",
+                      highlight=False)  # fmt: skip
     else:
-        extra = " (callback added to that day's call list)" if done.callbacks else ""
-        extra += " (ticket opened for the service manager)" if done.tickets else ""
+        extra = " (callback added to that day's call list)" if done.callback_added else ""
+        extra += " (ticket opened for the service manager)" if done.ticket_opened else ""
         for ticket_id, status, added in done.existing_tickets:
             state = "already open" if status != TicketStatus.RESOLVED else "already resolved"
             words = "; the customer's words were added to it" if added else ""
             extra += f" (ticket #{ticket_id} {state} for this contact{words})"
-        console.print(f"contact {contact_id}: {what} recorded{extra}", highlight=False)
+        console.print(f"contact {contact_id}: {done.describe()} recorded{extra}", highlight=False)
     _tell_managers(ctx)
 
 
@@ -109,7 +114,8 @@ def import_command(
     managers = settings_of(ctx).service_managers
     reports: list[SheetReport] = []
     for path in files:
-        reports.append(import_sheet(engine, path, on_problem=_print_problem, managers=managers))
+        reports.append(import_sheet(engine, path, on_problem=_print_problem, managers=managers,
+                                    actor=cli_actor()))  # fmt: skip
     table = Table(title="Outcome import")
     for name in ("file", "read", "no outcome yet", "recorded", "already there", "callbacks",
                  "tickets", "rejected"):  # fmt: skip

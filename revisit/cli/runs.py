@@ -1,4 +1,5 @@
-"""Commands that contact customers: ``campaign run`` and ``campaign daily``."""
+"""Commands that contact customers: ``campaign run``, ``campaign daily``, and ``campaign
+pause|resume`` of a run."""
 
 from __future__ import annotations
 
@@ -11,11 +12,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from revisit.campaigns.statuses import ContactStatus, PlanDecision, RunStatus
-from revisit.cli.app import console, engine_of, err_console, handles_errors, settings_of
+from revisit.cli.app import (
+    cli_actor,
+    console,
+    engine_of,
+    err_console,
+    handles_errors,
+    settings_of,
+)
 from revisit.cli.campaigns import campaign_app
 from revisit.cli.options import AsOf, CampaignName, Concurrency, Now, Rate, day_and_clock
 from revisit.delivery.dispatch import DispatchSummary
+from revisit.entry.clocks import real_clock
 from revisit.entry.daily import launch, run_daily
+from revisit.entry.holds import lift_pause, pause
 from revisit.entry.runs import RunOptions, RunReport
 
 
@@ -59,7 +69,7 @@ def run_command(
     with _progress() as progress:
         report = launch(
             engine, settings, name=name, as_of=day, clock=clock, options=opts,
-            progress=_Bar(progress, name),
+            progress=_Bar(progress, name), actor=None if dry_run else cli_actor(),
         )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=1, default=str))
@@ -105,6 +115,39 @@ def daily_command(
         err_console.print(f"[red]failed:[/red] {name}: {error}", highlight=False, soft_wrap=True)
     if result.failed:
         raise typer.Exit(1)
+
+
+@campaign_app.command("pause")
+@handles_errors
+def pause_command(
+    ctx: typer.Context,
+    run_id: Annotated[int, typer.Argument(help="The run (its id in the run summary).")],
+) -> None:
+    """Pause a run that still has SMS to send: its dispatchers claim nothing more (what is
+    in flight settles) until `campaign resume`."""
+    ref = pause(engine_of(ctx), run_id=run_id, actor=cli_actor())
+    console.print(f"run {run_id} ({ref.campaign} {ref.as_of}) paused", highlight=False)
+
+
+@campaign_app.command("resume")
+@handles_errors
+def resume_command(
+    ctx: typer.Context,
+    run_id: Annotated[int, typer.Argument(help="The run to resume.")],
+    rate: Rate = None,
+    concurrency: Concurrency = 10,
+) -> None:
+    """Lift a run's pause and run its campaign again for its day: what is left is sent
+    (within the send window)."""
+    engine, settings = engine_of(ctx), settings_of(ctx)
+    ref = lift_pause(engine, run_id=run_id, actor=cli_actor())
+    opts = RunOptions(rate=rate, concurrency=concurrency)
+    with _progress() as progress:
+        report = launch(
+            engine, settings, name=ref.campaign, as_of=ref.as_of, clock=real_clock, options=opts,
+            progress=_Bar(progress, ref.campaign),
+        )  # fmt: skip
+    print_reports([report], samples=False)
 
 
 def print_reports(reports: list[RunReport], *, samples: bool, title: str | None = None) -> None:

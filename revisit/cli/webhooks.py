@@ -1,4 +1,4 @@
-"""``revisit serve`` (Twilio's webhooks, later the staff pages) and
+"""``revisit serve`` (the web app: staff pages and Twilio's webhooks) and
 ``revisit reconcile-status`` (delivery statuses by polling, where webhooks cannot arrive)."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the web app: POST /twilio/status (delivery statuses), POST /twilio/inbound
+    """Serve the web app: the staff pages (sign-in required; sessions signed with
+    REVISIT_SECRET_KEY), POST /twilio/status (delivery statuses), POST /twilio/inbound
     (replies, opt-out words) and GET /healthz.
 
     Twilio must reach it at REVISIT_PUBLIC_URL (a proxy in front of this address); requests
@@ -29,6 +30,12 @@ def serve(
     from revisit.web import create_app
 
     settings = settings_of(ctx)
+    if settings.secret_key is None and not settings.dev_sessions:
+        err_console.print(
+            "[yellow]warning[/yellow] REVISIT_SECRET_KEY is not set: the pages answer 503 "
+            "(set it to sign users in; the webhooks work without it).",
+            highlight=False,
+        )
     if not settings.public_url or not settings.twilio_auth_token:
         err_console.print(
             "[yellow]warning[/yellow] REVISIT_PUBLIC_URL or TWILIO_AUTH_TOKEN is not set: "

@@ -213,6 +213,9 @@ class CampaignRun(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # Who paused the run (revisit campaign pause, the web app): nothing is claimed until a
+    # resume clears it.
+    paused_by: str | None = None
 
 
 class Contact(SQLModel, table=True):
@@ -405,6 +408,27 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
+class User(SQLModel, table=True):
+    """A user of the web app: a unique ``name`` (a caller's name as the call lists give it),
+    a role (:class:`revisit.campaigns.statuses.Role`), the stores they see (``stores``: a
+    JSON list of store ids; None for an admin: every store), the language of their pages,
+    an argon2 password hash (``pwdlib``), whether the password is a one-time password to
+    change at the next sign-in, and whether the user may sign in (``active``).
+    ``password_changed_at`` ends every session signed in before it (a reset, a revoke)."""
+
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    role: str
+    stores: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    language: str | None = None  # zh | en; None: the browser's Accept-Language
+    password_hash: str
+    must_change_password: bool = True
+    active: bool = True
+    created_at: dt.datetime = _ts()
+    password_changed_at: dt.datetime = _ts()
+
+
 class SendRate(SQLModel, table=True):
     """The send rate shared by every dispatcher of one provider account (PostgreSQL): the
     next free start slot of ``key`` (``twilio:<account sid>``) in seconds since the epoch on
@@ -509,3 +533,4 @@ DATA_VERSIONS = table_of(DataVersion)
 DAY_PLANS = table_of(DayPlan)
 DAY_COHORT_SIZES = table_of(DayCohortSize)
 DAY_PLAN_ROWS = table_of(DayPlanRow)
+USERS = table_of(User)

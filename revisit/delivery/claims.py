@@ -123,13 +123,14 @@ def prepare_run(
     days: LocalDays | None = None,
     default_timezone: str = "UTC",
 ) -> tuple[str, dt.datetime]:
-    """Mark the run sending, expire pending contacts past their last useful day (given
+    """Mark the run sending (a run someone paused stays paused), expire pending contacts
+    past their last useful day (given
     ``days``, see :func:`expire_past`) and exclude pending contacts whose customer is now
     on the do-not-contact list or whose phone was found invalid. Returns the previous
     status and when the run began."""
     with engine.begin() as conn:
         row = conn.execute(
-            select(RUNS.c.status, RUNS.c.started_at).where(RUNS.c.id == run_id)
+            select(RUNS.c.status, RUNS.c.started_at, RUNS.c.paused_by).where(RUNS.c.id == run_id)
         ).first()
         if row is None:
             raise LookupError(f"campaign run {run_id} does not exist")
@@ -150,7 +151,8 @@ def prepare_run(
             .where(pending, c.channel != ChannelKind.CALL, c.customer_id.in_(invalid))
             .values(status=excluded, reason=ExclusionReason.INVALID_PHONE)
         )
-        conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(status=RunStatus.SENDING))
+        status = RunStatus.PAUSED if row.paused_by else RunStatus.SENDING
+        conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(status=status))
         return str(row.status), utc(row.started_at)
 
 
@@ -222,6 +224,9 @@ def claim(
         "attempts": CONTACTS.c.attempts + 1,
     }
     with engine.begin() as conn:
+        held = conn.execute(select(RUNS.c.paused_by).where(RUNS.c.id == run_id)).scalar()
+        if held:
+            return []
         return _claim(conn, where, values, limit)
 
 

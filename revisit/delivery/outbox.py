@@ -5,6 +5,10 @@ A run's life::
     open_run ─▶ planned ──(SMS) prepare_run─▶ sending ─▶ done | deferred | paused
                         ──(calls) mark_listed─────────▶ done         (finish_run)
 
+A person may pause a run that still has SMS to send (:func:`pause_run`, ``paused_by``):
+its dispatchers claim nothing more and it stays paused until :func:`resume_run` and the next
+run of the campaign for that day.
+
 A call outcome "call back on day D" adds a pending call contact for D (:func:`add_callback`),
 listed with the campaign's calls of that day.
 
@@ -69,10 +73,13 @@ __all__ = [
     "materialise",
     "next_lease_expiry",
     "open_run",
+    "pause_run",
     "prepare_run",
     "record",
     "record_campaign",
     "renew",
+    "resume_run",
+    "run_status",
     "status_counts",
     "store_zones",
     "unsettled_runs",
@@ -296,11 +303,48 @@ def finish_run(
         merged = {**old, "outbox": counts}
         if dispatch is not None:
             merged["dispatch"] = {**dispatch, "by_status": counts}
+        held = conn.execute(select(RUNS.c.paused_by).where(RUNS.c.id == run_id)).scalar()
+        if held and any(counts.get(s, 0) for s in WAITING_STATUSES):
+            status = RunStatus.PAUSED  # someone paused it: what is left waits for a resume
         values: dict[str, Any] = {"status": status, "counts": merged}
         if status == RunStatus.DONE:
             values["finished_at"] = now
         conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values))
     return counts
+
+
+def run_status(engine: Engine, *, run_id: int) -> RunStatus:
+    """The status the run has now (after :func:`finish_run`: ``paused`` when someone paused
+    it and contacts are left)."""
+    with engine.connect() as conn:
+        value = conn.execute(select(RUNS.c.status).where(RUNS.c.id == run_id)).scalar_one()
+    return RunStatus(value)
+
+
+def pause_run(conn: Connection, *, run_id: int, by: str) -> bool:
+    """Pause a run that still has contacts to send, in the caller's transaction: its
+    dispatchers claim nothing more (what is in flight settles) and it stays ``paused``
+    until :func:`resume_run`. False (nothing changes) for an unknown, finished or already
+    paused run."""
+    done = (RunStatus.DONE, RunStatus.DRY_RUN, RunStatus.FAILED)
+    res = conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id, RUNS.c.paused_by.is_(None), RUNS.c.status.not_in(done))
+        .values(paused_by=by, status=RunStatus.PAUSED)
+    )
+    return bool(res.rowcount)
+
+
+def resume_run(conn: Connection, *, run_id: int) -> bool:
+    """Lift a pause, in the caller's transaction; the run's next dispatch (running the
+    campaign again for its day) sends what is left. False when the run was not paused by
+    someone."""
+    res = conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id, RUNS.c.paused_by.is_not(None))
+        .values(paused_by=None)
+    )
+    return bool(res.rowcount)
 
 
 def exclude_pending(conn: Connection, *, customer_ids: Sequence[str], reason: str) -> int:

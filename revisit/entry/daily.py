@@ -17,7 +17,9 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from revisit.access.audit import audit
 from revisit.campaigns.config import CampaignDef
+from revisit.campaigns.statuses import AuditAction
 from revisit.delivery.dispatch import DispatchSummary
 from revisit.delivery.outbox import unsettled_runs
 from revisit.entry.lookup import campaign_files, find_campaign
@@ -60,14 +62,21 @@ def launch(
     options: RunOptions | None = None,
     progress: Progress | None = None,
     runner: Runner = run_campaign,
+    actor: str | None = None,
 ) -> RunReport:
-    """Run the campaign called ``name`` for ``as_of`` (see :func:`run_campaign`).
+    """Run the campaign called ``name`` for ``as_of`` (see :func:`run_campaign`); with an
+    ``actor`` (a person or a deployment), the launch is audited first.
 
     Raises :class:`~revisit.errors.NotFoundError` for an unknown name and the file's
     :class:`~revisit.errors.ConfigError` when that campaign's file is broken (other broken
     files do not matter)."""
     files = campaign_files(settings)
     campaign = find_campaign(files, name)
+    if actor is not None:
+        detail = {"as_of": as_of.isoformat(), "dry_run": bool(options and options.dry_run)}
+        with engine.begin() as conn:
+            audit(conn, actor=actor, action=AuditAction.CAMPAIGN_LAUNCHED, entity="campaign",
+                  entity_id=campaign.name, detail=detail)  # fmt: skip
     return runner(
         engine, campaign=campaign, campaigns=files.campaigns, as_of=as_of, clock=clock,
         settings=settings, options=options, progress=progress,

@@ -12,7 +12,7 @@ preview shows of the same kept plan.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -99,9 +99,11 @@ def plan_numbers(
     as_of: dt.date,
     now: dt.datetime,
     samples: int = 0,
+    store_ids: Collection[str] | None = None,
 ) -> list[CampaignPlan]:
     """The numbers of the kept plans of ``names`` (in that order) and their first
-    ``samples`` customers to contact: what previews and the overview show."""
+    ``samples`` customers to contact: what previews and the overview show — in
+    ``store_ids`` only, when given (a scoped web user; the day is still planned whole)."""
     order = list(names)
     ensure_plans(session, settings, campaigns=campaigns, as_of=as_of, now=now, names=order)
     return [
@@ -112,6 +114,7 @@ def plan_numbers(
             now=now,
             default_timezone=settings.default_timezone,
             samples=samples,
+            store_ids=store_ids,
         )
         for n in order
     ]

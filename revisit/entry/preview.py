@@ -9,6 +9,7 @@ any other front end call these with an engine and the process's settings.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -45,32 +46,47 @@ class CampaignOverview:
 
 
 def preview(
-    engine: Engine, settings: Settings, *, name: str, as_of: dt.date, now: dt.datetime, samples: int
+    engine: Engine,
+    settings: Settings,
+    *,
+    name: str,
+    as_of: dt.date,
+    now: dt.datetime,
+    samples: int,
+    store_ids: Collection[str] | None = None,
 ) -> Preview:
     """Plan the campaign ``name`` for ``as_of`` at ``now`` (aware) and render ``samples``
-    messages (or call sheets). Raises :class:`~revisit.errors.NotFoundError` for an unknown
-    campaign, its :class:`~revisit.errors.ConfigError` for a broken file."""
+    messages (or call sheets); numbers and samples of the customers of ``store_ids`` only,
+    when given. Raises :class:`~revisit.errors.NotFoundError` for an unknown campaign, its
+    :class:`~revisit.errors.ConfigError` for a broken file."""
     files = campaign_files(settings)
     campaign = find_campaign(files, name)
     with Session(engine) as session:
         (plan,) = plan_numbers(
             session, settings, campaigns=files.campaigns, names=[campaign.name], as_of=as_of,
-            now=now, samples=samples,
+            now=now, samples=samples, store_ids=store_ids,
         )  # fmt: skip
         return Preview(plan=plan, samples=render_samples(session, plan, settings, samples))
 
 
 def campaign_overview(
-    engine: Engine, settings: Settings, *, as_of: dt.date, now: dt.datetime
+    engine: Engine,
+    settings: Settings,
+    *,
+    as_of: dt.date,
+    now: dt.datetime,
+    store_ids: Collection[str] | None = None,
 ) -> CampaignOverview:
     """Cohort sizes per store and every campaign's preview numbers, read from the day's kept
-    plans (planned first if need be: :mod:`revisit.entry.plans`)."""
+    plans (planned first if need be: :mod:`revisit.entry.plans`); the numbers of the
+    customers of ``store_ids`` only, when given."""
     files = campaign_files(settings)
     names = [c.name for c in sorted(files.campaigns.values(), key=lambda c: c.rank())]
     with Session(engine) as session:
         plans = plan_numbers(
-            session, settings, campaigns=files.campaigns, names=names, as_of=as_of, now=now
-        )
+            session, settings, campaigns=files.campaigns, names=names, as_of=as_of, now=now,
+            store_ids=store_ids,
+        )  # fmt: skip
         sizes = cohort_sizes(session, settings, campaigns=files.campaigns, as_of=as_of)
     broken = {n: str(e) for n, e in files.broken.items()}
     return CampaignOverview(as_of=as_of, sizes=sizes, plans=plans, broken=broken)

@@ -249,6 +249,7 @@ def run_campaign(
     report.outbox = outbox.finish_run(
         engine, run_id=run_id, status=report.status, now=utcnow(), dispatch=report.dispatch or None
     )
+    report.status = outbox.run_status(engine, run_id=run_id)  # paused by someone: paused
     return report
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from revisit.access.audit import audit
 from revisit.campaigns.outcome_codes import (
     CODES,
     DECLINE_REASONS,
@@ -38,7 +39,12 @@ from revisit.campaigns.outcome_codes import (
     OutcomeKind,
     canonical,
 )
-from revisit.campaigns.statuses import REACHED_STATUSES, ContactStatus, OptOutSource
+from revisit.campaigns.statuses import (
+    REACHED_STATUSES,
+    AuditAction,
+    ContactStatus,
+    OptOutSource,
+)
 from revisit.db.tables import CONTACTS, CUSTOMERS, VEHICLES, utcnow
 from revisit.db.versions import DMS, PHONES, bump
 from revisit.delivery.outbox import add_callback
@@ -277,3 +283,61 @@ def _take_effect(conn: Connection, outcome: CallOutcome, contact: Any) -> int:
     elif outcome.code == CallCode.CALLBACK and outcome.callback_date is not None:
         return add_callback(conn, contact, outcome.callback_date, now=utcnow())
     return 0
+
+
+@dataclass(frozen=True)
+class Logged:
+    """What :func:`log_call_outcome` recorded: the code, its detail and callback day, and
+    whether it was already there, added a callback to that day's call list or opened a
+    ticket for the service manager."""
+
+    code: str
+    detail: str | None
+    callback_date: dt.date | None
+    duplicate: bool
+    callback_added: bool
+    ticket_opened: bool = False
+    # tickets this contact already had: (ticket id, status, whether the words were added)
+    existing_tickets: list[tuple[int, str, bool]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """``declined / price`` or ``callback on 2026-12-01``."""
+        text = self.code + (f" / {self.detail}" if self.detail else "")
+        return text + (f" on {self.callback_date}" if self.callback_date else "")
+
+
+def log_call_outcome(
+    conn: Connection,
+    *,
+    contact_id: int,
+    code: str,
+    reason: str = "",
+    callback: str = "",
+    staff: str | None = None,
+    note: str | None = None,
+    managers: Mapping[str, str] | None = None,
+    actor: str,
+) -> Logged:
+    """Record what one caller wrote about one contact (``revisit outcome log``, the web
+    app's outcome form), in ``conn``'s transaction: parsed by :func:`parse_outcome`,
+    recorded with its side effects by :func:`record_call_outcomes` (``managers``: store id →
+    the service manager who owns a ``dissatisfied`` ticket), and audited as done by
+    ``actor``. Raises :class:`FieldProblem` naming the field that cannot be used (nothing
+    is written)."""
+    if not code.strip() and not reason.strip():
+        raise FieldProblem("outcome", "give an outcome (or a reason that names it)")
+    parsed, detail, when = parse_outcome(code, reason, callback)
+    outcome = CallOutcome(contact_id=contact_id, code=parsed, detail=detail,
+                          callback_date=when, staff=staff or None, note=note or None)  # fmt: skip
+    done = record_call_outcomes(conn, [outcome], managers=managers)
+    if done.problems:
+        raise done.problems[0][1]
+    logged = Logged(parsed, detail, when, duplicate=bool(done.duplicates),
+                    callback_added=bool(done.callbacks),
+                    ticket_opened=bool(done.tickets),
+                    existing_tickets=list(done.existing_tickets))  # fmt: skip
+    what = {"code": parsed, "detail": detail, "duplicate": logged.duplicate,
+            "callback_date": when.isoformat() if when else None}  # fmt: skip
+    audit(conn, actor=actor, action=AuditAction.OUTCOME_LOGGED, entity="contact",
+          entity_id=contact_id, detail=what)  # fmt: skip
+    return logged

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from revisit.access.audit import audit
+from revisit.campaigns.statuses import AuditAction
 from revisit.dms.importing.loader import Problem
 from revisit.dms.importing.reading import open_table
 from revisit.dms.importing.values import excel_date_parser
@@ -101,10 +103,12 @@ def import_sheet(
     *,
     on_problem: Callable[[Problem], None] | None = None,
     managers: Mapping[str, str] | None = None,
+    actor: str = "system",
 ) -> SheetReport:
     """Import one filled-in call list (see the module doc); ``dissatisfied`` rows open
-    tickets owned by ``managers`` (store id → service manager). Raises ImportFileError when
-    the file cannot be read or lacks the contact_id or outcome column."""
+    tickets owned by ``managers`` (store id → service manager). The import is audited as one
+    row by ``actor`` (the file and its counts). Raises ImportFileError when the file cannot
+    be read or lacks the contact_id or outcome column."""
     report = SheetReport(path=str(path))
     table = open_table(path)
     try:
@@ -128,6 +132,11 @@ def import_sheet(
         _flush(engine, batch, report, path, on_problem, managers)
     finally:
         table.close()
+    with engine.begin() as conn:
+        counts = {"read": report.read, "recorded": report.inserted,
+                  "already_there": report.duplicates, "rejected": report.rejected}  # fmt: skip
+        audit(conn, actor=actor, action=AuditAction.OUTCOMES_IMPORTED, entity="file",
+              entity_id=path.name, detail=counts)  # fmt: skip
     return report
 
 

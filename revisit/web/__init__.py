@@ -1,4 +1,5 @@
-"""The web app: Twilio's webhooks today, the staff pages later (``revisit serve``).
+"""The web app (``revisit serve``): the staff pages, signed in and scoped to their stores,
+and Twilio's webhooks.
 
 :func:`create_app` takes the settings and the engine built once at the entry point; routes
 reach them through the ``Annotated`` dependencies of :mod:`revisit.web.deps`, one router per

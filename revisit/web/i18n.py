@@ -1,0 +1,136 @@
+"""The pages' words in zh and en, and which language a request gets: the user's own
+(``revisit user add --language``), else the browser's ``Accept-Language``, else zh."""
+
+from __future__ import annotations
+
+from revisit.campaigns.outcome_codes import LABELS
+
+LANGUAGES = ("zh", "en")
+
+#: key → (zh, en)
+WORDS: dict[str, tuple[str, str]] = {
+    "app": ("回厂招揽", "revisit"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "name": ("姓名", "Name"),
+    "password": ("密码", "Password"),
+    "wrong_password": ("姓名或密码不正确。", "Wrong name or password."),
+    "too_many": (
+        "尝试次数过多,请 {minutes} 分钟后再试。",
+        "Too many tries: try again in {minutes} minutes.",
+    ),
+    "change_password": ("修改密码", "Change password"),
+    "must_change": ("首次登录请设置自己的密码。", "Choose your own password to go on."),
+    "current_password": ("当前密码", "Current password"),
+    "new_password": ("新密码(至少 10 位)", "New password (10 characters or more)"),
+    "save": ("保存", "Save"),
+    "password_saved": ("密码已修改。", "Password changed."),
+    "todays_calls": ("今日待拨", "Today's calls"),
+    "no_calls": ("今天没有待拨的客户。", "No calls waiting today."),
+    "customer": ("客户", "Customer"),
+    "phone": ("电话", "Phone"),
+    "campaign": ("活动", "Campaign"),
+    "reason": ("原因", "Reason"),
+    "due": ("到期日", "Due"),
+    "day": ("日期", "Day"),
+    "priority": ("优先级", "Priority"),
+    "callback": ("回访", "Callback"),
+    "open": ("打开", "Open"),
+    "outcome": ("结果", "Outcome"),
+    "detail": ("原因(未接通/拒绝)", "Reason (not reached / declined)"),
+    "callback_date": ("回访日期", "Callback date"),
+    "note": ("备注", "Note"),
+    "save_next": ("保存并打开下一位", "Save and open the next"),
+    "saved": ("已保存:{what}", "Saved: {what}"),
+    "already_saved": ("此结果已记录过:{what}", "Already recorded: {what}"),
+    "history": ("联系记录", "Contact history"),
+    "inbox": ("客户回复", "Replies"),
+    "no_replies": ("没有回复。", "No replies."),
+    "status": ("状态", "Status"),
+    "when": ("时间", "When"),
+    "by": ("记录人", "By"),
+    "campaigns": ("活动", "Campaigns"),
+    "targeted": ("目标", "Targeted"),
+    "excluded": ("排除", "Excluded"),
+    "suppressed": ("让位", "Suppressed"),
+    "holdout": ("对照组", "Holdout"),
+    "to_contact": ("待联系", "To contact"),
+    "channel": ("渠道", "Channel"),
+    "preview": ("预览", "Preview"),
+    "launch": ("发起", "Launch"),
+    "confirm_launch": ("确认发起", "Confirm the launch"),
+    "launch_for": ("发起日期", "Launch for"),
+    "samples": ("示例", "Samples"),
+    "by_reason": ("按原因", "By reason"),
+    "not_yours": (
+        "此活动涉及您负责范围以外的门店,请管理员发起。",
+        "This campaign covers stores outside yours: an admin launches it.",
+    ),
+    "run": ("执行", "Run"),
+    "runs": ("执行记录", "Runs"),
+    "progress": ("进度", "Progress"),
+    "starting": ("正在开始…", "Starting…"),
+    "pause": ("暂停", "Pause"),
+    "resume": ("继续", "Resume"),
+    "dashboard": ("看板", "Dashboard"),
+    "not_found": ("页面不存在。", "This page does not exist."),
+    "forbidden": ("您无权访问此页面。", "You may not open this page."),
+    "error": ("出错了,已记录,请稍后再试。", "Something went wrong; it is logged. Try again later."),
+    "bad_request": ("请求无效,请返回重试。", "The request was not valid: go back and try again."),
+    "too_large": ("提交的内容过大。", "What was sent is too large."),
+    "csrf": (
+        "页面已过期,请返回刷新后重试。",
+        "The page has expired: go back, reload and try again.",
+    ),
+    "not_configured": (
+        "登录尚未配置:请设置 REVISIT_SECRET_KEY。",
+        "Sign-in is not configured: set REVISIT_SECRET_KEY.",
+    ),
+    "home": ("首页", "Home"),
+    # contact and run statuses (revisit.campaigns.statuses)
+    "pending": ("待发送", "pending"),
+    "sending": ("发送中", "sending"),
+    "sent": ("已发送", "sent"),
+    "failed": ("失败", "failed"),
+    "unknown": ("待核实", "unknown"),
+    "listed": ("已分配", "listed"),
+    "deferred": ("延后", "deferred"),
+    "planned": ("已计划", "planned"),
+    "paused": ("已暂停", "paused"),
+    "done": ("完成", "done"),
+    "dry_run": ("预演", "dry run"),
+    "sms": ("短信", "SMS"),
+    "call": ("电话", "call"),
+    "problem": ("{what}", "{what}"),
+    "paused_by": ("已由 {who} 暂停", "Paused by {who}"),
+}
+
+
+def pick_language(user_language: str | None, accept_language: str | None) -> str:
+    """``zh`` or ``en``: the user's choice, else the first of ours in ``Accept-Language``
+    (by its q values), else ``zh``."""
+    if user_language in LANGUAGES:
+        return str(user_language)
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and q > 0:
+            ranked.append((-q, index, primary))
+    return sorted(ranked)[0][2] if ranked else "zh"
+
+
+def translate(key: str, lang: str, **values: object) -> str:
+    """The words of ``key`` in ``lang``, with ``{name}`` fields filled from ``values``;
+    an outcome code or reason gets its label (:data:`LABELS`); an unknown key is itself."""
+    pair = WORDS.get(key) or LABELS.get(key)
+    if pair is None:
+        return key
+    text = pair[1] if lang == "en" else pair[0]
+    return text.format(**values) if values else text

@@ -1,0 +1,55 @@
+"""Rendering the app's pages: the Jinja environment of ``revisit/web/templates`` (escaped
+HTML), and :func:`page`, which gives every template the user, their language, the word
+lookup ``t`` and the session's CSRF token."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from revisit.access.users import SignedIn
+from revisit.campaigns.statuses import Role
+from revisit.dms.phones import format_for_reading, mask_phone
+from revisit.web.csrf import FIELD, csrf_token
+from revisit.web.i18n import pick_language, translate
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+TEMPLATES.env.filters["masked"] = mask_phone
+TEMPLATES.env.filters["readable"] = format_for_reading
+TEMPLATES.env.globals["Role"] = Role
+
+
+def user_of(request: Request) -> SignedIn | None:
+    """The signed-in user of a request, or None on a public path."""
+    user = getattr(request.state, "user", None)
+    return user if isinstance(user, SignedIn) else None
+
+
+def language_of(request: Request) -> str:
+    """``zh`` or ``en`` for this request (see :func:`revisit.web.i18n.pick_language`)."""
+    user = user_of(request)
+    return pick_language(user.language if user else None, request.headers.get("accept-language"))
+
+
+def page(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    """``template`` rendered for this request, with ``user``, ``lang``, ``t`` (words in
+    the page's language), ``csrf_field``, ``csrf_token`` and ``flash`` (the one-line
+    message a redirect left in the session: [words key, text]) besides ``context``."""
+    lang = language_of(request)
+    has_session = "session" in request.scope
+    flash = request.session.pop("flash", None) if has_session else None
+    base = {
+        "user": user_of(request), "lang": lang, "t": partial(translate, lang=lang),
+        "csrf_field": FIELD,
+        "csrf_token": csrf_token(request) if has_session else "",
+        "flash": flash if isinstance(flash, list) and len(flash) == 2 else None,
+    }  # fmt: skip
+    return TEMPLATES.TemplateResponse(request, template, base | (context or {}), status_code=status)
