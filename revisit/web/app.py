@@ -17,7 +17,7 @@ from revisit.web.csrf import check_csrf
 from revisit.web.errors import install_error_pages
 from revisit.web.launches import Launches
 from revisit.web.pages import HERE
-from revisit.web.routers import auth, calls, campaigns, health, twilio
+from revisit.web.routers import auth, calls, campaigns, dashboard, health, twilio
 from revisit.web.security import AccessGate, BodyLimit, SecurityHeaders
 
 SESSION_COOKIE = "revisit_session"
@@ -54,7 +54,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.launches = Launches()
     key = session_key(settings)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (health, twilio, auth, calls, campaigns):
+    for module in (health, twilio, auth, calls, campaigns, dashboard):
         app.include_router(module.router)
     install_error_pages(app)
     # Added innermost first: the gate runs inside the session, inside the limits.
