@@ -74,7 +74,9 @@ def test_claims_follow_the_rate_and_outcomes_are_recorded_per_group(
 
 
 @pytest.mark.parametrize(
-    ("rate", "concurrency", "size"), [(50, 10, 20), (400, 80, 160), (5000, 10, 500), (1e6, 10, 500)]
+    ("rate", "concurrency", "size"),
+    # a slow run claims what its requests in flight can take, no more: a pause stops it there
+    [(50, 10, 20), (400, 80, 160), (5000, 10, 500), (1e6, 10, 500), (0.2, 1, 2), (5, 3, 6)],
 )
 def test_claim_size_is_a_tenth_of_a_second_or_two_per_request(
     rate: float, concurrency: int, size: int

@@ -53,6 +53,9 @@ def test_another_store_and_unknown_ids_get_the_same_404(engine: Engine, world: W
     assert other.status_code == unknown.status_code == no_campaign.status_code == 404
     assert other.text == unknown.text
     assert _client(engine, world, "mgr12").get("/dashboard", params={"store": "S2"}).is_success
+    # a period whose start is after its end is the form's fault: 400, not an error page
+    empty = mgr1.get("/dashboard", params={"since": "2026-12-01", "until": "2026-11-01"})
+    assert empty.status_code == 400
 
 
 def test_the_chart_files_are_served_behind_sign_in_and_leads_see_no_dashboard(

@@ -1,10 +1,11 @@
 """SMS dispatch from the outbox: at most once per contact, whatever crashes, retries or re-runs.
 
 A run's pending contacts are claimed in batches (``sending`` is committed before the
-provider is called; a batch is about a tenth of a second's worth at the rate, 20 at least and
-``batch_size`` at most), sent through a :class:`~revisit.delivery.channels.base.Channel` by
-``concurrency`` long-lived senders paced by a smooth rate limiter — no task per message — and
-their outcomes recorded in groups, one transaction each.
+provider is called; a batch is about a tenth of a second's worth at the rate, two per
+request in flight at least and ``batch_size`` at most), sent through a
+:class:`~revisit.delivery.channels.base.Channel` by ``concurrency`` long-lived senders
+paced by a smooth rate limiter — no task per message — and their outcomes recorded in
+groups, one transaction each.
 A contact whose outcome is unknown (a 5xx, a timeout, a crash) is never sent again before the
 provider has been asked whether it has the message (:meth:`Channel.find_sent`).
 

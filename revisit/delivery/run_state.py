@@ -69,10 +69,11 @@ class Tuning:
         rate_key: str | None = None,
     ) -> Tuning:  # fmt: skip
         """Claims of two requests in flight each or a tenth of a second's worth at ``rate``,
-        whichever is more (20 at least, ``batch_size`` at most)."""
+        whichever is more (``batch_size`` at most). No floor beyond that: at a slow rate a
+        big claim would hold contacts ``sending`` for minutes, beyond a pause's reach."""
         return cls(
             rate=rate, concurrency=concurrency,
-            claim_size=max(1, min(batch_size, max(2 * concurrency, int(rate / 10), 20))),
+            claim_size=max(1, min(batch_size, max(2 * concurrency, int(rate / 10)))),
             max_consecutive_failures=max(1, max_consecutive_failures),
             lease=dt.timedelta(seconds=lease_seconds),
             settle=dt.timedelta(seconds=settle_seconds), max_retries=max_retries,

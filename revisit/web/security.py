@@ -26,7 +26,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _log = logging.getLogger(__name__)
 
 #: Answer without a session: Twilio's signed webhooks, the health check, sign-in, assets.
-PUBLIC_PATHS = frozenset({"/healthz", "/login"})
+PUBLIC_PATHS = frozenset({"/healthz", "/login", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/twilio/", "/static/")
 #: Where a user with a one-time password may go before choosing their own.
 PASSWORD_PATHS = frozenset({"/password", "/logout"})
@@ -146,7 +146,10 @@ class AccessGate:
         assert session is not None, "SessionMiddleware must wrap the AccessGate"
         user = await run_in_threadpool(self._user, session)
         if user is None:
-            session.clear()
+            # Forget who signed in, not the CSRF token: a browser's own request (its
+            # /favicon.ico after the sign-in page loads) must not void the form it shows.
+            session.pop("uid", None)
+            session.pop("stamp", None)
             await self._refuse(scope, send)
             return
         if user.must_change_password and scope["path"] not in PASSWORD_PATHS:

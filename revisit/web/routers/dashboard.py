@@ -63,11 +63,14 @@ def dashboard(
             raise HTTPException(404)
         if period not in PERIODS:
             raise HTTPException(400, f"unknown period {period!r}")
-        wanted = DashboardFilter(
-            stores=scoped_stores(store or None, user.store_ids), campaign=campaign or None,
-            since=_day(since), until=_day(until), period=period,
-        )  # fmt: skip
-        data = dashboard_data(conn, wanted)
+        try:
+            wanted = DashboardFilter(
+                stores=scoped_stores(store or None, user.store_ids), campaign=campaign or None,
+                since=_day(since), until=_day(until), period=period,
+            )  # fmt: skip
+            data = dashboard_data(conn, wanted)
+        except (ValueError, ConfigError) as exc:  # an empty period, say: the form's fault
+            raise HTTPException(400, str(exc)) from None
     fragment = render_dashboard_fragment(
         data, lang=language_of(request), static_url=STATIC_URL,
         choices={"stores": visible, "campaigns": campaigns},

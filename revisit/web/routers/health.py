@@ -1,9 +1,10 @@
-"""``GET /healthz``: the process is up and its database answers."""
+"""``GET /healthz``: the process is up and its database answers; ``GET /favicon.ico``: no
+icon (204), so a browser's own request neither errors nor goes through sign-in."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,3 +23,9 @@ def healthz(engine: EngineDep) -> JSONResponse:
         reason = str(exc).splitlines()[0][:200]
         return JSONResponse({"status": "error", "database": reason}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """204: the app has no icon; browsers ask for one on every page."""
+    return Response(status_code=204)
