@@ -4,7 +4,6 @@ runs and processes (revisit.delivery.sharedrate)."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import subprocess
 import sys
@@ -84,8 +83,11 @@ def test_slots_gone_by_are_dropped_not_sent_in_a_burst(pg: Engine) -> None:
         return starts
 
     starts = asyncio.run(go())
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.015, gaps  # 20 ms apart: no catching up on the missed slots
+    # The nine missed slots are not caught up: 10 starts at 50/s span 9 slots of 20 ms, and
+    # no 100 ms holds more than its 5 slots (+1 for a start a busy machine delayed past its
+    # slot, which the next one then follows closely). A burst would put 9 in a few ms.
+    assert starts[-1] - starts[0] >= 0.15, starts
+    assert max_in_window(starts, 0.1) <= 6, starts
 
 
 def test_without_an_account_or_on_sqlite_the_rate_is_the_process_own(engine: Engine) -> None:
