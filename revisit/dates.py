@@ -16,6 +16,8 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import BigInteger, Date, Integer, String, cast, func, literal, type_coerce
 from sqlalchemy.sql import ColumnElement
 
+from revisit.errors import ConfigError
+
 EPOCH = dt.date(1970, 1, 1)
 _JULIAN_EPOCH = 2440587.5  # julianday('1970-01-01')
 
@@ -104,8 +106,9 @@ def sql_key_date(key: Any, dialect: str) -> ColumnElement[dt.date]:
 def check_period(since: dt.date | None, until: dt.date | None) -> None:
     """Refuse a period that can hold no day: ``since`` after ``until`` (both inclusive).
 
-    Raises :class:`ValueError` naming both days; filters turn it into their own error."""
+    Raises :class:`~revisit.errors.ConfigError` naming both days (every report filter calls
+    this from its ``__post_init__``, so the CLI and the pages get one line)."""
     if since is not None and until is not None and since > until:
-        raise ValueError(
+        raise ConfigError(
             f"the period is empty: since {since.isoformat()} is after until {until.isoformat()}"
         )

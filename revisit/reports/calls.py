@@ -21,7 +21,6 @@ from revisit.campaigns.outcome_codes import CallCode, OutcomeKind
 from revisit.campaigns.statuses import ChannelKind, ContactStatus
 from revisit.dates import check_period
 from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES
-from revisit.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -36,10 +35,7 @@ class CallFilter:
     stores: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        try:
-            check_period(self.since, self.until)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
+        check_period(self.since, self.until)
 
 
 def _scoped(query: Select[Any], f: CallFilter) -> Select[Any]:

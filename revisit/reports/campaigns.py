@@ -51,7 +51,6 @@ from revisit.db.tables import (
     RUNS,
     VEHICLES,
 )
-from revisit.errors import ConfigError
 from revisit.reports.stats import newcombe_diff, rate
 
 BREAKDOWNS = ("cohort", "store", "region", "model", "car_age", "staff")
@@ -90,10 +89,7 @@ class ReportFilter:
     stores: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        try:
-            check_period(self.since, self.until)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
+        check_period(self.since, self.until)
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:

@@ -29,7 +29,6 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from revisit.dates import check_period
-from revisit.errors import ConfigError
 from revisit.reports.calls import CallFilter, churn_report, staff_report
 from revisit.reports.campaigns import ReportFilter, campaign_report, set_lift
 from revisit.reports.stats import rate
@@ -57,10 +56,7 @@ class DashboardFilter:
 
     def __post_init__(self) -> None:
         """Raises ConfigError for a period that holds no day (since after until)."""
-        try:
-            check_period(self.since, self.until)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
+        check_period(self.since, self.until)
 
 
 def scoped_stores(

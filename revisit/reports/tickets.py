@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection
 from revisit.campaigns.statuses import TICKET_OVERDUE_AFTER, TicketStatus
 from revisit.dates import check_period
 from revisit.db.tables import TICKETS, utcnow
-from revisit.errors import ConfigError
 
 #: Report keys, in order.
 KEYS = ("store", "advisor", "category", "tickets", "open", "in_progress", "resolved", "overdue")
@@ -34,10 +33,7 @@ class TicketFilter:
     now: dt.datetime = field(default_factory=utcnow)
 
     def __post_init__(self) -> None:
-        try:
-            check_period(self.since, self.until)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
+        check_period(self.since, self.until)
 
 
 def _count(condition: Any) -> Any:

@@ -22,7 +22,6 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from revisit.dates import check_period
 from revisit.db.tables import CUSTOMERS, UPSELL, VEHICLES, VISITS
-from revisit.errors import ConfigError
 from revisit.reports.stats import rate
 
 UPSELL_GROUPS = ("month", "grade", "advisor", "team")
@@ -42,10 +41,7 @@ class UpsellFilter:
     stores: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        try:
-            check_period(self.since, self.until)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
+        check_period(self.since, self.until)
 
 
 def _month(dialect: str) -> ColumnElement[str]:
