@@ -96,8 +96,10 @@ def test_backoff_is_jittered() -> None:
 
 
 def test_rate_measured_at_the_provider(engine: Engine) -> None:
-    """Concurrent tasks on the real loop: the fake sees no window above the rate (a little
-    slack for the network) and nearly the full rate sustained."""
+    """Concurrent tasks on the real loop: the fake sees every message and no one-second window
+    above the rate (a little slack for the network). How close to the rate a run comes is a
+    throughput figure, measured by ``bench.dispatch``; the limiter granting back-to-back callers
+    the full rate is checked on the virtual clock above."""
     with serve_fake_twilio(FakeTwilio(FakeConfig(latency_ms=20))) as fake:
         run_id = make_run(engine, 240)
         dispatch(
@@ -106,5 +108,3 @@ def test_rate_measured_at_the_provider(engine: Engine) -> None:
         arrivals = sorted(m.arrived for m in fake.fake.snapshot())
     assert len(arrivals) == 240
     assert max_in_window(arrivals, 1.0) <= 80 + 4
-    sustained = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
-    assert sustained >= 0.85 * 80
