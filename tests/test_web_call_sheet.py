@@ -165,9 +165,9 @@ def test_an_outcome_recorded_is_shown_and_amended_once_audited(
     assert amended.status_code == 303
     assert "已修改" in wang.get(amended.headers["location"]).text
     with engine.connect() as conn:
-        rows = conn.execute(select(OUTCOMES.c.id, OUTCOMES.c.code, OUTCOMES.c.callback_date,
-                                   OUTCOMES.c.note).where(OUTCOMES.c.contact_id == first,
-                                                          OUTCOMES.c.kind == "call")).all()  # fmt: skip
+        o = OUTCOMES.c
+        query = select(o.id, o.code, o.callback_date, o.note)
+        rows = conn.execute(query.where(o.contact_id == first, o.kind == "call")).all()
         assert [tuple(r) for r in rows] == [(outcome_id, "booked", None, "周六上午来")]
         assert conn.execute(callbacks).all() == []  # tomorrow's callback taken back
         audits = audit_rows(conn, action=AuditAction.OUTCOME_AMENDED)
@@ -267,8 +267,9 @@ def test_times_show_in_the_stores_zone_and_say_which(engine: Engine, world: Worl
             select(CONTACTS.c.customer_id).where(CONTACTS.c.id == first)
         ).scalar_one()
         at = dt.datetime(2026, 11, 29, 2, 30, tzinfo=dt.UTC)
-        conn.execute(insert(OUTCOMES).values(contact_id=first, customer_id=customer, kind="reply",
-                                             code="message", note="几点开门", created_at=at))  # fmt: skip
+        reply = {"contact_id": first, "customer_id": customer, "kind": "reply",
+                 "code": "message", "note": "几点开门", "created_at": at}  # fmt: skip
+        conn.execute(insert(OUTCOMES).values(**reply))
     assert _post(wang, first, code="booked").status_code == 303
     with engine.connect() as conn:
         logged = conn.execute(select(OUTCOMES.c.created_at).where(
