@@ -89,7 +89,7 @@ def test_every_state_changing_route_refuses_a_request_without_its_csrf_token(
 ) -> None:
     client = _client(engine, world, "root")
     posts = [p for m, p in app_routes(client.app) if m == "POST" and not p.startswith("/twilio/")]  # type: ignore[arg-type]
-    assert "/calls/{contact_id}/outcome" in posts and "/login" in posts
+    assert "/calls/{contact_id}" in posts and "/login" in posts
     values = {"contact_id": str(world.calls["S1"][0]), "name": "maintenance_due"}
     for path in posts:
         url = fill(path, values)
@@ -105,27 +105,58 @@ def test_every_state_changing_route_refuses_a_request_without_its_csrf_token(
         assert audit_rows(conn, action=AuditAction.CAMPAIGN_LAUNCHED) == []
 
 
-def test_five_wrong_passwords_refuse_the_next_try_even_the_right_one(
+def _try(client: TestClient, name: str, password: str) -> tuple[int, str, str]:
+    """Post the sign-in form as a browser does: (status of the POST, where it sent the
+    browser, the status and text of the page it lands on)."""
+    token = csrf_of(client.get("/login").text)
+    posted = client.post("/login", data={"name": name, "password": password,
+                                         "csrf_token": token}, follow_redirects=False)  # fmt: skip
+    assert posted.status_code == 303, posted.text
+    landed = client.get(posted.headers["location"], follow_redirects=False)
+    return landed.status_code, posted.headers["location"], landed.text
+
+
+def test_the_fifth_wrong_password_is_wrong_and_the_sixth_try_waits_until_a_named_time(
     engine: Engine, world: World
 ) -> None:
     client = _client(engine, world)
     sign_in(client, "王芳", world.passwords["王芳"])  # her own password from now on
     client.post("/logout", data={"csrf_token": csrf_of(client.get("/calls").text)})
-    token = csrf_of(client.get("/login").text)
-    for _ in range(5):
-        wrong = client.post(
-            "/login", data={"name": "王芳", "password": "guess", "csrf_token": token}
-        )
-        assert wrong.status_code == 401 and "姓名或密码不正确" in wrong.text
-    right = {"name": "王芳", "password": "a-long-password-1", "csrf_token": token}
-    refused = client.post("/login", data=right, follow_redirects=False)
-    assert refused.status_code == 429 and "尝试次数过多" in refused.text
+    now = [dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)]
+    client.app.state.throttle.clock = lambda: now[0]  # type: ignore[attr-defined]
+    for attempt in range(1, 6):  # the 4th and the 5th are wrong passwords, not refusals
+        status, where, text = _try(client, "王芳", "guess")
+        assert (attempt, status) == (attempt, 401) and where.startswith("/login?next=")
+        assert "姓名或密码不正确" in text and "尝试次数过多" not in text
+        assert 'value="王芳"' in text  # the name typed is kept, the password is not
+        now[0] += dt.timedelta(seconds=10)
+    # the failure is shown once: a reload is the plain form, and posts nothing again
+    reload = client.get("/login")
+    assert reload.status_code == 200 and "姓名或密码不正确" not in reload.text
+    # the 6th try, even with the right password, is refused until 15 minutes after the
+    # 5th failure (01:00:40 UTC + 15 min = 09:15 in Asia/Shanghai), and says so
+    status, _, text = _try(client, "王芳", "a-long-password-1")
+    assert status == 429 and "尝试次数过多" in text and "09:15 (Asia/Shanghai)" in text
     # the same address trying another name is refused too
-    other = {"name": "李娜", "password": world.passwords["李娜"], "csrf_token": token}
-    assert client.post("/login", data=other, follow_redirects=False).status_code == 429
+    assert _try(client, "李娜", world.passwords["李娜"])[0] == 429
+    now[0] += dt.timedelta(minutes=14)
+    assert _try(client, "王芳", "a-long-password-1")[0] == 429
+    now[0] += dt.timedelta(minutes=1)  # the window has passed since the last failure
+    token = csrf_of(client.get("/login").text)
+    right = {"name": "王芳", "password": "a-long-password-1", "csrf_token": token}
+    signed = client.post("/login", data=right, follow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["location"] == "/"
+    assert client.get("/calls").status_code == 200
+
+
+def test_another_process_counts_its_own_tries(engine: Engine, world: World) -> None:
+    client = _client(engine, world)
+    for _ in range(6):
+        _try(client, "王芳", "guess")
+    assert _try(client, "王芳", world.passwords["王芳"])[0] == 429
     # another process (a new app) has its own count: she signs in there
     assert (
-        sign_in(_client(engine, world), "王芳", "a-long-password-1").get("/calls").status_code
+        sign_in(_client(engine, world), "王芳", world.passwords["王芳"]).get("/calls").status_code
         == 200
     )
 
@@ -174,7 +205,7 @@ def test_another_stores_ids_answer_exactly_as_ids_that_do_not_exist(
                 assert _not_found_body(client, url) == unknown, url
         assert _not_found_body(client, "/customers/NOPE") == unknown
         token = csrf_of(client.get("/calls").text)
-        posted = client.post(f"/calls/{world.calls['S2'][0]}/outcome",
+        posted = client.post(f"/calls/{world.calls['S2'][0]}",
                              data={"code": "booked", "csrf_token": token})  # fmt: skip
         assert posted.status_code == 404 and posted.text == unknown
         # S1's own are there

@@ -42,7 +42,7 @@ def _listed(html: str) -> list[int]:
 
 def _outcome(client: TestClient, contact_id: int, **form: str) -> object:
     token = csrf_of(client.get(f"/calls/{contact_id}").text)
-    return client.post(f"/calls/{contact_id}/outcome", data=form | {"csrf_token": token},
+    return client.post(f"/calls/{contact_id}", data=form | {"csrf_token": token},
                        follow_redirects=False)  # fmt: skip
 
 

@@ -1,6 +1,8 @@
 """The sign-in throttle: after :data:`MAX_FAILURES` wrong passwords within
 :data:`WINDOW` for one name, or from one address, the next tries are refused until the
-window has passed since the last failure.
+window has passed since the last failure. The wrong try that reaches the limit is answered
+as a wrong password (issue 13: "a wrong password five times slows the next try"); the one
+after it is the first refused.
 
 Kept in memory, per process (a restart forgets it): enough for one ``revisit serve``
 process; several processes behind a balancer each count their own tries, so an attacker
@@ -12,16 +14,25 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import defaultdict, deque
+from collections.abc import Callable
+
+from revisit.db.tables import utcnow
 
 MAX_FAILURES = 5
 WINDOW = dt.timedelta(minutes=15)
 
 
 class LoginThrottle:
-    """Failed sign-ins by key (``name:<name>``, ``ip:<address>``), thread-safe."""
+    """Failed sign-ins by key (``name:<name>``, ``ip:<address>``), thread-safe; ``clock``
+    (aware UTC) is what the sign-in route asks for "now"."""
 
-    def __init__(self, max_failures: int = MAX_FAILURES, window: dt.timedelta = WINDOW) -> None:
-        self.max_failures, self.window = max_failures, window
+    def __init__(
+        self,
+        max_failures: int = MAX_FAILURES,
+        window: dt.timedelta = WINDOW,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.max_failures, self.window, self.clock = max_failures, window, clock
         self._failures: dict[str, deque[dt.datetime]] = defaultdict(deque)
         self._lock = threading.Lock()
 

@@ -147,14 +147,17 @@ def label(value: str, lang: str = "zh") -> str:
     return labels[1] if lang == "en" else labels[0]
 
 
+def detail_groups() -> dict[str, list[str]]:
+    """The codes that carry a detail, each with its details in order: not_reached → why,
+    declined → the reason, dissatisfied → the category (the web form's reason list)."""
+    return {
+        CallCode.NOT_REACHED.value: [d.value for d in NotReached],
+        CallCode.DECLINED.value: [d.value for d in DeclineReason],
+        CallCode.DISSATISFIED.value: [d.value for d in Dissatisfaction],
+    }
+
+
 def legend(lang: str = "zh") -> dict[str, list[str]]:
     """What a caller may write, for the call sheet: code label → its detail labels."""
-    return {
-        label(CallCode.BOOKED, lang): [],
-        label(CallCode.WILL_COME, lang): [],
-        label(CallCode.CALLBACK, lang): [],
-        label(CallCode.NOT_REACHED, lang): [label(d, lang) for d in NotReached],
-        label(CallCode.DECLINED, lang): [label(d, lang) for d in DeclineReason],
-        label(CallCode.DO_NOT_CONTACT, lang): [],
-        label(CallCode.DISSATISFIED, lang): [label(d, lang) for d in Dissatisfaction],
-    }
+    groups = detail_groups()
+    return {label(c, lang): [label(d, lang) for d in groups.get(c.value, [])] for c in CallCode}

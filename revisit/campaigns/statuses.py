@@ -244,6 +244,7 @@ class AuditAction(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     SIGNED_IN = "signed_in"
     OUTCOME_LOGGED = "outcome_logged"
+    OUTCOME_AMENDED = "outcome_amended"  # detail: the outcome before and after
     OUTCOMES_IMPORTED = "outcomes_imported"  # a filled-in call list, one row per file
     CAMPAIGN_LAUNCHED = "campaign_launched"
     RUN_PAUSED = "run_paused"

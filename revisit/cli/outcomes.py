@@ -1,4 +1,4 @@
-"""``revisit outcome log|import`` (call results) and ``revisit attribute`` (returns)."""
+"""``revisit outcome log|amend|import`` (call results) and ``revisit attribute`` (returns)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from revisit.cli.app import (
 from revisit.cli.options import parse_day
 from revisit.delivery.notify import WebhookError
 from revisit.errors import RevisitError
+from revisit.outcomes.amend import amend_call_outcome
 from revisit.outcomes.attribution import attribute_returns
 from revisit.outcomes.calls import FieldProblem, log_call_outcome
 from revisit.outcomes.sheets import SheetReport, import_sheet
@@ -99,6 +100,49 @@ def log_command(
             words = "; the customer's words were added to it" if added else ""
             extra += f" (ticket #{ticket_id} {state} for this contact{words})"
         console.print(f"contact {contact_id}: {done.describe()} recorded{extra}", highlight=False)
+    _tell_managers(ctx)
+
+
+@outcome_app.command("amend")
+@handles_errors
+def amend_command(
+    ctx: typer.Context,
+    contact_id: Annotated[int, typer.Argument(help="The contact (联系编号 on the call list).")],
+    code: Annotated[
+        str, typer.Option("--code", help="The right outcome (as for `revisit outcome log`).")
+    ] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Its reason or category.")] = "",
+    callback: Annotated[
+        dt.date | None,
+        typer.Option(
+            "--callback",
+            parser=parse_day,
+            metavar="YYYY-MM-DD",
+            help="The day to call back (with callback).",
+        ),
+    ] = None,
+    staff: Annotated[str | None, typer.Option("--staff", help="Who called.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="What the customer said.")] = None,
+) -> None:
+    """Correct the outcome recorded for a contact (the newest) instead of logging a second
+    one: replaced in place and audited with what it was; a callback it added is taken back
+    while no caller has it, and the new outcome's effects follow."""
+    day = callback.isoformat() if callback else ""
+    try:
+        with engine_of(ctx).begin() as conn:
+            done = amend_call_outcome(conn, contact_id=contact_id, code=code, reason=reason,
+                                      callback=day, staff=staff, note=note,
+                                      managers=settings_of(ctx).service_managers,
+                                      actor=cli_actor())  # fmt: skip
+    except FieldProblem as problem:
+        raise OutcomeError(f"contact {contact_id}: {problem}") from None
+    if not done.changed:
+        console.print(f"contact {contact_id}: nothing to change", highlight=False)
+        return
+    extra = " (its callback taken back)" if done.callback_withdrawn else ""
+    extra += " (callback added to that day's call list)" if done.callback_added else ""
+    extra += " (ticket opened for the service manager)" if done.ticket_opened else ""
+    console.print(f"contact {contact_id}: amended {done.describe()}{extra}", highlight=False)
     _tell_managers(ctx)
 
 

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -41,7 +41,16 @@ from revisit.campaigns.statuses import (
     RunStatus,
 )
 from revisit.db.engine import Db, chunked, connection_of, insert_ignore
-from revisit.db.tables import CONTACTS, CUSTOMERS, RUNS, STORES, Campaign, CampaignRun, utcnow
+from revisit.db.tables import (
+    CONTACTS,
+    CUSTOMERS,
+    OUTCOMES,
+    RUNS,
+    STORES,
+    Campaign,
+    CampaignRun,
+    utcnow,
+)
 from revisit.delivery.claims import (
     Claimed,
     Recorded,
@@ -238,6 +247,22 @@ def add_callback(db: Db, contact: Any, day: dt.date, *, now: dt.datetime) -> int
         "callback_of": contact.callback_of or contact.id,
     }  # fmt: skip
     return insert_ignore(db, CONTACTS, [values], keys=["campaign", "as_of", "customer_id"])
+
+
+def withdraw_callback(db: Connection, contact: Any, day: dt.date) -> int:
+    """Take back the callback :func:`add_callback` added for ``contact`` on ``day`` while it
+    is still pending (not listed to a caller yet) and has no outcome; returns how many rows
+    went (0 or 1). A callback already listed stays: its caller has it."""
+    c = CONTACTS.c
+    answered = select(OUTCOMES.c.id).where(OUTCOMES.c.contact_id == c.id).exists()
+    result = db.execute(
+        delete(CONTACTS).where(
+            c.callback_of == (contact.callback_of or contact.id), c.as_of == day,
+            c.campaign == contact.campaign, c.customer_id == contact.customer_id,
+            c.status == ContactStatus.PENDING.value, ~answered,
+        )
+    )  # fmt: skip
+    return int(result.rowcount or 0)
 
 
 def status_counts(engine: Engine, *, run_id: int) -> dict[str, int]:

@@ -186,7 +186,10 @@ def _contacts(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
     return found
 
 
-def _check(outcome: CallOutcome, contact: Any) -> None:
+def check_outcome(outcome: CallOutcome, contact: Any) -> None:
+    """Raise :class:`FieldProblem` when ``outcome`` cannot be recorded for ``contact`` (a
+    contacts row, None when unknown): never to be contacted, never sent or listed, a
+    dissatisfied call without the customer's words, a callback not after the contact's day."""
     if contact is None:
         raise FieldProblem("contact_id", f"unknown contact {outcome.contact_id}")
     which = f"contact {outcome.contact_id} ({contact.campaign}, customer {contact.customer_id})"
@@ -225,7 +228,7 @@ def record_call_outcomes(
     for index, outcome in enumerate(outcomes):
         contact = contacts.get(outcome.contact_id)
         try:
-            _check(outcome, contact)
+            check_outcome(outcome, contact)
         except FieldProblem as problem:
             done.problems.append((index, problem))
             continue
@@ -237,7 +240,7 @@ def record_call_outcomes(
             continue
         seen.add(key)
         rows.append(row)
-        done.callbacks += _take_effect(conn, outcome, contact)
+        done.callbacks += take_effect(conn, outcome, contact)
         if outcome.code == CallCode.DISSATISFIED and outcome.detail:
             words = outcome.note or ""
             complaints.append(Complaint(contact, outcome.detail, words, row["staff"]))
@@ -257,7 +260,7 @@ def _outcome_row(outcome: CallOutcome, contact: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _take_effect(conn: Connection, outcome: CallOutcome, contact: Any) -> int:
+def take_effect(conn: Connection, outcome: CallOutcome, contact: Any) -> int:
     """Apply an outcome's side effect; 1 when a callback contact was added."""
     if outcome.detail == DeclineReason.CAR_SOLD:
         vins = list(contact.vins or [])

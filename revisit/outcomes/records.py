@@ -1,7 +1,9 @@
 """The one module that writes the ``outcomes`` table: call results, replies and returns.
 
-Call results and replies are appended (:func:`add_outcomes`); returns are derived data,
-replaced as a whole by the attribution (:func:`replace_returns`), at most one per contact.
+Call results and replies are appended (:func:`add_outcomes`), a call result corrected in
+place by its caller (:func:`amend_outcome`, audited with what it was); returns are derived
+data, replaced as a whole by the attribution (:func:`replace_returns`), at most one per
+contact.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
@@ -52,6 +54,32 @@ def add_outcomes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         values.append(full | {"created_at": now})
     conn.execute(OUTCOMES.insert(), values)
     return len(values)
+
+
+#: The fields of a call outcome an amendment may change.
+AMENDABLE = ("code", "detail", "callback_date", "staff", "note")
+
+
+def latest_call_outcome(conn: Connection, contact_id: int) -> dict[str, Any] | None:
+    """The newest call outcome of a contact (id, code, detail, callback_date, staff, note,
+    created_at), or None when it has none."""
+    o = OUTCOMES.c
+    row = conn.execute(
+        select(o.id, o.code, o.detail, o.callback_date, o.staff, o.note, o.created_at)
+        .where(o.contact_id == contact_id, o.kind == OutcomeKind.CALL.value)
+        .order_by(o.created_at.desc(), o.id.desc())
+        .limit(1)
+    ).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def amend_outcome(conn: Connection, outcome_id: int, values: Mapping[str, Any]) -> None:
+    """Replace the :data:`AMENDABLE` fields of call outcome ``outcome_id`` by ``values``
+    (its time stays that of the call). Raises ValueError for another field."""
+    unknown = set(values) - set(AMENDABLE)
+    if unknown:
+        raise ValueError(f"outcome: fields that cannot be amended: {', '.join(sorted(unknown))}")
+    conn.execute(update(OUTCOMES).where(OUTCOMES.c.id == outcome_id).values(**values))
 
 
 def replace_returns(conn: Connection, returned: Select[tuple[Any, ...]]) -> int:

@@ -1,12 +1,15 @@
 """Rendering the app's pages: the Jinja environment of ``revisit/web/templates`` (escaped
-HTML), and :func:`page`, which gives every template the user, their language, the word
+HTML; filters ``masked``, ``readable`` for phones and ``local`` for times in a store's zone),
+and :func:`page`, which gives every template the user, their language, the word
 lookup ``t`` and the session's CSRF token."""
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -22,6 +25,18 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 TEMPLATES.env.filters["masked"] = mask_phone
 TEMPLATES.env.filters["readable"] = format_for_reading
+
+
+def local_time(value: dt.datetime | None, zone: str) -> str:
+    """``YYYY-MM-DD HH:MM`` of an instant in the IANA time zone ``zone`` (a store's; the
+    page says which zone once); a naive value is UTC, as the database keeps it."""
+    if value is None:
+        return ""
+    aware = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+    return f"{aware.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
+
+
+TEMPLATES.env.filters["local"] = local_time
 TEMPLATES.env.globals["Role"] = Role
 
 

@@ -47,7 +47,7 @@ def test_a_caller_works_todays_calls_in_chromium(
         assert page.locator("a.phone").get_attribute("href").startswith("tel:+8613")
         page.check("input[name=code][value=booked]")
         page.fill("textarea[name=note]", "周六上午来")
-        page.click("form[action$='/outcome'] button[type=submit]")
+        page.click("form.outcome button[type=submit]")
         page.wait_for_url(f"**/calls/{second}")  # the next customer opens
         assert "已保存" in page.inner_text("p.flash") and "已预约" in page.inner_text("p.flash")
         shots = Path(os.environ.get("REVISIT_SCREENSHOT_DIR") or tmp_path)

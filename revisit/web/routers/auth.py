@@ -1,11 +1,15 @@
 """Signing in and out, choosing a password, and the home page (which sends each role to
 its first page). Sign-in is throttled (:mod:`revisit.access.throttle`): after five wrong
-passwords for a name or from an address, the next tries are refused for a while."""
+passwords for a name or from an address, the next tries are refused for a while, the page
+saying until when. A form that fails (a wrong password, a refused try, a password that
+cannot be used) is posted, then redirected back to its own page (303), which shows the
+problem once with what was typed (never a password): a reload does not post it again."""
 
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,12 +18,28 @@ from revisit.access.audit import audit
 from revisit.access.throttle import LoginThrottle
 from revisit.access.users import UserError, authenticate, change_password
 from revisit.campaigns.statuses import AuditAction, Role
-from revisit.db.tables import utcnow
 from revisit.web.csrf import csrf_token
-from revisit.web.deps import CurrentUser, EngineDep
-from revisit.web.pages import page
+from revisit.web.deps import CurrentUser, EngineDep, SettingsDep
+from revisit.web.pages import local_time, page
 
 router = APIRouter(tags=["auth"])
+#: The session key a failed form leaves for its page: {"form", "status", "values"}.
+FAILED = "failed_form"
+
+
+def back_to_form(request: Request, url: str, form: str, status: int, **values: Any) -> Response:
+    """Leave what a failed ``form`` shows (its status and ``values``: the problem and the
+    fields typed, small and never a password) in the session and redirect to its page."""
+    request.session[FAILED] = {"form": form, "status": status, "values": values}
+    return RedirectResponse(url, status_code=303)
+
+
+def failed_form(request: Request, form: str) -> tuple[int, dict[str, Any]]:
+    """(status, values) a failed ``form`` left for its page, once; (200, {}) when none."""
+    left = request.session.pop(FAILED, None)
+    if isinstance(left, dict) and left.get("form") == form:
+        return int(left.get("status", 400)), dict(left.get("values") or {})
+    return 200, {}
 
 
 def safe_next(target: str | None) -> str:
@@ -31,36 +51,44 @@ def safe_next(target: str | None) -> str:
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> Response:
-    """The sign-in form."""
-    return page(request, "login.html", {"next": safe_next(next)})
+    """The sign-in form; after a failed try, its problem and the name typed (401 for a
+    wrong name or password, 429 while refused)."""
+    status, values = failed_form(request, "login")
+    return page(request, "login.html", {"next": safe_next(next)} | values, status=status)
 
 
 @router.post("/login")
 def login(
     request: Request,
     engine: EngineDep,
+    settings: SettingsDep,
     name: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    """Sign in: 303 to ``next`` on success; the form again with one line otherwise (429
-    while throttled, 401 for a wrong name or password)."""
+    """Sign in: 303 to ``next`` on success; otherwise 303 back to the sign-in form, which
+    says why once (a wrong name or password; too many tries, and after what time — in the
+    default time zone — to try again)."""
     throttle: LoginThrottle = request.app.state.throttle
     keys = LoginThrottle.keys(name, request.client.host if request.client else None)
-    now = utcnow()
+    now = throttle.clock()
     wait = throttle.retry_after(keys, now)
-    context = {"next": safe_next(next), "name": name}
+    again = f"/login?next={quote(safe_next(next), safe='')}"
     if wait is not None:
         minutes = max(1, math.ceil(wait.total_seconds() / 60))
-        return page(request, "login.html", context | {"error": ("too_many", minutes)}, 429)
+        zone = settings.default_timezone
+        at = f"{local_time(now + wait, zone)[11:]} ({zone})"
+        return back_to_form(request, again, "login", 429, name=name,
+                            error=["too_many", minutes, at])  # fmt: skip
     with engine.begin() as conn:
         user = authenticate(conn, name=name, password=password)
         if user is not None:
             audit(conn, actor=user.name, action=AuditAction.SIGNED_IN, entity="user",
-                  entity_id=user.name, now=now)  # fmt: skip
+                  entity_id=user.name)  # fmt: skip
     if user is None:
         throttle.failed(keys, now)
-        return page(request, "login.html", context | {"error": ("wrong_password", 0)}, 401)
+        return back_to_form(request, again, "login", 401, name=name,
+                            error=["wrong_password", 0, ""])  # fmt: skip
     throttle.succeeded(keys)
     request.session.clear()
     request.session.update({"uid": user.id, "stamp": user.stamp})
@@ -78,8 +106,10 @@ def logout(request: Request) -> Response:
 
 @router.get("/password")
 def password_form(request: Request, user: CurrentUser) -> Response:
-    """The form to choose a password (required after a one-time password)."""
-    return page(request, "password.html")
+    """The form to choose a password (required after a one-time password); after a failed
+    try, its problem (400)."""
+    status, values = failed_form(request, "password")
+    return page(request, "password.html", values, status=status)
 
 
 @router.post("/password")
@@ -90,12 +120,13 @@ def set_password(
     current: Annotated[str, Form(max_length=200)],
     new: Annotated[str, Form(max_length=200)],
 ) -> Response:
-    """Change the password; the session carries on with the new one (others end)."""
+    """Change the password; the session carries on with the new one (others end). One
+    that cannot be used: 303 back to the form, which says why."""
     try:
         with engine.begin() as conn:
             changed = change_password(conn, user=user, current=current, new=new)
     except UserError as exc:
-        return page(request, "password.html", {"problem": str(exc)}, status=400)
+        return back_to_form(request, "/password", "password", 400, problem=str(exc))
     request.session["stamp"] = changed.stamp
     return RedirectResponse("/", status_code=303)
 

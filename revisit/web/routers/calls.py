@@ -1,8 +1,13 @@
 """The caller's pages: today's calls (``/calls``), a call sheet with its outcome form
-(``/calls/{contact_id}``) and a customer's record with the replies inbox
-(``/customers/{customer_id}``). A contact or customer of a store the user does not see is
-404, as an id that does not exist. An outcome is recorded through the same function as
-``revisit outcome log`` and audited; then the next call opens."""
+(``/calls/{contact_id}``, which the form posts back to) and a customer's record with the
+replies inbox (``/customers/{customer_id}``). A contact or customer of a store the user does
+not see is 404, as an id that does not exist. A call sheet is worked only for a contact on
+the user's own list (:func:`revisit.entry.worklist.why_not_callable`): any other is 404 to a
+caller, and a read-only page saying "do not call" and why (phone masked) to a lead or
+manager; its outcome form refuses it alike. An outcome is recorded through the same function
+as ``revisit outcome log``, one already recorded is shown and amended through the one of
+``revisit outcome amend``, both audited; then the next call opens. A form that cannot be
+used is shown again at the sheet's own address with what was typed."""
 
 from __future__ import annotations
 
@@ -14,14 +19,18 @@ from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
-from revisit.campaigns.outcome_codes import (
-    DECLINE_REASONS,
-    DISSATISFACTIONS,
-    NOT_REACHED,
-    CallCode,
+from revisit.access.users import SignedIn
+from revisit.campaigns.outcome_codes import CallCode, detail_groups
+from revisit.campaigns.statuses import Role
+from revisit.entry.worklist import (
+    CallSheet,
+    call_sheet,
+    customer_record,
+    next_call,
+    todays_calls,
 )
-from revisit.entry.worklist import call_sheet, customer_record, next_call, todays_calls
 from revisit.errors import RevisitError
+from revisit.outcomes.amend import amend_call_outcome
 from revisit.outcomes.calls import FieldProblem, log_call_outcome
 from revisit.outcomes.tickets import notify_new_tickets
 from revisit.settings import Settings
@@ -30,9 +39,10 @@ from revisit.web.i18n import translate
 from revisit.web.pages import language_of, page
 
 router = APIRouter(tags=["calls"])
-#: The outcome form's choices, in the order a caller meets them.
+#: The outcome form's choices, in the order a caller meets them: the codes, and the details
+#: grouped under the code they go with (code → its details).
 CODES = [c.value for c in CallCode]
-REASONS = sorted(NOT_REACHED) + sorted(DECLINE_REASONS | DISSATISFACTIONS)
+REASONS = detail_groups()
 _log = logging.getLogger(__name__)
 
 
@@ -46,6 +56,37 @@ def calls(
     return page(request, "calls.html", {"items": items, "day": day})
 
 
+def _sheet(engine: Engine, settings: Settings, user: SignedIn, contact_id: int) -> CallSheet:
+    """The call sheet the user may see: 404 for another store's contact, an unknown id, or
+    (for a caller) a contact not on their list; a lead or manager sees the latter read-only."""
+    found = call_sheet(engine, settings, contact_id=contact_id, store_ids=user.store_ids,
+                       caller=user.name, day=settings.today())  # fmt: skip
+    if found is None or (found.blocked is not None and not user.at_least(Role.LEAD)):
+        raise HTTPException(404)
+    return found
+
+
+def _sheet_page(
+    request: Request,
+    found: CallSheet,
+    *,
+    problem: FieldProblem | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The call sheet, its form filled from the outcome recorded (to amend it) unless the
+    caller's own input is given back."""
+    recorded = found.recorded
+    if form is None and recorded is not None:
+        day = recorded.get("callback_date")
+        form = {"code": recorded["code"], "reason": recorded.get("detail") or "",
+                "callback_date": day.isoformat() if day else "",
+                "note": recorded.get("note") or ""}  # fmt: skip
+    context = {"sheet": found, "codes": CODES, "reasons": REASONS, "problem": problem,
+               "form": form, "zone": found.record.timezone}  # fmt: skip
+    return page(request, "call.html", context, status=status)
+
+
 @router.get("/calls/{contact_id}")
 def sheet(
     request: Request,
@@ -54,15 +95,13 @@ def sheet(
     engine: EngineDep,
     settings: SettingsDep,
 ) -> Response:
-    """The call sheet of a contact and its outcome form (404 outside the user's stores)."""
-    found = call_sheet(engine, settings, contact_id=contact_id, store_ids=user.store_ids)
-    if found is None:
-        raise HTTPException(404)
-    context = {"sheet": found, "codes": CODES, "reasons": REASONS}
-    return page(request, "call.html", context)
+    """The call sheet of a contact and its outcome form (the outcome recorded, to amend);
+    404 outside the user's stores or, for a caller, off their list; read-only "do not call"
+    for a lead's contact that is not to be called."""
+    return _sheet_page(request, _sheet(engine, settings, user, contact_id))
 
 
-@router.post("/calls/{contact_id}/outcome")
+@router.post("/calls/{contact_id}")
 def record_outcome(
     request: Request,
     contact_id: int,
@@ -74,32 +113,51 @@ def record_outcome(
     reason: Annotated[str, Form(max_length=50)] = "",
     callback_date: Annotated[str, Form(max_length=20)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
+    amend: Annotated[str, Form(max_length=18, pattern=r"^\d*$")] = "",
 ) -> Response:
-    """Record the outcome (as ``revisit outcome log`` does), audit it, and open the next
-    call; the form again with the problem when a field cannot be used."""
-    found = call_sheet(engine, settings, contact_id=contact_id, store_ids=user.store_ids)
-    if found is None:
-        raise HTTPException(404)
+    """Record the outcome (as ``revisit outcome log`` does) or, with ``amend`` (the id of the
+    outcome shown), amend it (as ``revisit outcome amend``), audited; then open the next
+    call. A contact not to be called is refused as its sheet is (404, or back to the
+    read-only sheet); a field that cannot be used shows the form again, at this address,
+    with what was typed (400; nothing written)."""
+    found = _sheet(engine, settings, user, contact_id)
+    if found.blocked is not None:
+        return RedirectResponse(f"/calls/{contact_id}", status_code=303)
+    form = {"code": code, "reason": reason, "callback_date": callback_date, "note": note}
     try:
         with engine.begin() as conn:
-            done = log_call_outcome(
-                conn, contact_id=contact_id, code=code, reason=reason, callback=callback_date,
-                staff=user.name, note=note.strip() or None, actor=user.name,
-                managers=settings.service_managers,
-            )  # fmt: skip
+            if found.recorded is not None or amend:
+                # a form opened before the outcome was recorded (sent twice, another tab)
+                # amends nothing: the same outcome is "already recorded", another refused
+                stale = not amend and found.recorded is not None
+                expected = found.recorded["id"] if stale and found.recorded else int(amend or 0)
+                amended = amend_call_outcome(
+                    conn, contact_id=contact_id, code=code, reason=reason,
+                    callback=callback_date, staff=user.name, note=note, actor=user.name,
+                    managers=settings.service_managers, expected=expected,
+                )  # fmt: skip
+                if stale and amended.changed:
+                    raise FieldProblem("outcome", "an outcome is already recorded: amend it")
+                key, (done_code, detail, day) = "amended", amended.after
+                ticket = amended.ticket_opened
+                if not amended.changed:
+                    key = "already_saved" if stale else "unchanged"
+            else:
+                done = log_call_outcome(
+                    conn, contact_id=contact_id, code=code, reason=reason,
+                    callback=callback_date, staff=user.name, note=note.strip() or None,
+                    actor=user.name, managers=settings.service_managers,
+                )  # fmt: skip
+                key = "already_saved" if done.duplicate else "saved"
+                done_code, detail, day = done.code, done.detail, done.callback_date
+                ticket = done.ticket_opened
     except FieldProblem as problem:
-        form = {"code": code, "reason": reason, "callback_date": callback_date, "note": note}
-        context = {"sheet": found, "codes": CODES, "reasons": REASONS, "problem": problem,
-                   "form": form}  # fmt: skip
-        return page(request, "call.html", context, status=400)
-    if done.ticket_opened:
+        return _sheet_page(request, found, problem=problem, form=form, status=400)
+    if ticket:
         tasks.add_task(announce_tickets, engine, settings)
-    key = "already_saved" if done.duplicate else "saved"
     lang = language_of(request)
-    what = translate(done.code, lang) + (
-        f" / {translate(done.detail, lang)}" if done.detail else ""
-    )
-    what += f" · {done.callback_date}" if done.callback_date else ""
+    what = translate(done_code, lang) + (f" / {translate(detail, lang)}" if detail else "")
+    what += f" · {day}" if day else ""
     request.session["flash"] = [key, f"{found.item.name}: {what}"]
     following = next_call(engine, caller=user.name, store_ids=user.store_ids, day=settings.today())
     target = f"/calls/{following.contact_id}" if following else "/calls"
@@ -126,4 +184,4 @@ def customer(request: Request, customer_id: str, user: CurrentUser, engine: Engi
     record = customer_record(engine, customer_id=customer_id, store_ids=user.store_ids)
     if record is None:
         raise HTTPException(404)
-    return page(request, "customer.html", {"record": record})
+    return page(request, "customer.html", {"record": record, "zone": record.timezone})
