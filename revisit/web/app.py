@@ -17,8 +17,9 @@ from revisit.entry.daily import Clock
 from revisit.settings import Settings
 from revisit.web.csrf import check_csrf
 from revisit.web.errors import install_error_pages
-from revisit.web.launches import Launcher, launcher_for
+from revisit.web.launches import Launcher, ThreadLauncher
 from revisit.web.pages import HERE
+from revisit.web.prefect_launches import PrefectLauncher
 from revisit.web.routers import auth, calls, campaigns, dashboard, health, twilio
 from revisit.web.security import AccessGate, BodyLimit, SecurityHeaders
 
@@ -37,6 +38,15 @@ def session_key(settings: Settings) -> str | None:
     return None
 
 
+def launcher_for(settings: Settings) -> Launcher:
+    """How the app launches campaigns: as flow runs of the ``launch-campaign`` deployment
+    when the settings name a Prefect API (:attr:`Settings.prefect_api_url`), else in
+    threads of this process."""
+    if settings.prefect_api_url:
+        return PrefectLauncher(settings.prefect_api_url)
+    return ThreadLauncher()
+
+
 def create_app(
     settings: Settings,
     engine: Engine,
@@ -49,7 +59,7 @@ def create_app(
     the app is not an API for third parties, and its pages must work offline.
 
     ``clock`` (an aware "now" per call) tells the pages what today is and plans previews;
-    ``launcher`` starts launches (default: :func:`revisit.web.launches.launcher_for` the
+    ``launcher`` starts launches (default: :func:`launcher_for` the
     settings — through Prefect when they name its API, else in a thread).
 
     Every route needs a signed-in user except ``/twilio/*`` (signature-checked),

@@ -1,5 +1,5 @@
 """Campaign launches from the web app, behind one small interface (:class:`Launcher`) with
-two implementations chosen from the settings (:func:`launcher_for`):
+two implementations chosen from the settings (:func:`revisit.web.app.launcher_for`):
 
 - :class:`ThreadLauncher` (no Prefect API configured): the launch runs in a background
   thread of this process through the same entry function as ``revisit campaign run``
@@ -113,13 +113,3 @@ class ThreadLauncher:
         """Wait for every launch started so far (tests, shutdown)."""
         for thread in list(self.threads):
             thread.join(timeout)
-
-
-def launcher_for(settings: Settings) -> Launcher:
-    """The Prefect launcher when the settings name a Prefect API
-    (:attr:`Settings.prefect_api_url`), else the thread launcher."""
-    if settings.prefect_api_url:
-        from revisit.web.prefect_launches import PrefectLauncher
-
-        return PrefectLauncher(settings.prefect_api_url)
-    return ThreadLauncher()
