@@ -162,9 +162,12 @@ def launch_campaign(
     dispatchers: int = 0,
     fan_out_above: int = 5000,
     now: dt.datetime | None = None,
+    actor: str | None = None,
 ) -> dict | State:
     """Run one campaign (a manual one, typically) for a day; a large SMS run fans out
-    as in ``daily-reminders``; ``now`` pins the run's clock as there."""
+    as in ``daily-reminders``; ``now`` pins the run's clock as there. A launch that sends
+    is audited as ``actor``'s (the web app passes the user who launched it), else as
+    ``prefect:launch-campaign``."""
     try:
         with opened(database_url) as (settings, engine):
             spread = fan_out(dispatchers, above=fan_out_above, database_url=database_url,
@@ -175,7 +178,7 @@ def launch_campaign(
                 engine, settings, name=name, as_of=as_of or settings.today(),
                 clock=pinned_clock(now),
                 options=options, runner=as_task,
-                actor=None if dry_run else "prefect:launch-campaign",
+                actor=None if dry_run else (actor or "prefect:launch-campaign"),
             )  # fmt: skip
             publish_report(engine, [report], "launch-campaign-report")
     except RevisitError as exc:

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 
 class RevisitError(Exception):
-    """Base class: the message says what was wrong, where, and what to do."""
+    """Base class: the message says what was wrong, where, and what to do (in English, for
+    the CLI and the logs). An error a page may show in the user's language also carries a
+    ``code`` (a words key of :mod:`revisit.web.i18n`) and the ``values`` its text names
+    (strings, dates, numbers); both survive pickling (a flow run's failed state)."""
 
     exit_code = 2
+
+    def __init__(
+        self, message: str = "", *, code: str | None = None, values: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values = dict(values or {})
 
 
 class ImportFileError(RevisitError):

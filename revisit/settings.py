@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # signs everyone out). Without it the pages answer 503 (Twilio's webhooks still work),
     # unless dev_sessions is set.
     secret_key: SecretStr | None = None
+    # The Prefect API the web app launches campaigns through (a flow run of the
+    # launch-campaign deployment, run by the pool's worker); unset: in the app's process.
+    prefect_api_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REVISIT_PREFECT_API_URL", "PREFECT_API_URL")
+    )
     # Demo and tests only: sign sessions with a key made up when the process starts (every
     # restart signs everyone out). Never in production.
     dev_sessions: bool = False
@@ -92,6 +97,16 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if not value.startswith(("https://", "http://")):
             raise ValueError(f"REVISIT_PUBLIC_URL must start with https:// (got {value!r})")
+        return value
+
+    @field_validator("prefect_api_url")
+    @classmethod
+    def _prefect_api_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"a Prefect API URL starts with http(s):// (got {value!r})")
         return value
 
     @property

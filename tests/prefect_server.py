@@ -82,7 +82,9 @@ class PrefectServer:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process started by :meth:`PrefectServer.start` and its children (its process
+    group): SIGTERM, then SIGKILL after 15 s."""
     if proc.poll() is not None:
         return
     os.killpg(proc.pid, signal.SIGTERM)
@@ -136,4 +138,4 @@ def running_server(home: Path) -> Iterator[PrefectServer]:
         yield server
     finally:
         for proc in reversed(server.procs):
-            _stop(proc)
+            stop_process(proc)

@@ -18,7 +18,7 @@ from revisit.campaigns.statuses import AuditAction, ContactStatus
 from revisit.cli import app as cli
 from revisit.db.tables import CONTACTS, RUNS
 from revisit.delivery.outbox import status_counts
-from revisit.web.launches import Launches
+from revisit.web.launches import ThreadLauncher
 from tests.web_app_support import World, build_world, csrf_of, make_client, run_at, sign_in
 
 USERS = {"lead1": ("lead", ["S1"]), "lead12": ("lead", ["S1", "S2"]), "root": ("admin", [])}
@@ -73,9 +73,10 @@ def test_a_launch_runs_the_campaign_as_the_cli_does_and_is_audited(
     assert answer.status_code == 303  # type: ignore[attr-defined]
     target = answer.headers["location"]  # type: ignore[attr-defined]
     assert target == f"/campaigns/{name}/{world.today}/run"
-    launches: Launches = lead.app.state.launches  # type: ignore[attr-defined]
+    launches: ThreadLauncher = lead.app.state.launches  # type: ignore[attr-defined]
     launches.join()
-    assert launches.state(name, world.today) == "done"
+    found = launches.state(name, world.today)
+    assert found is not None and found.state == "done" and found.error is None
     with engine.connect() as conn:
         run_id = conn.execute(select(RUNS.c.id).where(RUNS.c.campaign == name)).scalar_one()
         audits = audit_rows(conn, action=AuditAction.CAMPAIGN_LAUNCHED)

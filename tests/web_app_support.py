@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
@@ -55,7 +56,7 @@ def web_settings(tmp_path: Path, **kw: object) -> Settings:
     values: dict[str, object] = {
         "campaigns_dir": ROOT / "campaigns", "templates_dir": ROOT / "templates",
         "output_dir": tmp_path / "out", "secret_key": "test-secret-key-not-for-production",
-        "twilio_account_sid": None, "twilio_auth_token": None,
+        "twilio_account_sid": None, "twilio_auth_token": None, "prefect_api_url": None,
     }  # fmt: skip
     return Settings(**(values | kw))  # type: ignore[arg-type]
 
@@ -124,9 +125,10 @@ def build_world(engine: Engine, tmp_path: Path, users: dict[str, tuple[str, list
     return world
 
 
-def make_client(engine: Engine, settings: Settings) -> TestClient:
-    """A client of a new app (no cookies yet); server errors become 500 pages."""
-    return TestClient(create_app(settings, engine), raise_server_exceptions=False)
+def make_client(engine: Engine, settings: Settings, **app: Any) -> TestClient:
+    """A client of a new app (no cookies yet; ``app``: more arguments of ``create_app``,
+    a clock or a launcher); server errors become 500 pages."""
+    return TestClient(create_app(settings, engine, **app), raise_server_exceptions=False)
 
 
 def csrf_of(html: str) -> str:

@@ -11,6 +11,7 @@ booking words by the test suite.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -88,6 +89,30 @@ class OpeningHours(_Strict):
         return f"{self.start:%H:%M}–{self.end:%H:%M}"
 
 
+@dataclass(frozen=True)
+class RunDays:
+    """The days a campaign may run for, both included: ``first`` and ``last`` (None: no
+    limit that side). A greeting runs on its occasion's date only; an offer from
+    ``announce_days`` before it is valid to its last valid day; any other campaign any day."""
+
+    first: dt.date | None = None
+    last: dt.date | None = None
+
+    def allows(self, day: dt.date) -> bool:
+        """Whether the campaign may run for ``day``."""
+        return (self.first is None or day >= self.first) and (self.last is None or day <= self.last)
+
+    @property
+    def limited(self) -> bool:
+        """True when some day is refused (the campaign has an occasion or an offer)."""
+        return self.first is not None or self.last is not None
+
+    @property
+    def one_day(self) -> bool:
+        """True when the campaign runs on one day only (a greeting)."""
+        return self.first is not None and self.first == self.last
+
+
 class CampaignContent(_Strict):
     """The content fields of a campaign file (mixed into :class:`CampaignDef`)."""
 
@@ -115,24 +140,44 @@ class CampaignContent(_Strict):
             },
         }
 
+    def run_days(self) -> RunDays:
+        """The days this campaign may run for (:class:`RunDays`): its occasion's date, its
+        offer's announce-to-end range, else every day."""
+        if self.occasion is not None:
+            return RunDays(self.occasion.date, self.occasion.date)
+        f = self.offer
+        if f is not None:
+            return RunDays(f.valid_from - dt.timedelta(days=f.announce_days), f.valid_until)
+        return RunDays()
+
     def check_run_day(self, campaign: str, as_of: dt.date) -> None:
-        """Raise :class:`ConfigError` when ``campaign`` may not run for ``as_of``: a greeting
-        on another day than its occasion's, an offer after its last valid day."""
-        o = self.occasion
-        if o is not None and as_of != o.date:
+        """Raise :class:`ConfigError` when ``campaign`` may not run for ``as_of``
+        (:meth:`run_days`): a greeting on another day than its occasion's, an offer before
+        it may be announced or after its last valid day. The error's ``code`` is
+        ``run_days_one`` or ``run_days_range``, its values ``campaign``, ``as_of``, ``first``
+        and ``last``."""
+        days = self.run_days()
+        if days.allows(as_of):
+            return
+        values: dict[str, object] = {"campaign": campaign, "as_of": as_of, "first": days.first,
+                                     "last": days.last}  # fmt: skip
+        code = "run_days_one" if days.one_day else "run_days_range"
+        o, f = self.occasion, self.offer
+        if o is not None:
             raise ConfigError(
                 f"campaign {campaign}: the greeting is for {o.name['zh']} on {o.date}, not "
-                f"{as_of}; run it with --as-of {o.date} or change occasion.date in its file"
-            )
-        f = self.offer
-        if f is not None and as_of < f.valid_from - dt.timedelta(days=f.announce_days):
+                f"{as_of}; run it with --as-of {o.date} or change occasion.date in its file",
+                code=code, values=values,
+            )  # fmt: skip
+        assert f is not None and days.first is not None
+        if as_of < days.first:
             raise ConfigError(
                 f"campaign {campaign}: its offer starts on {f.valid_from}; it may be announced "
-                f"from {f.valid_from - dt.timedelta(days=f.announce_days)} "
-                f"(offer.announce_days: {f.announce_days}), not as of {as_of}"
-            )
-        if f is not None and as_of > f.valid_until:
-            raise ConfigError(
-                f"campaign {campaign}: its offer ended on {f.valid_until} (as of {as_of}); "
-                "change offer.valid_from/valid_until in its file"
-            )
+                f"from {days.first} (offer.announce_days: {f.announce_days}), not as of {as_of}",
+                code=code, values=values,
+            )  # fmt: skip
+        raise ConfigError(
+            f"campaign {campaign}: its offer ended on {f.valid_until} (as of {as_of}); "
+            "change offer.valid_from/valid_until in its file",
+            code=code, values=values,
+        )  # fmt: skip

@@ -7,10 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from revisit.delivery.reconcile import CLOCK_TOLERANCE
 from revisit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from revisit.campaigns.config import CampaignDef
 
 
 def refuse_replay_send(
@@ -32,12 +36,22 @@ def refuse_replay_send(
             "which only a --dry-run or the console channel may use; a real send follows the "
             "real clock and the send window. Drop --now, or add --dry-run."
         )
-    today = real.astimezone(ZoneInfo(timezone)).date()
+    refuse_future_day(campaign=campaign, as_of=as_of, wall_clock=wall_clock, timezone=timezone)
+
+
+def refuse_future_day(
+    *, campaign: str, as_of: dt.date, wall_clock: Callable[[], dt.datetime], timezone: str
+) -> None:
+    """Raise ConfigError (code ``future_day``; values ``campaign``, ``as_of``, ``today``)
+    when ``as_of`` is after today in ``timezone``: a real send is for today or a day left
+    to finish; a later day is rehearsed by a dry run."""
+    today = wall_clock().astimezone(ZoneInfo(timezone)).date()
     if as_of > today:
         raise ConfigError(
             f"campaign {campaign}: --as-of {as_of} is after today ({today}); a real send is "
-            "for today or a day left to finish. Use --dry-run to rehearse a later day."
-        )
+            "for today or a day left to finish. Use --dry-run to rehearse a later day.",
+            code="future_day", values={"campaign": campaign, "as_of": as_of, "today": today},
+        )  # fmt: skip
 
 
 def refuse_past_day(
@@ -52,8 +66,26 @@ def refuse_past_day(
         raise ConfigError(
             f"campaign {campaign}: --as-of {as_of} is before today ({today}) and has no run to "
             "finish; a real send opens runs for today only (a past day's plan cannot see what "
-            "today's runs send). Use --dry-run to replay a past day."
-        )
+            "today's runs send). Use --dry-run to replay a past day.",
+            code="past_day", values={"campaign": campaign, "as_of": as_of, "today": today},
+        )  # fmt: skip
+
+
+def check_launch_day(
+    campaign: CampaignDef, *, as_of: dt.date, now: dt.datetime, timezone: str
+) -> None:
+    """Raise ConfigError (with its ``code``) unless a person may launch ``campaign`` for
+    ``as_of`` at ``now`` (aware): a day the campaign runs on
+    (:meth:`~revisit.campaigns.content.CampaignContent.check_run_day`, as ``campaign run``
+    checks), and today in ``timezone`` — a past day's plan cannot see what today's runs
+    send, and its texts (a greeting's "today", a follow-up's window, see
+    :func:`revisit.cohorts.events.last_useful_day`) would reach customers wrong; a later
+    day is rehearsed with ``campaign run --dry-run``. The web app's rule, stricter than the
+    CLI's, which may finish a past day's run or rehearse on the console channel."""
+    campaign.check_run_day(campaign.name, as_of)
+    clock = lambda: now  # noqa: E731
+    refuse_past_day(campaign=campaign.name, as_of=as_of, wall_clock=clock, timezone=timezone)
+    refuse_future_day(campaign=campaign.name, as_of=as_of, wall_clock=clock, timezone=timezone)
 
 
 def real_clock() -> dt.datetime:

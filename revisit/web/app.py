@@ -12,11 +12,14 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from revisit import __version__
 from revisit.access.throttle import LoginThrottle
+from revisit.entry.clocks import real_clock
+from revisit.entry.daily import Clock
 from revisit.settings import Settings
 from revisit.web.csrf import check_csrf
 from revisit.web.errors import install_error_pages
-from revisit.web.launches import Launches
+from revisit.web.launches import Launcher, ThreadLauncher
 from revisit.web.pages import HERE
+from revisit.web.prefect_launches import PrefectLauncher
 from revisit.web.routers import auth, calls, campaigns, dashboard, health, twilio
 from revisit.web.security import AccessGate, BodyLimit, SecurityHeaders
 
@@ -35,10 +38,29 @@ def session_key(settings: Settings) -> str | None:
     return None
 
 
-def create_app(settings: Settings, engine: Engine) -> FastAPI:
+def launcher_for(settings: Settings) -> Launcher:
+    """How the app launches campaigns: as flow runs of the ``launch-campaign`` deployment
+    when the settings name a Prefect API (:attr:`Settings.prefect_api_url`), else in
+    threads of this process."""
+    if settings.prefect_api_url:
+        return PrefectLauncher(settings.prefect_api_url)
+    return ThreadLauncher()
+
+
+def create_app(
+    settings: Settings,
+    engine: Engine,
+    *,
+    clock: Clock = real_clock,
+    launcher: Launcher | None = None,
+) -> FastAPI:
     """The revisit web app on ``engine`` (already migrated: see
     :func:`revisit.entry.engine.open_engine`) with ``settings``. No interactive API docs:
     the app is not an API for third parties, and its pages must work offline.
+
+    ``clock`` (an aware "now" per call) tells the pages what today is and plans previews;
+    ``launcher`` starts launches (default: :func:`launcher_for` the
+    settings — through Prefect when they name its API, else in a thread).
 
     Every route needs a signed-in user except ``/twilio/*`` (signature-checked),
     ``/healthz``, ``/login`` and ``/static/*`` (:class:`AccessGate`); every state-changing
@@ -51,7 +73,8 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.throttle = LoginThrottle()
-    app.state.launches = Launches()
+    app.state.clock = clock
+    app.state.launches = launcher if launcher is not None else launcher_for(settings)
     key = session_key(settings)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (health, twilio, auth, calls, campaigns, dashboard):

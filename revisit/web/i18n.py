@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from revisit.campaigns.outcome_codes import LABELS
+from revisit.errors import RevisitError
 
 LANGUAGES = ("zh", "en")
 
@@ -65,6 +66,47 @@ WORDS: dict[str, tuple[str, str]] = {
         "此活动涉及您负责范围以外的门店,请管理员发起。",
         "This campaign covers stores outside yours: an admin launches it.",
     ),
+    "launch_day": ("发起日期(时区 {tz})", "Day (time zone {tz})"),
+    "will_send_sms": (
+        "将向 {n} 位客户发送短信,仅在发送时段 {start}–{end} 内发出。",
+        "{n} SMS will be sent, only inside the send window {start}–{end}.",
+    ),
+    "will_list_calls": (
+        "将生成 {n} 条电话任务,进入回访员的今日待拨。",
+        "{n} call entries will go to the callers' lists of today's calls.",
+    ),
+    "nothing_to_contact": (
+        "没有待联系的客户:发起只记录这次执行。",
+        "No one to contact: the launch records the run only.",
+    ),
+    "runs_on_only": ("仅在 {first} 执行", "runs on {first} only"),
+    "runs_between": ("仅在 {first} 至 {last} 期间执行", "runs from {first} to {last} only"),
+    "run_days_one": (
+        "{campaign} 仅在 {first} 当天执行,不能为 {as_of} 发起。",
+        "{campaign} runs on {first} only; it cannot be launched for {as_of}.",
+    ),
+    "run_days_range": (
+        "{campaign} 仅在 {first} 至 {last} 期间执行,不能为 {as_of} 发起。",
+        "{campaign} runs from {first} to {last} only; it cannot be launched for {as_of}.",
+    ),
+    "past_day": (
+        "{as_of} 已经过去(今天是 {today}),不能发起:过去日期的计划看不到今天已发出的短信,"
+        "内容也已过时,客户会收到错误的信息。只能为今天发起。",
+        "{as_of} is a past day (today is {today}) and cannot be launched: its plan cannot see "
+        "what today's runs send, and its texts would reach customers out of date. Launch for "
+        "today.",
+    ),
+    "future_day": (
+        "{as_of} 尚未到来(今天是 {today}):现在只能预览,请在当天发起。",
+        "{as_of} is a later day (today is {today}): preview it now, launch it on that day.",
+    ),
+    "prefect_unavailable": (
+        "无法通过 Prefect 发起({deployment}):服务器无法连接或没有这个部署,详情见日志。",
+        "The launch could not go through Prefect ({deployment}): the server cannot be reached "
+        "or has no such deployment; the detail is logged.",
+    ),
+    "failed_with": ("发起失败:{what}", "The launch failed: {what}"),
+    "flow_run": ("Prefect 流程", "Prefect flow run"),
     "run": ("执行", "Run"),
     "runs": ("执行记录", "Runs"),
     "progress": ("进度", "Progress"),
@@ -150,3 +192,12 @@ def translate(key: str, lang: str, **values: object) -> str:
         return key
     text = pair[1] if lang == "en" else pair[0]
     return text.format(**values) if values else text
+
+
+def error_text(error: RevisitError, lang: str) -> str:
+    """What a page says of an error in ``lang``: an expected one (its ``code`` is a words
+    key) in the user's words, its values filled in; any other as "the launch failed: "
+    and its own one-line message."""
+    if error.code and error.code in WORDS:
+        return translate(error.code, lang, **{k: str(v) for k, v in error.values.items()})
+    return translate("failed_with", lang, what=str(error))

@@ -10,6 +10,7 @@
   }
   function showRun(data) {
     setText(".run-status", data.status_label || data.status);
+    if (data.flow_state) { setText(".flow-state", data.flow_state); }
     setText(".run-done", data.done);
     setText(".run-to-make", data.to_make);
     var bar = box.querySelector(".progress span");
@@ -21,9 +22,12 @@
     return data.finished || data.status === "done" || data.status === "paused" || data.status === "deferred";
   }
   function showLaunch(data) {
-    if (data.error) {
-      var p = box.querySelector(".state") || box.appendChild(document.createElement("p"));
+    if (data.flow_state) { setText(".flow-state", data.flow_state); }
+    if (data.error) {  // told once: the waiting line becomes the error
+      var p = box.querySelector(".problem") || box.querySelector(".state") ||
+        box.appendChild(document.createElement("p"));
       p.className = "problem";
+      p.setAttribute("role", "alert");
       p.textContent = data.error;
       return true;
     }
