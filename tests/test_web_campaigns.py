@@ -153,3 +153,22 @@ def test_a_finished_call_runs_page_offers_no_pause(engine: Engine, world: World)
     with engine.connect() as conn:
         listed = conn.execute(select(CONTACTS.c.id).where(CONTACTS.c.run_id == world.call_run))
         assert len(listed.all()) == 6
+
+
+@pytest.mark.parametrize("broken", ["{{ store.adress }}", "{% if %}"])
+def test_a_broken_template_is_a_page_naming_the_problem_not_a_crash(
+    engine: Engine, world: World, tmp_path: Path, broken: str
+) -> None:
+    """An undefined name and a syntax error in a campaign's template: the preview and the
+    campaign list answer with the product's one line (409), never the generic 500."""
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(world.settings.templates_dir, templates)
+    (templates / "sms" / "maintenance_due.zh.j2").write_text(broken + "\n", encoding="utf-8")
+    settings = world.settings.model_copy(update={"templates_dir": templates})
+    lead = sign_in(make_client(engine, settings), "lead12", world.passwords["lead12"])
+    answer = lead.get(f"/campaigns/maintenance_due?day={world.today.isoformat()}")
+    assert answer.status_code == 409, answer.text[:500]
+    assert "maintenance_due.zh.j2" in answer.text and "Traceback" not in answer.text
+    assert "无法完成" in answer.text

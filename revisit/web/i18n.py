@@ -115,6 +115,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "resume": ("继续", "Resume"),
     "dashboard": ("看板", "Dashboard"),
     "not_found": ("页面不存在。", "This page does not exist."),
+    "cannot_do": (
+        "无法完成,请把下面这行告诉管理员:",
+        "This cannot be done; tell your admin this line:",
+    ),
     "forbidden": ("您无权访问此页面。", "You may not open this page."),
     "error": ("出错了,已记录,请稍后再试。", "Something went wrong; it is logged. Try again later."),
     "bad_request": ("请求无效,请返回重试。", "The request was not valid: go back and try again."),
