@@ -172,8 +172,8 @@ def _cycles_collected_after() -> Iterator[None]:
 
     An import allocates millions of row lists and tuples that live for a batch and form no
     cycles; each few hundred of them set off a collection that walks every object the
-    process holds (the application's modules, SQLAlchemy's tables, the batches in flight),
-    which once took half the time of parsing and unpickling a row. Reference counting still
+    process holds (the application's modules, SQLAlchemy's tables, the batches in flight):
+    about half the time of parsing and of unpickling the rows. Reference counting still
     frees every row as soon as it is written; a forked parsing process inherits the pause.
     """
     was_enabled = gc.isenabled()
