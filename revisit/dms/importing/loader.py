@@ -8,17 +8,17 @@ field, and either way reported as ``file:line: field: reason``.
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection as Connection_
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from revisit.db.engine import chunked, restore_indexes, secondary_indexes
 from revisit.dms.importing.formats import CUSTOMERS, KINDS, FileKind, Reference, header_map
+from revisit.dms.importing.handoff import parsed_in_second_process
 from revisit.dms.importing.parsing import RowParser, RowProblem
 from revisit.dms.importing.reading import Table
 from revisit.dms.importing.recognise import missing_columns
@@ -35,9 +35,12 @@ BULK_MIN_BYTES = 1 << 20  # first loads this large build their indexes at the en
 
 @dataclass
 class Parsed:
-    """One batch from the reader: good rows, the problems found, where the reader is."""
+    """One batch from the reader: good rows and their line numbers (two flat lists, cheap to
+    hand from the parsing process to the writing one), the problems found, where the reader
+    is."""
 
-    rows: list[tuple[int, list[Any]]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     read: int = 0
     position: int = 0
@@ -209,7 +212,7 @@ class FileLoader:
             for store in parsed.new_stores:
                 self._create_store(store)
                 self.known_stores.add(store)
-            self._flush(parsed.rows)
+            self._flush(parsed.lines, parsed.rows)
             if flushed % self.commit_every == 0:
                 self.conn.commit()
             if parsed.error:
@@ -226,36 +229,10 @@ class FileLoader:
         if not self.parallel:
             yield from self._parse_batches()
             return
-        ctx = multiprocessing.get_context("fork")
-        receiver, sender = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=self._parse_into, args=(sender,), daemon=True)
-        child.start()
-        sender.close()
-        try:
-            while True:
-                try:
-                    parsed = receiver.recv()
-                except EOFError:
-                    raise ImportFileError(f"{self.path}: the reading process stopped") from None
-                if parsed is None:
-                    return
-                yield parsed
-        finally:
-            receiver.close()
-            child.join(timeout=10)
-            if child.is_alive():
-                child.kill()
+        yield from parsed_in_second_process(self._parse_batches, self._unreadable, self.path)
 
-    def _parse_into(self, sender: Connection_) -> None:
-        try:
-            for parsed in self._parse_batches():
-                sender.send(parsed)
-        except BrokenPipeError:
-            return  # the writer has stopped
-        except BaseException as exc:  # reported, not lost: the file counts as unreadable
-            sender.send(Parsed(error=f"{self.path}: cannot read the file: {exc!r}"))
-        sender.send(None)
-        sender.close()
+    def _unreadable(self, exc: BaseException) -> Parsed:
+        return Parsed(error=f"{self.path}: cannot read the file: {exc!r}")
 
     def _parse_batches(self) -> Iterator[Parsed]:
         batch = Parsed()
@@ -265,7 +242,8 @@ class FileLoader:
                 batch.read += 1
                 row = parse(line, cells, batch.problems)
                 if row is not None:
-                    batch.rows.append((line, row))
+                    batch.lines.append(line)
+                    batch.rows.append(row)
                     if len(batch.rows) >= size:
                         yield self._sealed(batch)
                         batch = Parsed()
@@ -300,14 +278,16 @@ class FileLoader:
 
     # --- one batch --------------------------------------------------------------------------
 
-    def _flush(self, batch: list[tuple[int, list[Any]]]) -> None:
+    def _flush(self, lines: list[int], rows: list[list[Any]]) -> None:
         for ref in self.kind.references:
-            batch = self._check_reference(ref, batch)
-        if batch:
-            batch = self._note_duplicates(batch)
-            self.changed += self.writer.write([row for _, row in batch])
+            lines, rows = self._check_reference(ref, lines, rows)
+        if rows:
+            lines, rows = self._note_duplicates(lines, rows)
+            self.changed += self.writer.write(rows)
 
-    def _note_duplicates(self, batch: list[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
+    def _note_duplicates(
+        self, lines: list[int], rows: list[list[Any]]
+    ) -> tuple[list[int], list[list[Any]]]:
         """Warn of a row whose id an earlier row of this import had (the later row wins) and
         return the batch to write: of several rows with one id in this batch, only the last.
 
@@ -315,52 +295,59 @@ class FileLoader:
         names an id twice reports it unchanged. (The earlier of two rows more than a batch
         apart has been written already; its superseding row still counts as superseded.)"""
         first, key_at, base = self.first, self.index[self.kind.key], self.file_no << 32
-        keys = [row[key_at] for _, row in batch]
+        keys = list(map(itemgetter(key_at), rows))
         distinct = set(keys)
         if len(distinct) == len(keys) and first.keys().isdisjoint(distinct):
-            first.update(zip(keys, [base | line for line, _ in batch], strict=True))
-            return batch  # the usual batch: set operations, no loop over its rows
-        last = {row[key_at]: line for line, row in batch}
-        for line, row in batch:
+            first.update(zip(keys, map(base.__or__, lines), strict=True))
+            return lines, rows  # the usual batch: set operations, no loop over its rows
+        last = dict(zip(keys, lines, strict=True))
+        for line, key in zip(lines, keys, strict=True):
             packed = base | line
-            earlier = first.setdefault(row[key_at], packed)
+            earlier = first.setdefault(key, packed)
             if earlier != packed:
                 reason = (
-                    f"duplicate {self.kind.key} {row[key_at]!r}: also on "
+                    f"duplicate {self.kind.key} {key!r}: also on "
                     f"{self.seen.where(earlier)}; this later row wins"
                 )
                 self._problem(line, self.kind.key, reason, rejected=False)
                 if earlier >> 32 == self.file_no:
                     self.report.superseded += 1
-        return [(line, row) for line, row in batch if last[row[key_at]] == line]
+        pairs = enumerate(zip(lines, keys, strict=True))
+        kept = [i for i, (line, key) in pairs if last[key] == line]
+        return [lines[i] for i in kept], [rows[i] for i in kept]
 
     def _check_reference(
-        self, ref: Reference, batch: list[tuple[int, list[Any]]]
-    ) -> list[tuple[int, list[Any]]]:
-        at = self.index[ref.column]
-        wanted = {row[at] for _, row in batch}
+        self, ref: Reference, lines: list[int], rows: list[list[Any]]
+    ) -> tuple[list[int], list[list[Any]]]:
+        """The rows of the batch whose ``ref`` names a known row (one this import loaded, or
+        one the database has); each other row is rejected with a problem naming the value.
+        A batch whose references all hold (the usual one) is checked by set operations."""
+        values = list(map(itemgetter(self.index[ref.column]), rows))
+        wanted = set(values)
         known = None if ref.agree else self.seen.loaded(ref.table)
         if known:  # rows this import loaded: no need to ask the database
             wanted -= known.keys()
             if not wanted:
-                return batch
+                return lines, rows
         found = _existing(self.conn, ref, sorted(wanted)) if wanted else {}
+        agreeing = list(map(itemgetter(self.index[ref.agree[0]]), rows)) if ref.agree else []
+        if ref.agree is None and wanted <= found.keys():
+            return lines, rows
+        if ref.agree and set(zip(values, agreeing, strict=True)) <= found.items():
+            return lines, rows
         kept = []
-        agree_at = self.index[ref.agree[0]] if ref.agree else 0
-        for line, row in batch:
-            value = row[at]
+        for i, (line, value) in enumerate(zip(lines, values, strict=True)):
             if value not in found and not (known and value in known):
                 self._problem(line, ref.column, f"unknown {ref.noun} {value!r}", rejected=True)
-            elif ref.agree and found[value] != row[agree_at]:
+            elif ref.agree and found[value] != agreeing[i]:
                 here, there = ref.agree
                 reason = (
-                    f"{ref.noun} {value!r} belongs to {there} {found[value]!r}, "
-                    f"not {row[agree_at]!r}"
+                    f"{ref.noun} {value!r} belongs to {there} {found[value]!r}, not {agreeing[i]!r}"
                 )
                 self._problem(line, here, reason, rejected=True)
             else:
-                kept.append((line, row))
-        return kept
+                kept.append(i)
+        return [lines[i] for i in kept], [rows[i] for i in kept]
 
     def _count(self) -> int:
         return int(
