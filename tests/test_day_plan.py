@@ -147,12 +147,40 @@ def test_a_manual_campaign_is_planned_on_top_of_the_day(
 def test_the_overview_reads_the_kept_plan(demo: Engine, db_url: str, tmp_path: Path) -> None:
     settings = settings_for(db_url, tmp_path / "out")
     planned = {p.campaign.name: p.summary() for p in
-               plan_the_day(demo, settings, as_of=AS_OF, now=MORNING)}  # fmt: skip
+               plan_the_day(demo, settings, as_of=AS_OF, now=MORNING).plans}  # fmt: skip
     stamp = planned_at(demo)
     facts = campaign_overview(demo, settings, as_of=AS_OF, now=MORNING)
     assert {p.campaign.name: p.summary() for p in facts.plans} == planned
     assert sum(facts.sizes["maintenance_due"].values()) > 0
     assert planned_at(demo) == stamp
+
+
+def test_a_manual_campaign_is_planned_only_on_a_day_it_can_run(
+    demo: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """The rule a run applies (a greeting on its occasion's date, an offer within its
+    dates) decides what the day's plan and the overview plan: nothing the day cannot run."""
+    folder = tmp_path / "campaigns"
+    shutil.copytree(ROOT / "campaigns", folder)
+    settings = settings_for(db_url, tmp_path / "out", campaigns_dir=folder)
+    day = plan_the_day(demo, settings, as_of=AS_OF, now=MORNING)
+    assert set(day.not_today) == {"festival", "seasonal"}
+    assert "the greeting is for 春节 on 2027-02-06" in day.not_today["festival"]
+    assert "its offer starts on 2027-05-15" in day.not_today["seasonal"]
+    planned = [p.campaign.name for p in day.plans]
+    assert "lapsed_24_plus" in planned and "declined_c" in planned  # manual, no dates
+    assert not kept_rows(demo, "festival") and not kept_rows(demo, "seasonal")
+    facts = campaign_overview(demo, settings, as_of=AS_OF, now=MORNING)
+    assert [p.campaign.name for p in facts.plans] == planned
+    assert facts.not_today == day.not_today
+    # on its occasion's day the greeting is planned with the others
+    path = folder / "festival.yaml"
+    body = path.read_text(encoding="utf-8")
+    path.write_text(body.replace("date: 2027-02-06", f"date: {AS_OF}"), encoding="utf-8")
+    again = plan_the_day(demo, settings, as_of=AS_OF, now=MORNING)
+    assert set(again.not_today) == {"seasonal"}
+    assert "festival" in [p.campaign.name for p in again.plans]
+    assert len(kept_rows(demo, "festival")) > 0
 
 
 # --- what makes the next reader plan again ------------------------------------------------------

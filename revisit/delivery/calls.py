@@ -26,8 +26,8 @@ import datetime as dt
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -322,11 +322,14 @@ def write_call_lists(
     campaign: str,
     as_of: dt.date,
     lang: str = "zh",
+    sheet: Callable[[CallRow], str] | None = None,
 ) -> list[Path]:
     """One CSV and one HTML call list per caller in ``out_dir`` (created if missing),
     named ``<campaign>_<as_of>_<caller>``; rows sorted by priority then due date. A list is
     never overwritten (a caller may be filling it in): a later list of the same day and
-    caller gets ``_2``, ``_3``, … after its name."""
+    caller gets ``_2``, ``_3``, … after its name. ``sheet`` renders a row's call sheet when
+    its caller's list is written (memory holds one caller's sheets, not every caller's);
+    without it, each row's ``sheet_html`` is used."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_caller: dict[str, list[CallRow]] = defaultdict(list)
     for row in rows:
@@ -334,6 +337,8 @@ def write_call_lists(
     files: list[Path] = []
     for caller in sorted(by_caller):
         ordered = sorted(by_caller[caller], key=CallRow.sort_key)
+        if sheet is not None:
+            ordered = [replace(r, sheet_html=sheet(r)) for r in ordered]
         stem = _free_stem(out_dir, _file_stem(campaign, as_of, caller))
         csv_path, html_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.html"
         _write_csv(csv_path, ordered, lang)
@@ -427,7 +432,8 @@ def produce_call_lists(
     lang: str = "zh",
     managers: Mapping[str, str] | None = None,
 ) -> CallListResult:
-    """Assign callers, render every call sheet and write the lists (see the module doc).
+    """Assign callers, render every call sheet (once, caller by caller as the lists are
+    written) and write the lists (see the module doc); the rows returned carry no sheet.
     With ``managers`` (store id → service manager) every customer goes to their store's
     manager, as :func:`manager_assignments` says (a ``preset`` caller still comes first)."""
     store_ids = sorted({str(c["store"]["store_id"]) for c in contexts.values()})
@@ -446,13 +452,19 @@ def produce_call_lists(
     rows = build_call_rows(
         contexts=contexts,
         assignments=assignments,
-        renderer=renderer,
         priority=priority,
         contact_ids=contact_ids,
-        templates=templates,
         lang=lang,
     )
-    files = write_call_lists(rows=rows, out_dir=out_dir, campaign=campaign, as_of=as_of, lang=lang)
+
+    def sheet(row: CallRow) -> str:  # rendered once, as its caller's list is written
+        ctx = contexts[row.customer_id]
+        lang = str(ctx.get("language") or "zh")
+        return renderer.render_call_sheet(campaign, lang, ctx, templates=templates)
+
+    files = write_call_lists(
+        rows=rows, out_dir=out_dir, campaign=campaign, as_of=as_of, lang=lang, sheet=sheet
+    )
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
         counts[row.caller] += 1

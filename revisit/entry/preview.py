@@ -19,7 +19,7 @@ from revisit.campaigns.plan import CampaignPlan
 from revisit.campaigns.statuses import ChannelKind, PlanDecision
 from revisit.cohorts.select import CohortMember, by_customer, select_cohort
 from revisit.entry.lookup import campaign_files, find_campaign, find_cohort
-from revisit.entry.plans import cohort_sizes, plan_numbers
+from revisit.entry.plans import cohort_sizes, plan_numbers, runnable
 from revisit.rendering import Renderer, load_contexts, refs_from_details
 from revisit.settings import Settings
 
@@ -35,14 +35,17 @@ class Preview:
 
 @dataclass
 class CampaignOverview:
-    """Every cohort's size per store (cohort → store id → members) and every loadable
-    campaign's plan for ``as_of``, highest rank first; ``broken`` names the campaign files
-    that do not load (file stem → one-line error)."""
+    """Every cohort's size per store (cohort → store id → members) and the plan for
+    ``as_of`` of every loadable campaign the day can run, highest rank first; ``not_today``
+    names the campaigns it cannot run (name → why; not planned: see
+    :func:`revisit.entry.plans.runnable`) and ``broken`` the campaign files that do not
+    load (file stem → one-line error)."""
 
     as_of: dt.date
     sizes: dict[str, dict[str, int]]
     plans: list[CampaignPlan]
     broken: dict[str, str] = field(default_factory=dict)
+    not_today: dict[str, str] = field(default_factory=dict)
 
 
 def preview(
@@ -77,11 +80,12 @@ def campaign_overview(
     now: dt.datetime,
     store_ids: Collection[str] | None = None,
 ) -> CampaignOverview:
-    """Cohort sizes per store and every campaign's preview numbers, read from the day's kept
-    plans (planned first if need be: :mod:`revisit.entry.plans`); the numbers of the
-    customers of ``store_ids`` only, when given."""
+    """Cohort sizes per store and the preview numbers of every campaign the day can run,
+    read from the day's kept plans (planned first if need be: :mod:`revisit.entry.plans`);
+    the numbers of the customers of ``store_ids`` only, when given. A campaign the day
+    cannot run is named in ``not_today``, not planned."""
     files = campaign_files(settings)
-    names = [c.name for c in sorted(files.campaigns.values(), key=lambda c: c.rank())]
+    names, not_today = runnable(files.campaigns, as_of)
     with Session(engine) as session:
         plans = plan_numbers(
             session, settings, campaigns=files.campaigns, names=names, as_of=as_of, now=now,
@@ -89,7 +93,9 @@ def campaign_overview(
         )  # fmt: skip
         sizes = cohort_sizes(session, settings, campaigns=files.campaigns, as_of=as_of)
     broken = {n: str(e) for n, e in files.broken.items()}
-    return CampaignOverview(as_of=as_of, sizes=sizes, plans=plans, broken=broken)
+    return CampaignOverview(
+        as_of=as_of, sizes=sizes, plans=plans, broken=broken, not_today=not_today
+    )
 
 
 def cohort_members(engine: Engine, *, name: str, as_of: dt.date) -> list[CohortMember]:
