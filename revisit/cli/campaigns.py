@@ -132,17 +132,20 @@ def preview_command(
     ] = 3,
 ) -> None:
     """Show what a run would do: targeted, excluded by reason, suppressed, holdout, to contact.
-    Nothing is written."""
+    Nothing is written. A campaign the day cannot run (a greeting outside its date, an
+    offer outside its dates) is not planned: the preview says why."""
     settings = settings_of(ctx)
     at = aware(settings, now)
     day = day_of(settings, as_of, at)
     result = preview(engine_of(ctx), settings, name=name, as_of=day, now=at, samples=sample)
     if as_json:
         samples = [{"customer_id": c, "text": t} for c, t in result.samples]
-        typer.echo(json.dumps(result.plan.summary() | {"samples": samples}, ensure_ascii=False,
-                              indent=1))  # fmt: skip
+        extra = {"samples": samples} | ({"not_today": result.not_today} if result.not_today else {})
+        typer.echo(json.dumps(result.plan.summary() | extra, ensure_ascii=False, indent=1))
         return
     _print_plan(result.plan)
+    if result.not_today:
+        console.print(f"not planned: {result.not_today}", markup=False, highlight=False)
     for customer_id, text in result.samples:
         console.print(f"[bold]{customer_id}[/bold]: {text}", highlight=False, soft_wrap=True)
 

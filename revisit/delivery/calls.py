@@ -25,8 +25,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -415,11 +416,50 @@ def _render_html(
     )  # fmt: skip
 
 
+class SheetSpool:
+    """Rendered call sheets kept in a temporary file (customer id → its sheet), so that a
+    run's lists hold one caller's sheets in memory at a time, whatever their number."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by __exit__)
+        self._where: dict[str, tuple[int, int]] = {}
+
+    def put(self, customer_id: str, sheet: str) -> None:
+        data = sheet.encode("utf-8")
+        self._file.seek(0, 2)
+        self._where[customer_id] = (self._file.tell(), len(data))
+        self._file.write(data)
+
+    def get(self, customer_id: str) -> str:
+        """The sheet of ``customer_id`` ("" when none was put)."""
+        if customer_id not in self._where:
+            return ""
+        offset, size = self._where[customer_id]
+        self._file.seek(offset)
+        return self._file.read(size).decode("utf-8")
+
+    def __enter__(self) -> SheetSpool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._file.close()
+
+
+def _assignment_facts(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    """What assigning a caller reads of a render context (:func:`assign_callers`)."""
+    return {
+        "customer": {"customer_id": _cid(ctx)},
+        "store": {"store_id": ctx["store"]["store_id"]},
+        "last_advisor": ctx.get("last_advisor"),
+        "due_date": ctx.get("due_date"),
+    }
+
+
 def produce_call_lists(
     session: Session,
     *,
     renderer: Renderer,
-    contexts: Mapping[str, Mapping[str, Any]],
+    contexts: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Mapping[str, Any]]],
     out_dir: Path,
     campaign: str,
     as_of: dt.date,
@@ -432,40 +472,62 @@ def produce_call_lists(
     lang: str = "zh",
     managers: Mapping[str, str] | None = None,
 ) -> CallListResult:
-    """Assign callers, render every call sheet (once, caller by caller as the lists are
-    written) and write the lists (see the module doc); the rows returned carry no sheet.
-    With ``managers`` (store id → service manager) every customer goes to their store's
-    manager, as :func:`manager_assignments` says (a ``preset`` caller still comes first)."""
-    store_ids = sorted({str(c["store"]["store_id"]) for c in contexts.values()})
-    if managers is not None:
-        assignments = manager_assignments(contexts=contexts, managers=managers)
-        assignments |= {cid: who for cid, who in (preset or {}).items() if who and cid in contexts}
-    else:
-        by_store = configured_callers(session, store_ids=store_ids)
-        advisors = (
-            store_callers(session, store_ids=store_ids, as_of=as_of) if prefer_advisor else {}
+    """Render every call sheet once, assign callers and write the lists (see the module
+    doc); the rows returned carry no sheet. ``contexts`` is customer id → render context,
+    or an iterable of such batches (a run's: each batch is dropped once its sheets are
+    rendered into a :class:`SheetSpool`, so memory holds one batch's contexts). A sheet
+    that fails raises before any list is written. With ``managers`` (store id → service
+    manager) every customer goes to their store's manager, as :func:`manager_assignments`
+    says (a ``preset`` caller still comes first)."""
+    batches = [contexts] if isinstance(contexts, Mapping) else contexts
+    with SheetSpool() as spool:
+        facts: dict[str, dict[str, Any]] = {}
+        rows: list[CallRow] = []
+        for batch in batches:
+            for cid, ctx in sorted(batch.items()):
+                language = str(ctx.get("language") or "zh")
+                spool.put(cid, renderer.render_call_sheet(campaign, language, ctx,
+                                                          templates=templates))  # fmt: skip
+                facts[cid] = _assignment_facts(ctx)
+            rows += build_call_rows(contexts=batch, assignments={}, priority=priority,
+                                    contact_ids=contact_ids, lang=lang)  # fmt: skip
+        assignments = _assign(session, facts, as_of=as_of, callers=callers,
+                              prefer_advisor=prefer_advisor, preset=preset,
+                              managers=managers)  # fmt: skip
+        rows = sorted(
+            (replace(r, caller=assignments.get(r.customer_id, UNASSIGNED)) for r in rows),
+            key=lambda r: r.customer_id,
         )
-        assignments = assign_callers(
-            contexts=contexts, callers_by_store=by_store, callers=callers,
-            prefer_advisor=prefer_advisor, advisors_by_store=advisors, preset=preset,
+        files = write_call_lists(
+            rows=rows, out_dir=out_dir, campaign=campaign, as_of=as_of, lang=lang,
+            sheet=lambda r: spool.get(r.customer_id),
         )  # fmt: skip
-    rows = build_call_rows(
-        contexts=contexts,
-        assignments=assignments,
-        priority=priority,
-        contact_ids=contact_ids,
-        lang=lang,
-    )
-
-    def sheet(row: CallRow) -> str:  # rendered once, as its caller's list is written
-        ctx = contexts[row.customer_id]
-        lang = str(ctx.get("language") or "zh")
-        return renderer.render_call_sheet(campaign, lang, ctx, templates=templates)
-
-    files = write_call_lists(
-        rows=rows, out_dir=out_dir, campaign=campaign, as_of=as_of, lang=lang, sheet=sheet
-    )
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
         counts[row.caller] += 1
     return CallListResult(files=files, counts=dict(sorted(counts.items())), rows=rows)
+
+
+def _assign(
+    session: Session,
+    facts: Mapping[str, Mapping[str, Any]],
+    *,
+    as_of: dt.date,
+    callers: Sequence[str] | None,
+    prefer_advisor: bool,
+    preset: Mapping[str, str] | None,
+    managers: Mapping[str, str] | None,
+) -> dict[str, str]:
+    """customer id → caller or manager (see :func:`produce_call_lists`)."""
+    store_ids = sorted({str(c["store"]["store_id"]) for c in facts.values()})
+    if managers is not None:
+        assignments = manager_assignments(contexts=facts, managers=managers)
+        return assignments | {
+            cid: who for cid, who in (preset or {}).items() if who and cid in facts
+        }
+    by_store = configured_callers(session, store_ids=store_ids)
+    advisors = store_callers(session, store_ids=store_ids, as_of=as_of) if prefer_advisor else {}
+    return assign_callers(
+        contexts=facts, callers_by_store=by_store, callers=callers,
+        prefer_advisor=prefer_advisor, advisors_by_store=advisors, preset=preset,
+    )  # fmt: skip

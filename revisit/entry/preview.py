@@ -9,6 +9,7 @@ any other front end call these with an engine and the process's settings.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ class Preview:
 
     plan: CampaignPlan
     samples: list[tuple[str, str]] = field(default_factory=list)
+    not_today: str | None = None  # why the day cannot run it: nothing planned, no numbers
 
 
 @dataclass
@@ -60,10 +62,17 @@ def preview(
 ) -> Preview:
     """Plan the campaign ``name`` for ``as_of`` at ``now`` (aware) and render ``samples``
     messages (or call sheets); numbers and samples of the customers of ``store_ids`` only,
-    when given. Raises :class:`~revisit.errors.NotFoundError` for an unknown campaign, its
+    when given. A campaign the day cannot run (a greeting outside its date, an offer
+    outside its dates: :func:`revisit.entry.plans.runnable`) is not planned: its preview
+    has no numbers and ``not_today`` says why. Raises
+    :class:`~revisit.errors.NotFoundError` for an unknown campaign, its
     :class:`~revisit.errors.ConfigError` for a broken file."""
     files = campaign_files(settings)
     campaign = find_campaign(files, name)
+    why = campaign.run_day_problem(campaign.name, as_of)
+    if why is not None:
+        empty = CampaignPlan(campaign=campaign, as_of=as_of, now=now, tally=Counter())
+        return Preview(plan=empty, not_today=why)
     with Session(engine) as session:
         (plan,) = plan_numbers(
             session, settings, campaigns=files.campaigns, names=[campaign.name], as_of=as_of,

@@ -75,6 +75,7 @@ class ScopedPreview:
     campaign: CampaignDef
     numbers: dict[str, Any]
     samples: list[tuple[str, str]] = field(default_factory=list)
+    not_today: str | None = None  # why the day cannot run it (then nothing is planned)
 
 
 def scoped_preview(
@@ -92,7 +93,9 @@ def scoped_preview(
     found = preview(
         engine, settings, name=name, as_of=as_of, now=now, samples=samples, store_ids=store_ids
     )
-    return ScopedPreview(found.plan.campaign, plan_numbers(found.plan), found.samples)
+    return ScopedPreview(
+        found.plan.campaign, plan_numbers(found.plan), found.samples, found.not_today
+    )
 
 
 def campaign_stores(engine: Engine, campaign: CampaignDef) -> list[str]:
