@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,37 @@ def delta_import(
         "summary_rebuilt": report.summary_rebuilt, "attribution_seconds": attribution,
         "scan_seconds": scan, "x_scan": seconds / scan,
     }  # fmt: skip
+
+
+def morning_row(m: Any) -> Any:
+    """The "delta import (1% visits) incl. summary" row of ``bench.morning`` (``m`` a
+    :class:`bench.morning.Morning`): :func:`delta_import` of the repair orders of ``m.as_of`` into a
+    scratch copy of its database, in a child process (its peak RSS), beside the scan of
+    that copy."""
+    from bench.morning import child
+
+    scratch = scratch_copy(m.db)
+    day = m.as_of  # as `python -m bench.delta` does by default
+    folder = WORK / f"day-after-{m.vehicles}-{day.isoformat()}-{m.seed}"
+    code = (
+        "import datetime as dt, json; from pathlib import Path; from bench.delta import "
+        f"delta_import; print(json.dumps(delta_import('sqlite:///{scratch}', "
+        f"day=dt.date.fromisoformat('{day.isoformat()}'), seed={m.seed}, "
+        f"folder=Path('{folder}'))))"
+    )
+    try:
+        row, out = child("delta import (1% visits) incl. summary", [sys.executable, "-c", code],
+                         scratch)  # fmt: skip
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{scratch}{suffix}").unlink(missing_ok=True)
+    r = json.loads(out.strip().splitlines()[-1])
+    row.scan = r["scan_seconds"]
+    row.note = (
+        f"{r['rows']:,} rows, summary {r['summary_seconds']:.2f} s for "
+        f"{r['summary_rebuilt']:,} vehicles; scan of its copy {r['scan_seconds']:.2f} s"
+    )
+    return row
 
 
 def replays(

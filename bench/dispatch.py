@@ -166,6 +166,19 @@ def console_rate(
     return {"messages": messages, "rate": rate, "concurrency": concurrency, **child}
 
 
+def morning_row(m: Any) -> Any:
+    """The "dispatch, console channel" row of ``bench.morning`` (``m`` a
+    :class:`bench.morning.Morning`): :func:`console_rate` for as many SMS as the daily run
+    of that size sends, at most 100,000 (about a third of the vehicles; at least 10,000)."""
+    from bench.morning import Row
+
+    messages = max(10_000, min(100_000, m.vehicles // 3))
+    r = console_rate(messages)
+    note = f"{r['sent']:,} SMS, cpu {r['cpu_s']:.1f} s"
+    return Row("dispatch, console channel", float(r["elapsed_s"]), float(r["rss_peak_mb"]),
+               rate=float(r["msg_per_s"]), note=note)  # fmt: skip
+
+
 def heap_scenario(n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}

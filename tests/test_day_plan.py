@@ -147,12 +147,44 @@ def test_a_manual_campaign_is_planned_on_top_of_the_day(
 def test_the_overview_reads_the_kept_plan(demo: Engine, db_url: str, tmp_path: Path) -> None:
     settings = settings_for(db_url, tmp_path / "out")
     planned = {p.campaign.name: p.summary() for p in
-               plan_the_day(demo, settings, as_of=AS_OF, now=MORNING)}  # fmt: skip
+               plan_the_day(demo, settings, as_of=AS_OF, now=MORNING).plans}  # fmt: skip
     stamp = planned_at(demo)
     facts = campaign_overview(demo, settings, as_of=AS_OF, now=MORNING)
     assert {p.campaign.name: p.summary() for p in facts.plans} == planned
     assert sum(facts.sizes["maintenance_due"].values()) > 0
     assert planned_at(demo) == stamp
+
+
+def test_a_manual_campaign_is_planned_only_on_a_day_it_can_run(
+    demo: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """The rule a run applies (a greeting on its occasion's date, an offer within its
+    dates) decides what the day's plan and the overview plan: nothing the day cannot run."""
+    folder = tmp_path / "campaigns"
+    shutil.copytree(ROOT / "campaigns", folder)
+    settings = settings_for(db_url, tmp_path / "out", campaigns_dir=folder)
+    day = plan_the_day(demo, settings, as_of=AS_OF, now=MORNING)
+    assert set(day.not_today) == {"festival", "seasonal"}
+    assert "the greeting is for 春节 on 2027-02-06" in day.not_today["festival"]
+    assert "its offer starts on 2027-05-15" in day.not_today["seasonal"]
+    planned = [p.campaign.name for p in day.plans]
+    assert "lapsed_24_plus" in planned and "declined_c" in planned  # manual, no dates
+    assert not kept_rows(demo, "festival") and not kept_rows(demo, "seasonal")
+    facts = campaign_overview(demo, settings, as_of=AS_OF, now=MORNING)
+    assert [p.campaign.name for p in facts.plans] == planned
+    assert facts.not_today == day.not_today
+    shown = preview(demo, settings, name="festival", as_of=AS_OF, now=MORNING, samples=2)
+    assert shown.not_today == day.not_today["festival"]
+    assert shown.plan.summary()["targeted"] == 0 and not shown.samples
+    assert not kept_rows(demo, "festival")
+    # on its occasion's day the greeting is planned with the others
+    path = folder / "festival.yaml"
+    body = path.read_text(encoding="utf-8")
+    path.write_text(body.replace("date: 2027-02-06", f"date: {AS_OF}"), encoding="utf-8")
+    again = plan_the_day(demo, settings, as_of=AS_OF, now=MORNING)
+    assert set(again.not_today) == {"seasonal"}
+    assert "festival" in [p.campaign.name for p in again.plans]
+    assert len(kept_rows(demo, "festival")) > 0
 
 
 # --- what makes the next reader plan again ------------------------------------------------------
@@ -263,3 +295,31 @@ def test_a_phone_a_caller_finds_dead_plans_the_day_again(
         )
     preview_numbers(demo, settings, "insurance_renewal")
     assert kept_rows(demo, "insurance_renewal")[who] == ("excluded", "invalid_phone")
+
+
+def test_every_call_sheet_is_rendered_once_and_listed(
+    demo: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's call sheets are rendered once, by the call channel as it writes the lists
+    (not once more when the outbox is written), and each one is on its caller's list."""
+    from revisit.rendering import Renderer
+
+    rendered: Counter[tuple[str, str]] = Counter()
+    original = Renderer.render_call_sheet
+
+    def counting(self: Renderer, campaign: str, lang: str, ctx: Any, **kw: Any) -> str:
+        rendered[(campaign, str(ctx["customer"]["customer_id"]))] += 1
+        return original(self, campaign, lang, ctx, **kw)
+
+    monkeypatch.setattr(Renderer, "render_call_sheet", counting)
+    settings = settings_for(db_url, tmp_path / "out")
+    result = run_daily(demo, settings, as_of=AS_OF, clock=pinned_clock(MORNING))
+    assert not result.failed
+    listed = text("SELECT campaign, customer_id FROM contacts WHERE status = :s")
+    with demo.connect() as conn:
+        on_lists = {(c, cid) for c, cid in conn.execute(listed, {"s": ContactStatus.LISTED})}
+    assert len(on_lists) > 10
+    assert set(rendered) == on_lists and set(rendered.values()) == {1}
+    pages = [Path(p) for r in result.reports for p in r.call_lists if p.endswith(".html")]
+    sheets = sum(p.read_text(encoding="utf-8").count('class="call-sheet"') for p in pages)
+    assert sheets == len(on_lists)

@@ -11,6 +11,7 @@ made with older parameters is upgraded at the next sign-in.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +31,14 @@ MIN_PASSWORD = 10
 LANGUAGES = ("zh", "en")
 # No 0/O, 1/l/I: read off a screen and typed on a phone.
 _ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))  # unknown names cost the same time
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for an unknown name (it costs the same time as a known
+    one); made at the first sign-in, not when the module is imported — every CLI command
+    imports it, and an argon2 hash takes most of a second."""
+    return HASHER.hash(secrets.token_urlsafe(16))
 
 
 class UserError(RevisitError):
@@ -207,7 +215,7 @@ def authenticate(conn: Connection, *, name: str, password: str) -> SignedIn | No
     takes as long as a wrong password). Upgrades an outdated hash."""
     row = _row(conn, name) if name.strip() else None
     if row is None or not row.active:
-        HASHER.verify(password, _DUMMY_HASH)
+        HASHER.verify(password, _dummy_hash())
         return None
     valid, updated = HASHER.verify_and_update(password, row.password_hash)
     if not valid:

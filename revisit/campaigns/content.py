@@ -181,3 +181,14 @@ class CampaignContent(_Strict):
             "change offer.valid_from/valid_until in its file",
             code=code, values=values,
         )  # fmt: skip
+
+    def run_day_problem(self, campaign: str, as_of: dt.date) -> str | None:
+        """Why ``campaign`` may not run for ``as_of`` (:meth:`check_run_day`'s one line), or
+        None when it may. A day's plan leaves out what the day cannot run."""
+        if self.run_days().allows(as_of):
+            return None
+        try:
+            self.check_run_day(campaign, as_of)
+        except ConfigError as exc:
+            return str(exc)
+        return None

@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -169,8 +169,8 @@ def _row(c: CampaignDef, as_of: dt.date, r: PlanRow) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+# One encoder for every kept row (json.dumps with options builds one per call).
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 # --- reading kept plans --------------------------------------------------------------------------
@@ -222,7 +222,12 @@ def _plan_rows(
     send: _SendTimes,
     limit: int | None,
     store_ids: Collection[str] | None = None,
+    *,
+    after: str | None = None,
+    batch: int | None = None,
 ) -> list[PlanRow]:
+    """Kept rows by customer id: the first ``limit`` to contact (samples), or every row —
+    or, with ``batch``, the next ``batch`` rows after customer ``after``."""
     k = DAY_PLAN_ROWS.c
     query = (
         select(
@@ -244,6 +249,10 @@ def _plan_rows(
         query = query.where(k.store_id.in_(sorted(store_ids)))
     if limit is not None:
         query = query.where(k.status == PlanDecision.TO_CONTACT).limit(limit)
+    if after is not None:
+        query = query.where(k.customer_id > after)
+    if batch is not None:
+        query = query.limit(batch)
     rows = []
     for row in session.execute(query):
         entries = json.loads(row.details) or [{}]
@@ -275,15 +284,20 @@ def read_plan(
     default_timezone: str = DEFAULT_TIMEZONE,
     samples: int | None = None,
     store_ids: Collection[str] | None = None,
+    streamed: bool = False,
 ) -> CampaignPlan:
     """The kept plan of ``campaign`` for ``as_of``, its send times placed at ``now``: every
-    row (``samples`` None, what a run executes), or its numbers and the first ``samples``
-    customers to contact (a preview; see :class:`CampaignPlan`). ``store_ids`` narrows rows,
-    numbers and dropped vehicles to the customers of those stores (a scoped web user; None:
-    every store)."""
+    row (``samples`` None), or its numbers and the first ``samples`` customers to contact (a
+    preview; see :class:`CampaignPlan`); ``streamed``: its numbers, and its rows read batch
+    by batch as :meth:`CampaignPlan.batches` is iterated (what a run executes, in the
+    caller's session). ``store_ids`` narrows rows, numbers and dropped vehicles to the
+    customers of those stores (a scoped web user; None: every store)."""
     send = _SendTimes(session, campaign, now, default_timezone)
     plan = CampaignPlan(campaign=campaign, as_of=as_of, now=now)
-    plan.rows = _plan_rows(session, campaign, as_of, send, samples, store_ids)
+    if streamed:
+        plan.source = lambda size: _batches(session, campaign, as_of, send, size)
+    else:
+        plan.rows = _plan_rows(session, campaign, as_of, send, samples, store_ids)
     heads = session.execute(
         select(DAY_PLANS.c.store_id, DAY_PLANS.c.dropped_vehicles).where(
             DAY_PLANS.c.as_of == as_of, DAY_PLANS.c.campaign == campaign.name
@@ -292,9 +306,23 @@ def read_plan(
     plan.dropped_by_store = {
         s: Counter(d) for s, d in heads if d and (store_ids is None or s in store_ids)
     }
-    if samples is not None:
+    if samples is not None or streamed:
         _read_numbers(session, plan, send, store_ids)
     return plan
+
+
+def _batches(
+    session: Session, campaign: CampaignDef, as_of: dt.date, send: _SendTimes, size: int
+) -> Iterator[list[PlanRow]]:
+    """Every kept row of the plan, ``size`` at a time, by customer id (keyset pages: memory
+    holds one batch)."""
+    after: str | None = None
+    while True:
+        rows = _plan_rows(session, campaign, as_of, send, None, after=after, batch=size)
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].customer_id
 
 
 def _read_numbers(

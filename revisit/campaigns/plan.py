@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -96,6 +96,17 @@ class CampaignPlan:
     dropped_by_store: dict[str, Counter[str]] = field(default_factory=dict)
     tally: Counter[tuple[str, str]] | None = None
     deferred_count: int | None = None
+    # A streamed plan (a run's: revisit.campaigns.kept.read_plan) holds no rows: its numbers
+    # are in tally, its rows come from source(size), a batch at a time.
+    source: Callable[[int], Iterator[Sequence[PlanRow]]] | None = None
+
+    def batches(self, size: int) -> Iterator[Sequence[PlanRow]]:
+        """The plan's rows, at most ``size`` at a time, by customer id."""
+        if self.source is not None:
+            yield from self.source(size)
+            return
+        for start in range(0, len(self.rows), size):
+            yield self.rows[start : start + size]
 
     @property
     def dropped_vehicles(self) -> Counter[str]:

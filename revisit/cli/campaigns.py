@@ -132,17 +132,20 @@ def preview_command(
     ] = 3,
 ) -> None:
     """Show what a run would do: targeted, excluded by reason, suppressed, holdout, to contact.
-    Nothing is written."""
+    Nothing is written. A campaign the day cannot run (a greeting outside its date, an
+    offer outside its dates) is not planned: the preview says why."""
     settings = settings_of(ctx)
     at = aware(settings, now)
     day = day_of(settings, as_of, at)
     result = preview(engine_of(ctx), settings, name=name, as_of=day, now=at, samples=sample)
     if as_json:
         samples = [{"customer_id": c, "text": t} for c, t in result.samples]
-        typer.echo(json.dumps(result.plan.summary() | {"samples": samples}, ensure_ascii=False,
-                              indent=1))  # fmt: skip
+        extra = {"samples": samples} | ({"not_today": result.not_today} if result.not_today else {})
+        typer.echo(json.dumps(result.plan.summary() | extra, ensure_ascii=False, indent=1))
         return
     _print_plan(result.plan)
+    if result.not_today:
+        console.print(f"not planned: {result.not_today}", markup=False, highlight=False)
     for customer_id, text in result.samples:
         console.print(f"[bold]{customer_id}[/bold]: {text}", highlight=False, soft_wrap=True)
 
@@ -162,18 +165,26 @@ def _print_plan_numbers(plans: list[CampaignPlan], title: str) -> None:
     console.print(table)
 
 
+def _print_not_today(not_today: dict[str, str]) -> None:
+    for why in not_today.values():
+        console.print(f"not planned: {why}", markup=False, highlight=False)
+
+
 @campaign_app.command("plan")
 @handles_errors
 def plan_command(ctx: typer.Context, as_of: AsOf = None, now: Now = None) -> None:
     """Plan the day once and keep it: every daily campaign in one pass (priorities, caps,
-    holdout, the SMS budget), the other campaigns on top. Previews, the overview and the
-    day's runs then read this plan; an import, an opt-out or an edited campaign file makes
-    the next reader plan again. Broken campaign files are named (exit 1)."""
+    holdout, the SMS budget), the manual campaigns the day can run on top (a greeting on
+    its occasion's date, an offer within its dates; the others are named, not planned).
+    Previews, the overview and the day's runs then read this plan; an import, an opt-out
+    or an edited campaign file makes the next reader plan again. Broken campaign files
+    are named (exit 1)."""
     settings = settings_of(ctx)
     at = aware(settings, now)
     day = day_of(settings, as_of, at)
-    plans = plan_the_day(engine_of(ctx), settings, as_of=day, now=at)
-    _print_plan_numbers(plans, f"The plan of {day}, kept")
+    day_plan = plan_the_day(engine_of(ctx), settings, as_of=day, now=at)
+    _print_plan_numbers(day_plan.plans, f"The plan of {day}, kept")
+    _print_not_today(day_plan.not_today)
     broken = campaign_files(settings).broken
     _print_broken({n: str(e) for n, e in broken.items()})
     if broken:
@@ -198,6 +209,7 @@ def overview_command(ctx: typer.Context, as_of: AsOf = None, now: Now = None) ->
         table.add_row(name, *map(str, counts), str(sum(counts)))
     console.print(table)
     _print_plan_numbers(facts.plans, f"Campaign previews as of {day}")
+    _print_not_today(facts.not_today)
     _print_broken(facts.broken)
     if facts.broken:
         raise typer.Exit(1)

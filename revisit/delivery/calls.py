@@ -25,9 +25,10 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import tempfile
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -322,11 +323,14 @@ def write_call_lists(
     campaign: str,
     as_of: dt.date,
     lang: str = "zh",
+    sheet: Callable[[CallRow], str] | None = None,
 ) -> list[Path]:
     """One CSV and one HTML call list per caller in ``out_dir`` (created if missing),
     named ``<campaign>_<as_of>_<caller>``; rows sorted by priority then due date. A list is
     never overwritten (a caller may be filling it in): a later list of the same day and
-    caller gets ``_2``, ``_3``, … after its name."""
+    caller gets ``_2``, ``_3``, … after its name. ``sheet`` renders a row's call sheet when
+    its caller's list is written (memory holds one caller's sheets, not every caller's);
+    without it, each row's ``sheet_html`` is used."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_caller: dict[str, list[CallRow]] = defaultdict(list)
     for row in rows:
@@ -334,6 +338,8 @@ def write_call_lists(
     files: list[Path] = []
     for caller in sorted(by_caller):
         ordered = sorted(by_caller[caller], key=CallRow.sort_key)
+        if sheet is not None:
+            ordered = [replace(r, sheet_html=sheet(r)) for r in ordered]
         stem = _free_stem(out_dir, _file_stem(campaign, as_of, caller))
         csv_path, html_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.html"
         _write_csv(csv_path, ordered, lang)
@@ -410,11 +416,50 @@ def _render_html(
     )  # fmt: skip
 
 
+class SheetSpool:
+    """Rendered call sheets kept in a temporary file (customer id → its sheet), so that a
+    run's lists hold one caller's sheets in memory at a time, whatever their number."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by __exit__)
+        self._where: dict[str, tuple[int, int]] = {}
+
+    def put(self, customer_id: str, sheet: str) -> None:
+        data = sheet.encode("utf-8")
+        self._file.seek(0, 2)
+        self._where[customer_id] = (self._file.tell(), len(data))
+        self._file.write(data)
+
+    def get(self, customer_id: str) -> str:
+        """The sheet of ``customer_id`` ("" when none was put)."""
+        if customer_id not in self._where:
+            return ""
+        offset, size = self._where[customer_id]
+        self._file.seek(offset)
+        return self._file.read(size).decode("utf-8")
+
+    def __enter__(self) -> SheetSpool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._file.close()
+
+
+def _assignment_facts(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    """What assigning a caller reads of a render context (:func:`assign_callers`)."""
+    return {
+        "customer": {"customer_id": _cid(ctx)},
+        "store": {"store_id": ctx["store"]["store_id"]},
+        "last_advisor": ctx.get("last_advisor"),
+        "due_date": ctx.get("due_date"),
+    }
+
+
 def produce_call_lists(
     session: Session,
     *,
     renderer: Renderer,
-    contexts: Mapping[str, Mapping[str, Any]],
+    contexts: Mapping[str, Mapping[str, Any]] | Iterable[Mapping[str, Mapping[str, Any]]],
     out_dir: Path,
     campaign: str,
     as_of: dt.date,
@@ -427,33 +472,62 @@ def produce_call_lists(
     lang: str = "zh",
     managers: Mapping[str, str] | None = None,
 ) -> CallListResult:
-    """Assign callers, render every call sheet and write the lists (see the module doc).
-    With ``managers`` (store id → service manager) every customer goes to their store's
-    manager, as :func:`manager_assignments` says (a ``preset`` caller still comes first)."""
-    store_ids = sorted({str(c["store"]["store_id"]) for c in contexts.values()})
-    if managers is not None:
-        assignments = manager_assignments(contexts=contexts, managers=managers)
-        assignments |= {cid: who for cid, who in (preset or {}).items() if who and cid in contexts}
-    else:
-        by_store = configured_callers(session, store_ids=store_ids)
-        advisors = (
-            store_callers(session, store_ids=store_ids, as_of=as_of) if prefer_advisor else {}
+    """Render every call sheet once, assign callers and write the lists (see the module
+    doc); the rows returned carry no sheet. ``contexts`` is customer id → render context,
+    or an iterable of such batches (a run's: each batch is dropped once its sheets are
+    rendered into a :class:`SheetSpool`, so memory holds one batch's contexts). A sheet
+    that fails raises before any list is written. With ``managers`` (store id → service
+    manager) every customer goes to their store's manager, as :func:`manager_assignments`
+    says (a ``preset`` caller still comes first)."""
+    batches = [contexts] if isinstance(contexts, Mapping) else contexts
+    with SheetSpool() as spool:
+        facts: dict[str, dict[str, Any]] = {}
+        rows: list[CallRow] = []
+        for batch in batches:
+            for cid, ctx in sorted(batch.items()):
+                language = str(ctx.get("language") or "zh")
+                spool.put(cid, renderer.render_call_sheet(campaign, language, ctx,
+                                                          templates=templates))  # fmt: skip
+                facts[cid] = _assignment_facts(ctx)
+            rows += build_call_rows(contexts=batch, assignments={}, priority=priority,
+                                    contact_ids=contact_ids, lang=lang)  # fmt: skip
+        assignments = _assign(session, facts, as_of=as_of, callers=callers,
+                              prefer_advisor=prefer_advisor, preset=preset,
+                              managers=managers)  # fmt: skip
+        rows = sorted(
+            (replace(r, caller=assignments.get(r.customer_id, UNASSIGNED)) for r in rows),
+            key=lambda r: r.customer_id,
         )
-        assignments = assign_callers(
-            contexts=contexts, callers_by_store=by_store, callers=callers,
-            prefer_advisor=prefer_advisor, advisors_by_store=advisors, preset=preset,
+        files = write_call_lists(
+            rows=rows, out_dir=out_dir, campaign=campaign, as_of=as_of, lang=lang,
+            sheet=lambda r: spool.get(r.customer_id),
         )  # fmt: skip
-    rows = build_call_rows(
-        contexts=contexts,
-        assignments=assignments,
-        renderer=renderer,
-        priority=priority,
-        contact_ids=contact_ids,
-        templates=templates,
-        lang=lang,
-    )
-    files = write_call_lists(rows=rows, out_dir=out_dir, campaign=campaign, as_of=as_of, lang=lang)
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
         counts[row.caller] += 1
     return CallListResult(files=files, counts=dict(sorted(counts.items())), rows=rows)
+
+
+def _assign(
+    session: Session,
+    facts: Mapping[str, Mapping[str, Any]],
+    *,
+    as_of: dt.date,
+    callers: Sequence[str] | None,
+    prefer_advisor: bool,
+    preset: Mapping[str, str] | None,
+    managers: Mapping[str, str] | None,
+) -> dict[str, str]:
+    """customer id → caller or manager (see :func:`produce_call_lists`)."""
+    store_ids = sorted({str(c["store"]["store_id"]) for c in facts.values()})
+    if managers is not None:
+        assignments = manager_assignments(contexts=facts, managers=managers)
+        return assignments | {
+            cid: who for cid, who in (preset or {}).items() if who and cid in facts
+        }
+    by_store = configured_callers(session, store_ids=store_ids)
+    advisors = store_callers(session, store_ids=store_ids, as_of=as_of) if prefer_advisor else {}
+    return assign_callers(
+        contexts=facts, callers_by_store=by_store, callers=callers,
+        prefer_advisor=prefer_advisor, advisors_by_store=advisors, preset=preset,
+    )  # fmt: skip

@@ -151,7 +151,7 @@ def materialise(
     → (SMS text, segments); none for calls), or the reason it is not contacted; each with
     its details (:attr:`PlanRow.details`). A customer already in the outbox for this
     campaign and day is left alone."""
-    for chunk in chunked(plan.rows, WRITE_CHUNK):
+    for chunk in plan.batches(WRITE_CHUNK):
         write_contacts(session, run_id=run_id, plan=plan, rows=chunk, texts=texts)
 
 

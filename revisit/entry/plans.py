@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -81,13 +82,15 @@ def campaign_plan(
     as_of: dt.date,
     now: dt.datetime,
 ) -> CampaignPlan:
-    """Every row of ``campaign``'s kept plan for ``as_of`` (planned first if need be), send
-    times placed at ``now`` (aware): what a run writes to its outbox."""
+    """``campaign``'s kept plan for ``as_of`` (planned first if need be), send times placed
+    at ``now`` (aware): what a run writes to its outbox — its numbers, and its rows read
+    batch by batch from the kept plan (:meth:`CampaignPlan.batches`) in ``session``."""
     every = {**campaigns, campaign.name: campaign}
     ensure_plans(session, settings, campaigns=every, as_of=as_of, now=now, names=[campaign.name])
     return kept.read_plan(
-        session, campaign=campaign, as_of=as_of, now=now, default_timezone=settings.default_timezone
-    )
+        session, campaign=campaign, as_of=as_of, now=now,
+        default_timezone=settings.default_timezone, streamed=True,
+    )  # fmt: skip
 
 
 def plan_numbers(
@@ -139,16 +142,45 @@ def cohort_sizes(
     return {name: sizes.get(name, {}) for name in COHORTS}
 
 
+def runnable(
+    campaigns: Mapping[str, CampaignDef], as_of: dt.date
+) -> tuple[list[str], dict[str, str]]:
+    """The campaigns ``as_of`` can run, highest rank first, and those it cannot (name → why,
+    one line): the rule a run applies (:meth:`CampaignDef.run_day_problem`: a greeting on
+    its occasion's date only, an offer within its dates). A day's plan holds the first
+    alone; planning a festival greeting over every active customer on any other day would
+    be work no run can use."""
+    names: list[str] = []
+    not_today: dict[str, str] = {}
+    for c in sorted(campaigns.values(), key=CampaignDef.rank):
+        problem = c.run_day_problem(c.name, as_of)
+        if problem is None:
+            names.append(c.name)
+        else:
+            not_today[c.name] = problem
+    return names, not_today
+
+
+@dataclass
+class DayPlan:
+    """The numbers of the day's kept plans (highest rank first) and the campaigns the day
+    cannot run (name → why), which are not planned."""
+
+    plans: list[CampaignPlan]
+    not_today: dict[str, str] = field(default_factory=dict)
+
+
 def plan_the_day(
     engine: Engine, settings: Settings, *, as_of: dt.date, now: dt.datetime
-) -> list[CampaignPlan]:
-    """Plan and keep every loadable campaign for ``as_of`` (``revisit campaign plan``): the
-    daily campaigns in one pass, the others on top; their numbers, highest rank first."""
+) -> DayPlan:
+    """Plan and keep every loadable campaign ``as_of`` can run (``revisit campaign plan``):
+    the daily campaigns in one pass, the manual ones it can run on top (see
+    :func:`runnable`); their numbers, highest rank first."""
     files = campaign_files(settings)
-    names = [c.name for c in sorted(files.campaigns.values(), key=CampaignDef.rank)]
+    names, not_today = runnable(files.campaigns, as_of)
     with Session(engine) as session:
         plans = plan_numbers(
             session, settings, campaigns=files.campaigns, names=names, as_of=as_of, now=now
         )
         cohort_sizes(session, settings, campaigns=files.campaigns, as_of=as_of)
-    return plans
+    return DayPlan(plans, not_today)

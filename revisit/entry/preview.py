@@ -9,6 +9,7 @@ any other front end call these with an engine and the process's settings.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from revisit.campaigns.plan import CampaignPlan
 from revisit.campaigns.statuses import ChannelKind, PlanDecision
 from revisit.cohorts.select import CohortMember, by_customer, select_cohort
 from revisit.entry.lookup import campaign_files, find_campaign, find_cohort
-from revisit.entry.plans import cohort_sizes, plan_numbers
+from revisit.entry.plans import cohort_sizes, plan_numbers, runnable
 from revisit.rendering import Renderer, load_contexts, refs_from_details
 from revisit.settings import Settings
 
@@ -31,18 +32,22 @@ class Preview:
 
     plan: CampaignPlan
     samples: list[tuple[str, str]] = field(default_factory=list)
+    not_today: str | None = None  # why the day cannot run it: nothing planned, no numbers
 
 
 @dataclass
 class CampaignOverview:
-    """Every cohort's size per store (cohort → store id → members) and every loadable
-    campaign's plan for ``as_of``, highest rank first; ``broken`` names the campaign files
-    that do not load (file stem → one-line error)."""
+    """Every cohort's size per store (cohort → store id → members) and the plan for
+    ``as_of`` of every loadable campaign the day can run, highest rank first; ``not_today``
+    names the campaigns it cannot run (name → why; not planned: see
+    :func:`revisit.entry.plans.runnable`) and ``broken`` the campaign files that do not
+    load (file stem → one-line error)."""
 
     as_of: dt.date
     sizes: dict[str, dict[str, int]]
     plans: list[CampaignPlan]
     broken: dict[str, str] = field(default_factory=dict)
+    not_today: dict[str, str] = field(default_factory=dict)
 
 
 def preview(
@@ -57,10 +62,17 @@ def preview(
 ) -> Preview:
     """Plan the campaign ``name`` for ``as_of`` at ``now`` (aware) and render ``samples``
     messages (or call sheets); numbers and samples of the customers of ``store_ids`` only,
-    when given. Raises :class:`~revisit.errors.NotFoundError` for an unknown campaign, its
+    when given. A campaign the day cannot run (a greeting outside its date, an offer
+    outside its dates: :func:`revisit.entry.plans.runnable`) is not planned: its preview
+    has no numbers and ``not_today`` says why. Raises
+    :class:`~revisit.errors.NotFoundError` for an unknown campaign, its
     :class:`~revisit.errors.ConfigError` for a broken file."""
     files = campaign_files(settings)
     campaign = find_campaign(files, name)
+    why = campaign.run_day_problem(campaign.name, as_of)
+    if why is not None:
+        empty = CampaignPlan(campaign=campaign, as_of=as_of, now=now, tally=Counter())
+        return Preview(plan=empty, not_today=why)
     with Session(engine) as session:
         (plan,) = plan_numbers(
             session, settings, campaigns=files.campaigns, names=[campaign.name], as_of=as_of,
@@ -77,11 +89,12 @@ def campaign_overview(
     now: dt.datetime,
     store_ids: Collection[str] | None = None,
 ) -> CampaignOverview:
-    """Cohort sizes per store and every campaign's preview numbers, read from the day's kept
-    plans (planned first if need be: :mod:`revisit.entry.plans`); the numbers of the
-    customers of ``store_ids`` only, when given."""
+    """Cohort sizes per store and the preview numbers of every campaign the day can run,
+    read from the day's kept plans (planned first if need be: :mod:`revisit.entry.plans`);
+    the numbers of the customers of ``store_ids`` only, when given. A campaign the day
+    cannot run is named in ``not_today``, not planned."""
     files = campaign_files(settings)
-    names = [c.name for c in sorted(files.campaigns.values(), key=lambda c: c.rank())]
+    names, not_today = runnable(files.campaigns, as_of)
     with Session(engine) as session:
         plans = plan_numbers(
             session, settings, campaigns=files.campaigns, names=names, as_of=as_of, now=now,
@@ -89,7 +102,9 @@ def campaign_overview(
         )  # fmt: skip
         sizes = cohort_sizes(session, settings, campaigns=files.campaigns, as_of=as_of)
     broken = {n: str(e) for n, e in files.broken.items()}
-    return CampaignOverview(as_of=as_of, sizes=sizes, plans=plans, broken=broken)
+    return CampaignOverview(
+        as_of=as_of, sizes=sizes, plans=plans, broken=broken, not_today=not_today
+    )
 
 
 def cohort_members(engine: Engine, *, name: str, as_of: dt.date) -> list[CohortMember]:

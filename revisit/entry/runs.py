@@ -22,7 +22,6 @@ from revisit.campaigns.config import CampaignDef
 from revisit.campaigns.dayplan import daily_campaigns
 from revisit.campaigns.plan import CampaignPlan, PlanRow
 from revisit.campaigns.statuses import ChannelKind, PlanDecision, RunStatus
-from revisit.db.engine import chunked
 from revisit.db.tables import CampaignRun, utcnow
 from revisit.delivery import outbox
 from revisit.delivery.channels import Delivered, open_channel
@@ -97,18 +96,24 @@ class RunReport:
 
 
 def rendered_batches(
-    session: Session, *, plan: CampaignPlan, renderer: Renderer, replies: bool = False
+    session: Session,
+    *,
+    plan: CampaignPlan,
+    renderer: Renderer,
+    replies: bool = False,
+    sheets: bool = True,
 ) -> Iterator[tuple[Sequence[PlanRow], dict[str, tuple[str, int]], list[RenderProblem]]]:
-    """The plan's rows in batches of ``RENDER_CHUNK``, each with its texts — customer id →
-    (SMS text, segments) for the batch's customers to contact — and the problems found in
-    it. A batch's contexts are loaded set-based (:func:`revisit.rendering.load_contexts`),
-    so memory holds one batch, not the campaign. For call campaigns the call sheets are
-    rendered and checked but not kept. ``replies``: whether replies to the SMS sender arrive
-    (the opt-out hint)."""
+    """The plan's rows in batches of ``RENDER_CHUNK`` (:meth:`CampaignPlan.batches`), each
+    with its texts — customer id → (SMS text, segments) for the batch's customers to
+    contact — and the problems found in it. A batch's contexts are loaded set-based
+    (:func:`revisit.rendering.load_contexts`), so memory holds one batch, not the campaign.
+    For call campaigns the call sheets are rendered and checked but not kept, unless
+    ``sheets`` is False (a run: the call channel renders each sheet once, for its list).
+    ``replies``: whether replies to the SMS sender arrive (the opt-out hint)."""
     c = plan.campaign
-    for rows in chunked(plan.rows, RENDER_CHUNK):
+    for rows in plan.batches(RENDER_CHUNK):
         todo = [r for r in rows if r.status == PlanDecision.TO_CONTACT]
-        if not todo:
+        if not todo or (c.channel == ChannelKind.CALL and not sheets):
             yield rows, {}, []
             continue
         refs = [m for r in todo for m in refs_from_details(r.customer_id, r.vins, r.details)]
@@ -140,6 +145,22 @@ def render_plan(
     return texts
 
 
+def dry_run_samples(
+    session: Session, *, plan: CampaignPlan, renderer: Renderer, replies: bool, samples: int
+) -> list[tuple[str, str]]:
+    """Render every text (and call sheet) of the plan batch by batch, keeping the first
+    ``samples``; raises TemplateError, as :func:`render_plan`, when any member fails."""
+    problems: list[RenderProblem] = []
+    shown: list[tuple[str, str]] = []
+    for rows, texts, found in rendered_batches(
+        session, plan=plan, renderer=renderer, replies=replies
+    ):
+        problems += found
+        shown += _samples(rows, texts, samples - len(shown))
+    raise_problems(plan.campaign.name, problems)
+    return shown
+
+
 def write_outbox(
     session: Session, *, plan: CampaignPlan, renderer: Renderer, replies: bool, samples: int
 ) -> tuple[CampaignRun, list[tuple[str, str]]]:
@@ -147,13 +168,15 @@ def write_outbox(
     statement per batch, in the caller's transaction; returns the run and the first
     ``samples`` texts. Raises
     TemplateError after every batch was rendered when any member fails: the caller's
-    transaction is then rolled back, so nothing is written."""
+    transaction is then rolled back, so nothing is written. A call campaign's sheets are
+    not rendered here but once, by the call channel, as its lists are written (a sheet
+    that fails there lists nothing and leaves the contacts waiting for the next run)."""
     run = outbox.open_run(session, plan=plan)
     assert run.id is not None
     problems: list[RenderProblem] = []
     shown: list[tuple[str, str]] = []
     for rows, texts, found in rendered_batches(
-        session, plan=plan, renderer=renderer, replies=replies
+        session, plan=plan, renderer=renderer, replies=replies, sheets=False
     ):
         problems += found
         if not problems:
@@ -214,10 +237,10 @@ def run_campaign(
             )  # fmt: skip
             report.plan = plan.summary()
             if opts.dry_run:
-                texts = render_plan(
-                    session, plan=plan, renderer=renderer, replies=settings.receives_replies
-                )
-                report.samples = _samples(plan.rows, texts, opts.samples)
+                report.samples = dry_run_samples(
+                    session, plan=plan, renderer=renderer, replies=settings.receives_replies,
+                    samples=opts.samples,
+                )  # fmt: skip
                 report.status = RunStatus.DRY_RUN
                 return report
             run, report.samples = write_outbox(

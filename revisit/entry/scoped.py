@@ -9,6 +9,7 @@ The plans themselves come from :mod:`revisit.entry.preview` — nothing is plann
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,18 +45,26 @@ class CampaignRow:
     campaign: CampaignDef
     numbers: dict[str, Any]
     run_id: int | None = None
+    not_today: str | None = None  # why the day cannot run it (then it is not planned)
 
 
 def campaign_rows(
     engine: Engine, settings: Settings, *, as_of: dt.date, now: dt.datetime, store_ids: Scope
 ) -> tuple[list[CampaignRow], dict[str, str]]:
     """Every loadable campaign with its preview numbers for ``as_of`` in ``store_ids``,
-    highest rank first, and the broken campaign files (stem → one-line error)."""
+    highest rank first, and the broken campaign files (stem → one-line error). A campaign
+    the day cannot run is not planned: its row has zero numbers and ``not_today`` says
+    why."""
     overview = campaign_overview(engine, settings, as_of=as_of, now=now, store_ids=store_ids)
     runs = runs_of_day(engine, as_of=as_of)
     rows = [
         CampaignRow(p.campaign, plan_numbers(p), runs.get(p.campaign.name)) for p in overview.plans
     ]
+    files = campaign_files(settings)
+    for name, why in overview.not_today.items():
+        empty = CampaignPlan(campaign=files.campaigns[name], as_of=as_of, now=now, tally=Counter())
+        rows.append(CampaignRow(empty.campaign, plan_numbers(empty), runs.get(name), why))
+    rows.sort(key=lambda r: r.campaign.rank())
     return rows, overview.broken
 
 
@@ -66,6 +75,7 @@ class ScopedPreview:
     campaign: CampaignDef
     numbers: dict[str, Any]
     samples: list[tuple[str, str]] = field(default_factory=list)
+    not_today: str | None = None  # why the day cannot run it (then nothing is planned)
 
 
 def scoped_preview(
@@ -83,7 +93,9 @@ def scoped_preview(
     found = preview(
         engine, settings, name=name, as_of=as_of, now=now, samples=samples, store_ids=store_ids
     )
-    return ScopedPreview(found.plan.campaign, plan_numbers(found.plan), found.samples)
+    return ScopedPreview(
+        found.plan.campaign, plan_numbers(found.plan), found.samples, found.not_today
+    )
 
 
 def campaign_stores(engine: Engine, campaign: CampaignDef) -> list[str]:

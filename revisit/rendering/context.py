@@ -42,6 +42,7 @@ from sqlalchemy import Row, Table, func, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from revisit.cohorts.definitions import unindexed
 from revisit.db.engine import chunked
 from revisit.db.tables import CUSTOMERS, POLICIES, STORES, UPSELL, VEHICLES, VISITS
 from revisit.dms.phones import mask_phone
@@ -115,9 +116,12 @@ def _load_upsell(
     rows: list[UpsellItem] = []
     for chunk in chunked(item_ids, CHUNK):
         rows += conn.execute(base.where(u.item_id.in_(chunk))).all()
-    declined = [u.status == "declined", VISITS.c.date <= as_of]
+    # By the vehicle index: SQLite's planner (no statistics) would otherwise walk the
+    # status index, every declined item of the group, once per chunk of vehicles.
+    dialect = conn.dialect.name
+    declined = [unindexed(u.status, dialect) == "declined", VISITS.c.date <= as_of]
     if grade is not None:
-        declined.append(u.grade == grade)
+        declined.append(unindexed(u.grade, dialect) == grade)
     for chunk in chunked(vins, CHUNK):
         rows += conn.execute(base.where(u.vin.in_(chunk), *declined)).all()
     unique = {row.item_id: (row, row.visit_date) for row in rows}

@@ -88,6 +88,9 @@ def make_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        # A renderer lives for one run: the templates it includes are read once, not
+        # checked on disk at every render (a file edited meanwhile is the next run's).
+        auto_reload=False,
     )
     env.filters.update(FILTERS)
     guard_filters(env)

@@ -9,19 +9,23 @@ run's clock in its store's time zone."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from revisit.campaigns.config import CampaignDef
 from revisit.campaigns.statuses import ChannelKind, RunStatus
+from revisit.db.engine import chunked
 from revisit.delivery import outbox
 from revisit.delivery.calls import UNASSIGNED, CallListResult, produce_call_lists
 from revisit.delivery.channels.run import Delivered
 from revisit.delivery.gate import local_days, run_zones
 from revisit.rendering import Renderer, load_contexts, refs_from_details
 from revisit.settings import Settings
+
+CONTEXT_CHUNK = 2000  # waiting calls whose render contexts are loaded together
 
 
 class CallChannel:
@@ -63,13 +67,21 @@ class CallChannel:
             if not waiting:
                 session.commit()  # the expired contacts
                 return Delivered(RunStatus.DONE)
-            refs = [r for w in waiting for r in refs_from_details(w.customer_id, w.vins, w.details)]
-            contexts = load_contexts(
-                session, campaign_name=c.name, cohort=c.cohort, channel=c.channel,
-                as_of=self.as_of, members=refs, campaign_vars=c.template_vars(),
-            )  # fmt: skip
+
+            def contexts() -> Iterator[dict[str, dict[str, Any]]]:  # a batch at a time
+                for chunk in chunked(waiting, CONTEXT_CHUNK):
+                    refs = [
+                        r
+                        for w in chunk
+                        for r in refs_from_details(w.customer_id, w.vins, w.details)
+                    ]
+                    yield load_contexts(
+                        session, campaign_name=c.name, cohort=c.cohort, channel=c.channel,
+                        as_of=self.as_of, members=refs, campaign_vars=c.template_vars(),
+                    )  # fmt: skip
+
             result = produce_call_lists(
-                session, renderer=self.renderer, contexts=contexts,
+                session, renderer=self.renderer, contexts=contexts(),
                 out_dir=self.settings.output_dir / "calls" / self.as_of.isoformat(),
                 campaign=c.name, as_of=self.as_of, priority=c.priority,
                 contact_ids={w.customer_id: w.id for w in waiting}, templates=c.templates,
