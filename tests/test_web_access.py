@@ -258,7 +258,7 @@ def test_a_one_time_password_leads_to_the_password_page_first(engine: Engine, wo
     form = csrf_of(client.get("/password").text)
     short = client.post("/password", data={"current": world.passwords["李娜"], "new": "short",
                                             "csrf_token": form})  # fmt: skip
-    assert short.status_code == 400 and "at least 10 characters" in short.text
+    assert short.status_code == 400 and "新密码至少 10 位" in short.text  # zh, as the page
     chosen = {"current": one_time, "new": "her-own-password", "csrf_token": form}
     ok = client.post("/password", follow_redirects=False, data=chosen)
     assert ok.status_code == 303

@@ -43,8 +43,9 @@
     var byKey = {};
     d.trend.forEach(function (r) { byKey[r.campaign + "|" + r.period] = r; });
     var rates = [], lifts = [];
-    campaigns.forEach(function (name, i) {
-      var rows = periods.map(function (p) { return byKey[name + "|" + p] || null; });
+    campaigns.forEach(function (code, i) {
+      var rows = periods.map(function (p) { return byKey[code + "|" + p] || null; });
+      var name = t["campaign:" + code] || code;
       rates.push({ type: "line", name: name, color: colour(i), connectNulls: true,
         data: rows.map(function (r) { return r ? pct(r.return_rate) : null; }) });
       rates.push({ type: "line", name: name + " · " + t.holdout, color: colour(i),

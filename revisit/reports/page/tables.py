@@ -80,6 +80,13 @@ def text(value: Any) -> Cell:
     return Cell(MISSING if value is None else str(value))
 
 
+def named(campaign: str, words: dict[str, str]) -> Cell:
+    """A campaign by its display name (``campaign:<name>`` in ``words``), else its name;
+    the CSV keeps the name."""
+    shown = words.get(f"campaign:{campaign}", campaign)
+    return Cell(shown, campaign if shown != campaign else "")
+
+
 Column = tuple[str, Callable[[dict[str, Any]], Cell]]
 
 
@@ -119,11 +126,11 @@ def tables(data: dict[str, Any], words: dict[str, str]) -> dict[str, Table]:
     lifts = _lift_columns(words)
     out = {
         "trend": _table("trend", words["trend_title"], [
-            ("campaign", lambda r: text(r["campaign"])), ("period", lambda r: text(r["period"])),
+            ("campaign", lambda r: named(r["campaign"], words)), ("period", lambda r: text(r["period"])),
             *_counted("runs", "targeted", "holdout", "contacted", "returned"), *lifts,
         ], data["trend"], words),
         "runs": _table("runs", words["runs_title"], [
-            ("campaign", lambda r: text(r["campaign"])), ("day", lambda r: text(r["as_of"])),
+            ("campaign", lambda r: named(r["campaign"], words)), ("day", lambda r: text(r["as_of"])),
             *_counted("targeted", "holdout", "contacted", "delivered", "reached", "booked",
                       "returned"),
             *lifts, ("revenue", lambda r: amount(r["revenue"])),
@@ -137,7 +144,7 @@ def tables(data: dict[str, Any], words: dict[str, str]) -> dict[str, Table]:
             ("declined", lambda r: count(r["declined"])), ("share", lambda r: percent(r["share"])),
         ], data["reasons"], words),
         "churn": _table("churn", words["churn_title"], [
-            ("campaign", lambda r: text(r["campaign"])), ("store", lambda r: text(r["store"])),
+            ("campaign", lambda r: named(r["campaign"], words)), ("store", lambda r: text(r["store"])),
             ("reason", lambda r: text(words.get(f"reason:{r['reason']}", r["reason"]))),
             ("declined", lambda r: count(r["declined"])), ("share", lambda r: percent(r["share"])),
         ], data["churn"], words),

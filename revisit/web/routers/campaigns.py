@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from revisit.access.users import SignedIn
 from revisit.campaigns.config import CampaignDef
+from revisit.campaigns.labels import label
 from revisit.entry.clocks import check_launch_day
 from revisit.entry.holds import HoldError, lift_pause, pause
 from revisit.entry.scoped import (
@@ -298,5 +299,5 @@ def run_json(request: Request, run_id: int, user: LeadUser, engine: EngineDep) -
     launched = _launcher(request).state(view.campaign, view.as_of)
     flow_state = launched.flow_state if launched is not None else None
     return JSONResponse(
-        view.as_dict() | {"status_label": translate(view.status, lang), "flow_state": flow_state}
+        view.as_dict() | {"status_label": label(view.status, lang, "run_status"), "flow_state": flow_state}
     )
