@@ -46,6 +46,7 @@ _WORDS: dict[str, tuple[str, str]] = {
         "增修率 = work orders with a proposed item / work orders; 增修成功率 = accepted items / "
         "proposed items. Counted by visit day, whatever the campaign.",
     ),
+    "unknown": ("未登记", "unknown"),
     "significant": ("显著", "significant"),
     "not_yet": ("尚不显著", "not yet"),
     # column heads

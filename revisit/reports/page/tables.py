@@ -16,6 +16,7 @@ from revisit.reports.upsell import KEYS as UPSELL_KEYS
 from revisit.reports.upsell import UPSELL_GROUPS
 
 MISSING = "—"
+UNKNOWN = "unknown"  # a group with nothing recorded (revisit.reports.upsell)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,14 @@ def named(campaign: str, words: dict[str, str]) -> Cell:
     return Cell(shown, campaign if shown != campaign else "")
 
 
+def grouped(value: Any, words: dict[str, str]) -> Cell:
+    """A group's name (an advisor, a team), ``unknown`` (none recorded) in words; the CSV
+    keeps the value."""
+    if value == UNKNOWN:
+        return Cell(words["unknown"], UNKNOWN)
+    return text(value)
+
+
 Column = tuple[str, Callable[[dict[str, Any]], Cell]]
 
 
@@ -156,7 +165,7 @@ def tables(data: dict[str, Any], words: dict[str, str]) -> dict[str, Table]:
         ], data["staff"], words),
     }  # fmt: skip
     for by in UPSELL_GROUPS:
-        columns: list[Column] = [_col(by, text)]
+        columns: list[Column] = [(by, lambda r, by=by: grouped(r[by], words))]
         for key in UPSELL_KEYS:
             if key.endswith("rate"):
                 columns.append(_col(key, percent))
