@@ -110,7 +110,7 @@
     draw("rv-chart-funnel", d.runs, {
       color: PALETTE, grid: { left: 8, right: 88, top: 8, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis" },
-      xAxis: { type: "value", minInterval: 1 },
+      xAxis: { type: "value", minInterval: 1, splitNumber: 3, axisLabel: { hideOverlap: true } },
       yAxis: { type: "category", data: stages.map(function (s) { return t[s.stage]; }) },
       series: [{ type: "bar", name: t.count,
         label: { show: true, position: "right", formatter: function (p) {
@@ -125,7 +125,7 @@
     draw("rv-chart-reasons", d.reasons, {
       color: PALETTE, grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis" },
-      xAxis: { type: "value", minInterval: 1 },
+      xAxis: { type: "value", minInterval: 1, splitNumber: 3, axisLabel: { hideOverlap: true } },
       yAxis: { type: "category",
         data: rows.map(function (r) { return t["reason:" + r.reason] || r.reason; }) },
       series: [{ type: "bar", name: t.declined,
