@@ -78,8 +78,9 @@ def known_codes(world: World) -> set[str]:
     """Every code the product stores or prints: its enums' values, the campaign files' and
     the cohorts' names, why a vehicle is due."""
     codes: set[str] = {"returned"}
-    for enum in (ContactStatus, RunStatus, ExclusionReason, SuppressionReason, ChannelKind,
-                 CallCode, NotReached, DeclineReason, Dissatisfaction, ReplyCode, DueBasis):  # fmt: skip
+    enums = (ContactStatus, RunStatus, ExclusionReason, SuppressionReason, ChannelKind, CallCode,
+             NotReached, DeclineReason, Dissatisfaction, ReplyCode, DueBasis)  # fmt: skip
+    for enum in enums:
         codes |= {m.value for m in enum}
     codes |= set(campaign_files(world.settings).campaigns) | set(COHORTS)
     return codes
@@ -112,7 +113,7 @@ def _every_state(engine: Engine, world: World) -> tuple[str, list[int]]:
                     counts={"targeted": 1},
                     started_at=now,
                 )
-                .returning(RUNS.c.id)  # fmt: skip
+                .returning(RUNS.c.id)
             ).scalar_one()
             runs.append(run_id)
         states: list[tuple[str, str | None]] = [

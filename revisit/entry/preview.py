@@ -158,7 +158,7 @@ def render_samples(
         sender_receives_replies=settings.receives_replies,
     )  # fmt: skip
     renderer = Renderer(settings.templates_dir)
-    out = []
+    out: list[tuple[str, str]] = []
     for customer_id, ctx in contexts.items():
         lang = str(ctx["language"])
         if c.channel == ChannelKind.SMS:

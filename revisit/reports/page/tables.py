@@ -135,11 +135,13 @@ def tables(data: dict[str, Any], words: dict[str, str]) -> dict[str, Table]:
     lifts = _lift_columns(words)
     out = {
         "trend": _table("trend", words["trend_title"], [
-            ("campaign", lambda r: named(r["campaign"], words)), ("period", lambda r: text(r["period"])),
+            ("campaign", lambda r: named(r["campaign"], words)),
+            ("period", lambda r: text(r["period"])),
             *_counted("runs", "targeted", "holdout", "contacted", "returned"), *lifts,
         ], data["trend"], words),
         "runs": _table("runs", words["runs_title"], [
-            ("campaign", lambda r: named(r["campaign"], words)), ("day", lambda r: text(r["as_of"])),
+            ("campaign", lambda r: named(r["campaign"], words)),
+            ("day", lambda r: text(r["as_of"])),
             *_counted("targeted", "holdout", "contacted", "delivered", "reached", "booked",
                       "returned"),
             *lifts, ("revenue", lambda r: amount(r["revenue"])),
@@ -153,7 +155,8 @@ def tables(data: dict[str, Any], words: dict[str, str]) -> dict[str, Table]:
             ("declined", lambda r: count(r["declined"])), ("share", lambda r: percent(r["share"])),
         ], data["reasons"], words),
         "churn": _table("churn", words["churn_title"], [
-            ("campaign", lambda r: named(r["campaign"], words)), ("store", lambda r: text(r["store"])),
+            ("campaign", lambda r: named(r["campaign"], words)),
+            ("store", lambda r: text(r["store"])),
             ("reason", lambda r: text(words.get(f"reason:{r['reason']}", r["reason"]))),
             ("declined", lambda r: count(r["declined"])), ("share", lambda r: percent(r["share"])),
         ], data["churn"], words),
@@ -165,7 +168,7 @@ def tables(data: dict[str, Any], words: dict[str, str]) -> dict[str, Table]:
         ], data["staff"], words),
     }  # fmt: skip
     for by in UPSELL_GROUPS:
-        columns: list[Column] = [(by, lambda r, by=by: grouped(r[by], words))]
+        columns: list[Column] = [_col(by, lambda value: grouped(value, words))]
         for key in UPSELL_KEYS:
             if key.endswith("rate"):
                 columns.append(_col(key, percent))
