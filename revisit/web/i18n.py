@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from revisit.campaigns.labels import ANY, pick
 from revisit.errors import RevisitError
 
@@ -241,3 +244,23 @@ def problem_text(problem: object, lang: str) -> str:
         if text.startswith(start):
             return translate(key, lang)
     return text
+
+
+#: Time zones of mainland China, whose clocks all read Beijing time.
+BEIJING_ZONES = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"})
+
+
+def zone_name(zone: str, lang: str) -> str:
+    """A time zone as staff read it: 北京时间 for China's zones in zh; else the zone's UTC
+    offset now (``UTC+8``, ``UTC+5:30``) in zh, and its IANA name in en."""
+    if lang == "en":
+        return zone
+    if zone in BEIJING_ZONES:
+        return "北京时间"
+    try:
+        offset = dt.datetime.now(ZoneInfo(zone)).utcoffset() or dt.timedelta()
+    except (ZoneInfoNotFoundError, ValueError):
+        return zone
+    minutes = int(offset.total_seconds()) // 60
+    sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
+    return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")

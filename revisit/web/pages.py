@@ -22,7 +22,7 @@ from revisit.dms.phones import format_for_reading, mask_phone
 from revisit.entry.lookup import campaign_files
 from revisit.errors import RevisitError
 from revisit.web.csrf import FIELD, csrf_token
-from revisit.web.i18n import pick_language, problem_text, translate
+from revisit.web.i18n import pick_language, problem_text, translate, zone_name
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -74,7 +74,8 @@ def page(
     """``template`` rendered for this request, with ``user``, ``lang``, ``t`` (words in
     the page's language), ``label`` (a code's label: ``label(value, kind)``, see
     :func:`revisit.campaigns.labels.label`), ``campaign_name`` (a campaign's display name),
-    ``problem_text`` (an expected error in the page's language), ``csrf_field``,
+    ``problem_text`` (an expected error in the page's language), ``zone_name`` (a time
+    zone as staff read it), ``csrf_field``,
     ``csrf_token`` and ``flash`` (the one-line message a redirect left in the session:
     [words key, text]) besides ``context``."""
     lang = language_of(request)
@@ -92,6 +93,7 @@ def page(
         "label": lambda value, kind=None: label(value, lang, kind),
         "campaign_name": campaign_name,
         "problem_text": lambda problem: problem_text(problem, lang),
+        "zone_name": lambda zone: zone_name(zone, lang),
         "csrf_field": FIELD,
         "csrf_token": csrf_token(request) if has_session else "",
         "flash": flash if isinstance(flash, list) and len(flash) == 2 else None,
