@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from revisit.campaigns.labels import ANY, pick
@@ -213,12 +214,16 @@ def translate(key: str, lang: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def error_text(error: RevisitError, lang: str) -> str:
+def error_text(error: RevisitError, lang: str, names: Mapping[str, str] | None = None) -> str:
     """What a page says of an error in ``lang``: an expected one (its ``code`` is a words
-    key) in the user's words, its values filled in; any other as "the launch failed: "
-    and its own one-line message."""
+    key) in the user's words, its values filled in (a ``campaign`` by its display name from
+    ``names``, campaign → name people read); any other as "the launch failed: " and its own
+    one-line message."""
     if error.code and error.code in WORDS:
-        return translate(error.code, lang, **{k: str(v) for k, v in error.values.items()})
+        values = {k: str(v) for k, v in error.values.items()}
+        if "campaign" in values:
+            values["campaign"] = (names or {}).get(values["campaign"], values["campaign"])
+        return translate(error.code, lang, **values)
     return translate("failed_with", lang, what=str(error))
 
 
