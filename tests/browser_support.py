@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -138,3 +138,84 @@ def shown_number(text: str) -> float | None:
 def file_url(path: Path) -> str:
     """The file: URL of a local file."""
     return path.resolve().as_uri()
+
+
+#: How the dashboard shows a group with nothing recorded (the JSON's ``unknown``).
+UNKNOWN_GROUP = {"未登记": "unknown"}
+
+
+def assert_shown(shown: dict[str, str], expected: dict[str, Any], keys: list[str]) -> None:
+    for key in keys:
+        value, got = expected[key], shown_number(shown[key])
+        if value is None:
+            assert got is None, (key, shown[key])
+        elif isinstance(value, int):
+            assert got == value, (key, shown[key], value)
+        else:  # one decimal of a percentage, or two of an amount
+            assert got == pytest.approx(value, abs=0.0005 if abs(value) <= 1 else 0.005), key
+
+
+def check_dashboard(
+    page: Any, report: Callable[..., list[dict[str, Any]]], names: dict[str, str] | None = None
+) -> None:
+    """The dashboard open in ``page`` shows, in its tables and charts, the numbers of
+    ``report(*args)`` (``revisit report [args] --format json`` for the same filters: runs,
+    ``staff``, ``churn``, ``upsell --by …``); campaigns shown by ``names`` (name → display
+    name) where given."""
+    names = names or {}
+    code_of = {v: k for k, v in names.items()}
+
+    def shown_name(code: str) -> str:
+        return names.get(code, code)
+
+    runs = report()
+    shown = page.eval_on_selector("#rv-runs", ROWS_JS)
+    assert [(r["campaign"], r["day"]) for r in shown] == [
+        (shown_name(r["campaign"]), r["as_of"]) for r in runs]  # fmt: skip
+    counts = ["targeted", "holdout", "contacted", "delivered", "reached", "booked", "returned",
+              "return_rate", "holdout_return_rate", "lift", "revenue"]  # fmt: skip
+    for row, expected in zip(shown, runs, strict=True):
+        assert_shown(row, expected, counts)
+    funnel = page.eval_on_selector("#rv-funnel", ROWS_JS)
+    stages = ["targeted", "contacted", "delivered", "reached", "booked", "returned"]
+    assert [shown_number(r["count"]) for r in funnel] == [sum(r[s] for r in runs) for s in stages]
+
+    staff = report("staff")
+    shown_staff = page.eval_on_selector("#rv-staff", ROWS_JS)
+    assert [r["staff"] for r in shown_staff] == [r["staff"] for r in staff]
+    for row, expected in zip(shown_staff, staff, strict=True):
+        assert_shown(row, expected, ["listed", "called", "reached", "booked", "returned",
+                                     "reach_rate", "return_rate"])  # fmt: skip
+    churn = report("churn")
+    shown_churn = page.eval_on_selector("#rv-churn", ROWS_JS)
+    assert [(r["campaign"], r["store"]) for r in shown_churn] == [
+        (shown_name(r["campaign"]), r["store"]) for r in churn]  # fmt: skip
+    for row, expected in zip(shown_churn, churn, strict=True):
+        assert_shown(row, expected, ["declined", "share"])
+    for by in ("month", "grade", "advisor", "team"):
+        upsell = report("upsell", "--by", by)
+        shown_upsell = page.eval_on_selector(f"#rv-upsell_{by}", ROWS_JS)
+        groups = [UNKNOWN_GROUP.get(g, g) for g in (r[by] for r in shown_upsell)]
+        assert groups == [r[by] for r in upsell]
+        for row, expected in zip(shown_upsell, upsell, strict=True):
+            assert_shown(row, expected, ["work_orders", "work_orders_with_items", "upsell_rate",
+                                         "items", "accepted", "upsell_success_rate",
+                                         "accepted_amount"])  # fmt: skip
+
+    # the charts draw the same numbers
+    drawn = page.evaluate("""() => echarts.getInstanceByDom(
+        document.getElementById('rv-chart-funnel')).getOption().series[0].data""")
+    assert drawn[::-1] == [sum(r[s] for r in runs) for s in stages]  # top stage drawn first
+    series = page.evaluate("""() => echarts.getInstanceByDom(document.getElementById(
+        'rv-chart-trend')).getOption().series.map(s => [s.name, s.data])""")
+    months = sorted({r["as_of"][:7] for r in runs})
+    for name, data in series:  # each campaign's return rate by month, its holdout's beside it
+        shown_campaign, _, holdout = name.partition(" · ")
+        campaign = code_of.get(shown_campaign, shown_campaign)
+        part, whole = ("holdout_returned", "holdout") if holdout else ("returned", "contacted")
+        for month, drawn_rate in zip(months, data, strict=True):
+            mine = [r for r in runs if r["campaign"] == campaign and r["as_of"][:7] == month]
+            total = sum(r[whole] for r in mine)
+            expected = round(100 * sum(r[part] for r in mine) / total, 1) if total else None
+            assert drawn_rate == expected, (name, month)
+    assert len(series) == 2 * len({r["campaign"] for r in runs})

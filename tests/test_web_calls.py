@@ -21,6 +21,7 @@ from revisit.campaigns.statuses import AuditAction
 from revisit.cli import app as cli
 from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES, TICKETS
 from revisit.entry.worklist import todays_calls
+from revisit.web.i18n import translate
 from tests.web_app_support import World, build_world, csrf_of, make_client, sign_in
 
 USERS = {"王芳": ("staff", ["S1"]), "李娜": ("staff", ["S2"])}
@@ -40,10 +41,10 @@ def _listed(html: str) -> list[int]:
     return [int(i) for i in re.findall(r'class="open-call" href="/calls/(\d+)"', html)]
 
 
-def _outcome(client: TestClient, contact_id: int, **form: str) -> object:
+def _outcome(client: TestClient, contact_id: int, lang: str = "zh", **form: str) -> object:
     token = csrf_of(client.get(f"/calls/{contact_id}").text)
     return client.post(f"/calls/{contact_id}", data=form | {"csrf_token": token},
-                       follow_redirects=False)  # fmt: skip
+                       headers={"accept-language": lang}, follow_redirects=False)  # fmt: skip
 
 
 def test_todays_calls_list_the_callers_own_contacts_highest_priority_first(
@@ -113,21 +114,29 @@ def test_a_callback_goes_on_that_days_list_and_the_last_outcome_ends_the_list(
 
 
 @pytest.mark.parametrize(
-    ("form", "problem"),
+    ("form", "field", "problem"),
     [
-        ({"code": "declined"}, "a declined call needs a reason"),
-        ({"code": "callback"}, "a callback needs the day to call back"),
-        ({"code": "booked", "reason": "price"}, "a reason goes with not_reached or declined"),
-        ({"code": "flying"}, "unknown outcome 'flying'"),
-        ({"code": "callback", "callback_date": "2020-01-01"}, "is not after the contact's day"),
-        ({"code": "dissatisfied", "reason": "attitude"}, "needs the customer's words in the note"),
+        ({"code": "declined"}, "reason", "a declined call needs a reason"),
+        ({"code": "callback"}, "callback_date", "a callback needs the day to call back"),
+        ({"code": "booked", "reason": "price"}, "reason",
+         "a reason goes with not_reached or declined"),
+        ({"code": "flying"}, "outcome", "unknown outcome 'flying'"),
+        ({"code": "callback", "callback_date": "2020-01-01"}, "callback_date",
+         "is not after the contact's day"),
+        ({"code": "dissatisfied", "reason": "attitude"}, "note",
+         "needs the customer's words in the note"),
     ],
-)
+)  # fmt: skip
 def test_an_outcome_that_cannot_be_used_is_shown_and_nothing_is_written(
-    engine: Engine, world: World, wang: TestClient, form: dict[str, str], problem: str
+    engine: Engine, world: World, wang: TestClient, form: dict[str, str], field: str, problem: str
 ) -> None:
+    # the caller reads zh: the field's problem in zh, the English message only in en
     answer = _outcome(wang, world.calls["S1"][0], **form)
-    assert answer.status_code == 400 and problem in html.unescape(answer.text)  # type: ignore[attr-defined]
+    shown = html.unescape(answer.text)
+    assert answer.status_code == 400 and translate(f"problem:{field}", "zh") in shown
+    assert problem not in shown
+    english = _outcome(wang, world.calls["S1"][0], **form, lang="en")
+    assert english.status_code == 400 and problem in html.unescape(english.text)
     with engine.connect() as conn:
         assert conn.execute(select(OUTCOMES.c.id).where(OUTCOMES.c.kind == "call")).all() == []
         assert audit_rows(conn, action=AuditAction.OUTCOME_LOGGED) == []

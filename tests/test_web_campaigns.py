@@ -54,9 +54,9 @@ def test_the_confirmation_shows_the_numbers_and_samples_of_the_users_stores(
     lead = _client(engine, world, "lead12")
     preview = lead.get(f"/campaigns/maintenance_due?day={day}").text
     assert '<b class="n-to-contact">2</b>' in preview and "确认发起" in preview
-    assert preview.count("segment(s)") == 2  # the two S2 customers' texts
+    assert preview.count('class="length"') == 2  # the two S2 customers' texts, their length in zh
     only_s1 = _client(engine, world, "lead1").get(f"/campaigns/maintenance_due?day={day}").text
-    assert '<b class="n-targeted">0</b>' in only_s1 and "segment(s)" not in only_s1
+    assert '<b class="n-targeted">0</b>' in only_s1 and 'class="length"' not in only_s1
     assert "确认发起" not in only_s1 and "请管理员发起" in only_s1
     assert lead.get("/campaigns/no_such_campaign").status_code == 404
     assert lead.get("/campaigns/maintenance_due?day=2026-13-01").status_code == 400

@@ -99,7 +99,7 @@ def test_a_greeting_offers_no_launch_on_another_day_and_says_which(
     page = lead.get("/campaigns/festival").text  # today, not the occasion
     assert "确认发起" not in page and 'action="/campaigns/festival/launch"' not in page
     assert page.count("仅在 2027-02-06 执行") == 1  # the campaign's days, under its name
-    assert "festival 仅在 2027-02-06 当天执行,不能为" in page
+    assert "春节问候 仅在 2027-02-06 当天执行,不能为" in page
     listed = lead.get("/campaigns").text
     assert "仅在 2027-02-06 执行" in listed and "仅在 2027-04-15 至 2027-06-30 期间执行" in listed
     english = lead.get("/campaigns/seasonal", headers={"Accept-Language": "en"}).text
@@ -122,7 +122,7 @@ def test_today_is_the_store_time_zones_and_past_and_later_days_are_refused(
     lead = _lead(engine, world, clock=lambda: EARLY_IN_SHANGHAI, launcher=launcher)
     # 2027-02-06 in Shanghai while UTC still says 02-05: the greeting's day is today
     confirm = lead.get("/campaigns/festival?day=2027-02-06").text
-    assert "发起日期(时区 Asia/Shanghai)" in confirm
+    assert "发起日期(时区 北京时间)" in confirm
     assert '<b class="launch-day">2027-02-06' in confirm
     assert "确认发起" in confirm and "位客户发送短信,仅在发送时段 09:00–20:00 内发出" in confirm
     assert _launch(lead, "festival", FESTIVAL) == "/campaigns/festival/2027-02-06/run"

@@ -95,6 +95,8 @@ class CampaignDef(CampaignContent):
 
     name: str
     description: str = ""
+    # The name people read, per language ({zh: 三日回访, en: Three-day follow-up}).
+    title: dict[str, str] = Field(default_factory=dict)
     cohort: str
     params: dict[str, Any] = Field(default_factory=dict)
     channel: ChannelKind
@@ -126,6 +128,20 @@ class CampaignDef(CampaignContent):
         if value not in COHORTS:
             raise ValueError(f"unknown cohort {value!r}; known: {', '.join(COHORTS)}")
         return value
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: dict[str, str]) -> dict[str, str]:
+        for lang in value:
+            if lang not in LANGUAGES:
+                raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
+        return value
+
+    def display_name(self, lang: str) -> str:
+        """The campaign's name for people reading ``lang``: its ``title`` in that language,
+        else in the other, else its file name."""
+        others = [t for k, t in sorted(self.title.items()) if k != lang]
+        return self.title.get(lang) or next(iter(others), self.name)
 
     @field_validator("templates")
     @classmethod

@@ -25,6 +25,32 @@ from revisit.rendering import Renderer, load_contexts, refs_from_details
 from revisit.settings import Settings
 
 
+class SampleText(str):
+    """A rendered sample as the CLI prints it (``text [2 segment(s), UCS-2]``, or ``call sheet
+    of N characters rendered``), carrying its parts for a page to word in its own language:
+    ``body`` (the SMS text, "" for a call sheet), ``segments`` and ``encoding`` (an SMS) or
+    ``characters`` (a call sheet's length)."""
+
+    body: str
+    segments: int
+    encoding: str
+    characters: int
+
+    @classmethod
+    def sms(cls, body: str, segments: int, encoding: str) -> SampleText:
+        """An SMS sample."""
+        made = cls(f"{body} [{segments} segment(s), {encoding}]")
+        made.body, made.segments, made.encoding, made.characters = body, segments, encoding, 0
+        return made
+
+    @classmethod
+    def call_sheet(cls, characters: int) -> SampleText:
+        """A call sheet sample, by its length."""
+        made = cls(f"call sheet of {characters} characters rendered")
+        made.body, made.segments, made.encoding, made.characters = "", 0, "", characters
+        return made
+
+
 @dataclass
 class Preview:
     """What a run of a campaign would do: its plan (every targeted customer's decision) and
@@ -132,13 +158,13 @@ def render_samples(
         sender_receives_replies=settings.receives_replies,
     )  # fmt: skip
     renderer = Renderer(settings.templates_dir)
-    out = []
+    out: list[tuple[str, str]] = []
     for customer_id, ctx in contexts.items():
         lang = str(ctx["language"])
         if c.channel == ChannelKind.SMS:
             sms = renderer.render_sms(c.name, lang, ctx, templates=c.templates)
-            out.append((customer_id, f"{sms.text} [{sms.segments} segment(s), {sms.encoding}]"))
+            out.append((customer_id, SampleText.sms(sms.text, sms.segments, sms.encoding)))
         else:
             sheet = renderer.render_call_sheet(c.name, lang, ctx, templates=c.templates)
-            out.append((customer_id, f"call sheet of {len(sheet)} characters rendered"))
+            out.append((customer_id, SampleText.call_sheet(len(sheet))))
     return out

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from revisit.campaigns.outcome_codes import LABELS
+import datetime as dt
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from revisit.campaigns.labels import ANY, pick
 from revisit.errors import RevisitError
 
 LANGUAGES = ("zh", "en")
@@ -132,20 +136,31 @@ WORDS: dict[str, tuple[str, str]] = {
         "Sign-in is not configured: set REVISIT_SECRET_KEY.",
     ),
     "home": ("首页", "Home"),
-    # contact and run statuses (revisit.campaigns.statuses)
-    "pending": ("待发送", "pending"),
-    "sending": ("发送中", "sending"),
-    "sent": ("已发送", "sent"),
-    "failed": ("失败", "failed"),
-    "unknown": ("待核实", "unknown"),
-    "listed": ("已分配", "listed"),
-    "deferred": ("延后", "deferred"),
-    "planned": ("已计划", "planned"),
-    "paused": ("已暂停", "paused"),
-    "done": ("完成", "done"),
-    "dry_run": ("预演", "dry run"),
-    "sms": ("短信", "SMS"),
-    "call": ("电话", "call"),
+    "sms_length": ("计 {segments} 条短信({encoding} 编码)", "{segments} segment(s), {encoding}"),
+    "sheet_length": ("通话脚本共 {characters} 字", "a call sheet of {characters} characters"),
+    "field_problem": ("{field}填写有误:{what}", "{field}: {what}"),
+    # what an outcome form's field may be wrong about (revisit.outcomes.calls.FieldProblem)
+    "problem:outcome": ("请选择一个有效的结果。", "Choose a valid outcome."),
+    "problem:reason": (
+        "原因与结果不符:未接通选未接通原因,拒绝选拒绝原因,不满意选不满意类别,其他结果不填原因。",
+        "The reason does not fit the outcome: not reached takes why, declined a decline "
+        "reason, dissatisfied a category; other outcomes take none.",
+    ),
+    "problem:callback_date": (
+        "回访日期:选“再联系”时必填,须是今天或以后的日期;其他结果不填。",
+        "Callback date: needed with call back, today or later; other outcomes take none.",
+    ),
+    "problem:note": (
+        "客户不满意时,请在备注中记下客户的原话。",
+        "A dissatisfied call needs the customer's words in the note.",
+    ),
+    "problem:contact_id": (
+        "这位客户不在您的待拨名单上。",
+        "This customer is not on your call list.",
+    ),
+    "problem:current_password": ("当前密码不正确。", "current password: wrong"),
+    "problem:new_password_short": ("新密码至少 10 位。", "new password: at least 10 characters"),
+    "problem:new_password_same": ("新密码不能与当前密码相同。", "new password: must differ"),
     "problem": ("{what}", "{what}"),
     "paused_by": ("已由 {who} 暂停", "Paused by {who}"),
     # the call sheet: a contact not to call, an outcome already recorded, times' zone
@@ -190,18 +205,67 @@ def pick_language(user_language: str | None, accept_language: str | None) -> str
 
 def translate(key: str, lang: str, **values: object) -> str:
     """The words of ``key`` in ``lang``, with ``{name}`` fields filled from ``values``;
-    an outcome code or reason gets its label (:data:`LABELS`); an unknown key is itself."""
-    pair = WORDS.get(key) or LABELS.get(key)
+    a code (a status, a reason, an outcome) gets its label from the one catalogue
+    (:data:`revisit.campaigns.labels.ANY`); an unknown key is itself."""
+    pair = WORDS.get(key) or ANY.get(key)
     if pair is None:
         return key
-    text = pair[1] if lang == "en" else pair[0]
+    text = pick(pair, lang)
     return text.format(**values) if values else text
 
 
-def error_text(error: RevisitError, lang: str) -> str:
+def error_text(error: RevisitError, lang: str, names: Mapping[str, str] | None = None) -> str:
     """What a page says of an error in ``lang``: an expected one (its ``code`` is a words
-    key) in the user's words, its values filled in; any other as "the launch failed: "
-    and its own one-line message."""
+    key) in the user's words, its values filled in (a ``campaign`` by its display name from
+    ``names``, campaign → name people read); any other as "the launch failed: " and its own
+    one-line message."""
     if error.code and error.code in WORDS:
-        return translate(error.code, lang, **{k: str(v) for k, v in error.values.items()})
+        values = {k: str(v) for k, v in error.values.items()}
+        if "campaign" in values:
+            values["campaign"] = (names or {}).get(values["campaign"], values["campaign"])
+        return translate(error.code, lang, **values)
     return translate("failed_with", lang, what=str(error))
+
+
+#: Known messages of the product's expected errors (their English start) → words key.
+MESSAGES: tuple[tuple[str, str], ...] = (
+    ("current password: wrong", "problem:current_password"),
+    ("new password: at least", "problem:new_password_short"),
+    ("new password: must differ", "problem:new_password_same"),
+)
+
+
+def problem_text(problem: object, lang: str) -> str:
+    """An expected error as the user reads it: in en its own message; in zh the words of
+    its field (an outcome form's :class:`~revisit.outcomes.calls.FieldProblem`) or of a
+    known message (:data:`MESSAGES`), else its message."""
+    text = str(problem)
+    if lang == "en":
+        return text
+    field = getattr(problem, "field", None)
+    if isinstance(field, str) and f"problem:{field}" in WORDS:
+        return translate(f"problem:{field}", lang)
+    for start, key in MESSAGES:
+        if text.startswith(start):
+            return translate(key, lang)
+    return text
+
+
+#: Time zones of mainland China, whose clocks all read Beijing time.
+BEIJING_ZONES = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"})
+
+
+def zone_name(zone: str, lang: str) -> str:
+    """A time zone as staff read it: 北京时间 for China's zones in zh; else the zone's UTC
+    offset now (``UTC+8``, ``UTC+5:30``) in zh, and its IANA name in en."""
+    if lang == "en":
+        return zone
+    if zone in BEIJING_ZONES:
+        return "北京时间"
+    try:
+        offset = dt.datetime.now(ZoneInfo(zone)).utcoffset() or dt.timedelta()
+    except (ZoneInfoNotFoundError, ValueError):
+        return zone
+    minutes = int(offset.total_seconds()) // 60
+    sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
+    return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")

@@ -16,10 +16,13 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from revisit.access.users import SignedIn
+from revisit.campaigns.labels import label
 from revisit.campaigns.statuses import Role
 from revisit.dms.phones import format_for_reading, mask_phone
+from revisit.entry.lookup import campaign_files
+from revisit.errors import RevisitError
 from revisit.web.csrf import FIELD, csrf_token
-from revisit.web.i18n import pick_language, translate
+from revisit.web.i18n import pick_language, problem_text, translate, zone_name
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -52,17 +55,45 @@ def language_of(request: Request) -> str:
     return pick_language(user.language if user else None, request.headers.get("accept-language"))
 
 
+def campaign_names(request: Request, lang: str) -> dict[str, str]:
+    """campaign file name → the name people read in ``lang`` (the campaign file's ``title``),
+    for every campaign file that loads; {} when the folder cannot be read."""
+    settings = getattr(request.app.state, "settings", None)
+    if settings is None:
+        return {}
+    try:
+        files = campaign_files(settings)
+    except RevisitError:
+        return {}
+    return {name: c.display_name(lang) for name, c in files.campaigns.items()}
+
+
 def page(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
     """``template`` rendered for this request, with ``user``, ``lang``, ``t`` (words in
-    the page's language), ``csrf_field``, ``csrf_token`` and ``flash`` (the one-line
-    message a redirect left in the session: [words key, text]) besides ``context``."""
+    the page's language), ``label`` (a code's label: ``label(value, kind)``, see
+    :func:`revisit.campaigns.labels.label`), ``campaign_name`` (a campaign's display name),
+    ``problem_text`` (an expected error in the page's language), ``zone_name`` (a time
+    zone as staff read it), ``csrf_field``,
+    ``csrf_token`` and ``flash`` (the one-line message a redirect left in the session:
+    [words key, text]) besides ``context``."""
     lang = language_of(request)
     has_session = "session" in request.scope
     flash = request.session.pop("flash", None) if has_session else None
+    names: dict[str, str] = {}
+
+    def campaign_name(name: str) -> str:
+        if not names:
+            names.update(campaign_names(request, lang) or {"": ""})
+        return names.get(name, name)
+
     base = {
         "user": user_of(request), "lang": lang, "t": partial(translate, lang=lang),
+        "label": lambda value, kind=None: label(value, lang, kind),
+        "campaign_name": campaign_name,
+        "problem_text": lambda problem: problem_text(problem, lang),
+        "zone_name": lambda zone: zone_name(zone, lang),
         "csrf_field": FIELD,
         "csrf_token": csrf_token(request) if has_session else "",
         "flash": flash if isinstance(flash, list) and len(flash) == 2 else None,

@@ -51,8 +51,10 @@ def test_a_caller_works_todays_calls_in_chromium(
         page.wait_for_url(f"**/calls/{second}")  # the next customer opens
         assert "已保存" in page.inner_text("p.flash") and "已预约" in page.inner_text("p.flash")
         shots = Path(os.environ.get("REVISIT_SCREENSHOT_DIR") or tmp_path)
-        page.screenshot(path=str(shots / "call-page.png"), full_page=True)
+        page.screenshot(path=str(shots / "call.png"), full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        page.reload()
+        page.screenshot(path=str(shots / "call.phone.png"))  # the top of the sheet
         page.goto(f"{url}/calls")
         assert page.locator("a.open-call").count() == 2
     env = {

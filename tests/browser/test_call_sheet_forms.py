@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from revisit.db.tables import OUTCOMES
 from revisit.web import create_app
+from revisit.web.i18n import translate
 from tests.web_app_support import PASSWORD, build_world
 from tests.web_support import serve_app
 
@@ -41,7 +42,7 @@ def test_a_failed_outcome_stays_on_its_sheet_and_a_saved_one_is_amended_in_chrom
         page.click("form.outcome button[type=submit]")
         page.wait_for_selector("p.problem")
         assert page.url == f"{url}/calls/{first}"
-        assert "callback needs the day" in page.inner_text("p.problem")
+        assert translate("problem:callback_date", "zh") in page.inner_text("p.problem")
         assert page.input_value("textarea[name=note]") == "出差下周回"
         assert page.is_checked("input[name=code][value=callback]")
         # the form's 400 is the one console line Chromium writes for it; nothing else

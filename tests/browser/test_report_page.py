@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from revisit.cli import app
 from revisit.db.engine import create_db_engine, upgrade_schema
-from tests.browser_support import CHARTS, ROWS_JS, file_url, shown_number
+from tests.browser_support import CHARTS, ROWS_JS, check_dashboard, file_url, shown_number
 from tests.dashboard_support import two_store_dealer
 
 
@@ -41,17 +41,6 @@ def cli_json(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
     return rows
 
 
-def assert_shown(shown: dict[str, str], expected: dict[str, Any], keys: list[str]) -> None:
-    for key in keys:
-        value, got = expected[key], shown_number(shown[key])
-        if value is None:
-            assert got is None, (key, shown[key])
-        elif isinstance(value, int):
-            assert got == value, (key, shown[key], value)
-        else:  # one decimal of a percentage, or two of an amount
-            assert got == pytest.approx(value, abs=0.0005 if abs(value) <= 1 else 0.005), key
-
-
 def open_report(page: Any, path: Path) -> None:
     page.goto(file_url(path))
     page.wait_for_function(f"window.revisitDashboard && revisitDashboard.charts.length == {CHARTS}")
@@ -67,54 +56,7 @@ def test_the_file_report_shows_the_json_reports_numbers(
     assert page.locator("h1").inner_text() == "回厂看板"
     assert page.get_attribute("html", "lang") == "zh-CN"
 
-    runs = cli_json(dealer_db)
-    shown = page.eval_on_selector("#rv-runs", ROWS_JS)
-    assert [(r["campaign"], r["day"]) for r in shown] == [(r["campaign"], r["as_of"]) for r in runs]
-    counts = ["targeted", "holdout", "contacted", "delivered", "reached", "booked", "returned",
-              "return_rate", "holdout_return_rate", "lift", "revenue"]  # fmt: skip
-    for row, expected in zip(shown, runs, strict=True):
-        assert_shown(row, expected, counts)
-    funnel = page.eval_on_selector("#rv-funnel", ROWS_JS)
-    stages = ["targeted", "contacted", "delivered", "reached", "booked", "returned"]
-    assert [shown_number(r["count"]) for r in funnel] == [sum(r[s] for r in runs) for s in stages]
-
-    staff = cli_json(dealer_db, "staff")
-    shown_staff = page.eval_on_selector("#rv-staff", ROWS_JS)
-    assert [r["staff"] for r in shown_staff] == [r["staff"] for r in staff]
-    for row, expected in zip(shown_staff, staff, strict=True):
-        assert_shown(row, expected, ["listed", "called", "reached", "booked", "returned",
-                                     "reach_rate", "return_rate"])  # fmt: skip
-    churn = cli_json(dealer_db, "churn")
-    shown_churn = page.eval_on_selector("#rv-churn", ROWS_JS)
-    assert [(r["campaign"], r["store"]) for r in shown_churn] == [
-        (r["campaign"], r["store"]) for r in churn]  # fmt: skip
-    for row, expected in zip(shown_churn, churn, strict=True):
-        assert_shown(row, expected, ["declined", "share"])
-    for by in ("month", "grade", "advisor", "team"):
-        upsell = cli_json(dealer_db, "upsell", "--by", by)
-        shown_upsell = page.eval_on_selector(f"#rv-upsell_{by}", ROWS_JS)
-        assert [r[by] for r in shown_upsell] == [r[by] for r in upsell]
-        for row, expected in zip(shown_upsell, upsell, strict=True):
-            assert_shown(row, expected, ["work_orders", "work_orders_with_items", "upsell_rate",
-                                         "items", "accepted", "upsell_success_rate",
-                                         "accepted_amount"])  # fmt: skip
-
-    # the charts draw the same numbers
-    drawn = page.evaluate("""() => echarts.getInstanceByDom(
-        document.getElementById('rv-chart-funnel')).getOption().series[0].data""")
-    assert drawn[::-1] == [sum(r[s] for r in runs) for s in stages]  # top stage drawn first
-    series = page.evaluate("""() => echarts.getInstanceByDom(document.getElementById(
-        'rv-chart-trend')).getOption().series.map(s => [s.name, s.data])""")
-    months = sorted({r["as_of"][:7] for r in runs})
-    for name, data in series:  # each campaign's return rate by month, its holdout's beside it
-        campaign, _, holdout = name.partition(" · ")
-        part, whole = ("holdout_returned", "holdout") if holdout else ("returned", "contacted")
-        for month, drawn_rate in zip(months, data, strict=True):
-            mine = [r for r in runs if r["campaign"] == campaign and r["as_of"][:7] == month]
-            total = sum(r[whole] for r in mine)
-            expected = round(100 * sum(r[part] for r in mine) / total, 1) if total else None
-            assert drawn_rate == expected, (name, month)
-    assert len(series) == 2 * len({r["campaign"] for r in runs})
+    check_dashboard(page, lambda *args: cli_json(dealer_db, *args))
     page.screenshot(path=str(tmp_path / "dashboard.zh.png"), full_page=True)
 
 

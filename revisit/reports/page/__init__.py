@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +69,12 @@ def static_files(echarts_js: Path) -> dict[str, Path]:
     }
 
 
-def island(data: dict[str, Any], lang: str) -> Markup:
-    """The JSON island's text: the dashboard data and the words of ``lang``, with ``<``,
-    ``>`` and ``&`` escaped so that no value can close the script element."""
-    text = json.dumps({"lang": lang, "labels": labels(lang), "data": data}, ensure_ascii=False)
+def island(data: dict[str, Any], lang: str, words: dict[str, str] | None = None) -> Markup:
+    """The JSON island's text: the dashboard data and the words of ``lang`` (``words``, else
+    :func:`labels`), with ``<``, ``>`` and ``&`` escaped so that no value can close the
+    script element."""
+    words = labels(lang) if words is None else words
+    text = json.dumps({"lang": lang, "labels": words, "data": data}, ensure_ascii=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text)
 
@@ -82,12 +84,14 @@ def _inline_script(source: str) -> Markup:
     return Markup(_SCRIPT_END.sub(r"<\\/\1", source))
 
 
-def _context(data: dict[str, Any], lang: str, **extra: Any) -> dict[str, Any]:
+def _context(
+    data: dict[str, Any], lang: str, names: Mapping[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
     if lang not in LANGUAGES:
         raise ValueError(f"lang: unknown language {lang!r}; use {', '.join(LANGUAGES)}")
-    words = labels(lang)
+    words = labels(lang, names)
     return {"lang": lang, "t": words, "data": data, "tables": tables(data, words),
-            "island": island(data, lang), **extra}  # fmt: skip
+            "island": island(data, lang, words), **extra}  # fmt: skip
 
 
 def render_dashboard_fragment(
@@ -96,14 +100,17 @@ def render_dashboard_fragment(
     lang: str = "zh",
     static_url: str = "/static",
     choices: dict[str, Sequence[str]] | None = None,
+    campaign_names: Mapping[str, str] | None = None,
 ) -> Markup:
     """The dashboard as an HTML fragment for a page of the app (``lang``: zh or en), its
     stylesheet and scripts linked from ``static_url`` (where :func:`static_files` are
     served). With ``choices`` (``{"stores": [...], "campaigns": [...]}``, the stores the user
     may see) it carries a GET filter form (fields ``store`` (repeated), ``campaign``,
-    ``since``, ``until``, ``period``). Raises ValueError for another language."""
-    context = _context(data, lang, static_url=static_url.rstrip("/"), choices=choices,
-                       inline=None)  # fmt: skip
+    ``since``, ``until``, ``period``). ``campaign_names`` (name → display name, from the
+    campaign files) shows campaigns by the names people read. Raises ValueError for another
+    language."""
+    context = _context(data, lang, campaign_names, static_url=static_url.rstrip("/"),
+                       choices=choices, inline=None)  # fmt: skip
     return Markup(_ENV.get_template("_dashboard.html.j2").render(context))
 
 

@@ -43,8 +43,9 @@
     var byKey = {};
     d.trend.forEach(function (r) { byKey[r.campaign + "|" + r.period] = r; });
     var rates = [], lifts = [];
-    campaigns.forEach(function (name, i) {
-      var rows = periods.map(function (p) { return byKey[name + "|" + p] || null; });
+    campaigns.forEach(function (code, i) {
+      var rows = periods.map(function (p) { return byKey[code + "|" + p] || null; });
+      var name = t["campaign:" + code] || code;
       rates.push({ type: "line", name: name, color: colour(i), connectNulls: true,
         data: rows.map(function (r) { return r ? pct(r.return_rate) : null; }) });
       rates.push({ type: "line", name: name + " · " + t.holdout, color: colour(i),
@@ -109,7 +110,7 @@
     draw("rv-chart-funnel", d.runs, {
       color: PALETTE, grid: { left: 8, right: 88, top: 8, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis" },
-      xAxis: { type: "value", minInterval: 1 },
+      xAxis: { type: "value", minInterval: 1, splitNumber: 3, axisLabel: { hideOverlap: true } },
       yAxis: { type: "category", data: stages.map(function (s) { return t[s.stage]; }) },
       series: [{ type: "bar", name: t.count,
         label: { show: true, position: "right", formatter: function (p) {
@@ -124,7 +125,7 @@
     draw("rv-chart-reasons", d.reasons, {
       color: PALETTE, grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis" },
-      xAxis: { type: "value", minInterval: 1 },
+      xAxis: { type: "value", minInterval: 1, splitNumber: 3, axisLabel: { hideOverlap: true } },
       yAxis: { type: "category",
         data: rows.map(function (r) { return t["reason:" + r.reason] || r.reason; }) },
       series: [{ type: "bar", name: t.declined,

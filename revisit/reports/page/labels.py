@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from revisit.campaigns.outcome_codes import LABELS as OUTCOME_LABELS
+from collections.abc import Mapping
+
+from revisit.campaigns.labels import label
 from revisit.campaigns.outcome_codes import DeclineReason
 
 LANGUAGES = ("zh", "en")
@@ -44,6 +46,7 @@ _WORDS: dict[str, tuple[str, str]] = {
         "增修率 = work orders with a proposed item / work orders; 增修成功率 = accepted items / "
         "proposed items. Counted by visit day, whatever the campaign.",
     ),
+    "unknown": ("未登记", "unknown"),
     "significant": ("显著", "significant"),
     "not_yet": ("尚不显著", "not yet"),
     # column heads
@@ -89,11 +92,15 @@ _WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def labels(lang: str) -> dict[str, str]:
+def labels(lang: str, campaign_names: Mapping[str, str] | None = None) -> dict[str, str]:
     """Every dashboard word in ``lang`` (zh or en; anything else falls back to zh), decline
-    reasons included under their values (``price`` → ``价格``)."""
+    reasons included under their values (``reason:price`` → ``价格``, from the one label
+    catalogue :mod:`revisit.campaigns.labels`) and the campaigns' display names under theirs
+    (``campaign:lapsed_12_24`` → ``1-2年未回店召回``, from ``campaign_names``)."""
     i = 1 if lang == "en" else 0
     words = {key: pair[i] for key, pair in _WORDS.items()}
     for reason in DeclineReason:
-        words[f"reason:{reason.value}"] = OUTCOME_LABELS[reason][i]
+        words[f"reason:{reason.value}"] = label(reason.value, lang, "decline_reason")
+    for name, shown in (campaign_names or {}).items():
+        words[f"campaign:{name}"] = shown
     return words

@@ -16,6 +16,7 @@ from revisit.reports.upsell import KEYS as UPSELL_KEYS
 from revisit.reports.upsell import UPSELL_GROUPS
 
 MISSING = "—"
+UNKNOWN = "unknown"  # a group with nothing recorded (revisit.reports.upsell)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,21 @@ def text(value: Any) -> Cell:
     return Cell(MISSING if value is None else str(value))
 
 
+def named(campaign: str, words: dict[str, str]) -> Cell:
+    """A campaign by its display name (``campaign:<name>`` in ``words``), else its name;
+    the CSV keeps the name."""
+    shown = words.get(f"campaign:{campaign}", campaign)
+    return Cell(shown, campaign if shown != campaign else "")
+
+
+def grouped(value: Any, words: dict[str, str]) -> Cell:
+    """A group's name (an advisor, a team), ``unknown`` (none recorded) in words; the CSV
+    keeps the value."""
+    if value == UNKNOWN:
+        return Cell(words["unknown"], UNKNOWN)
+    return text(value)
+
+
 Column = tuple[str, Callable[[dict[str, Any]], Cell]]
 
 
@@ -119,11 +135,13 @@ def tables(data: dict[str, Any], words: dict[str, str]) -> dict[str, Table]:
     lifts = _lift_columns(words)
     out = {
         "trend": _table("trend", words["trend_title"], [
-            ("campaign", lambda r: text(r["campaign"])), ("period", lambda r: text(r["period"])),
+            ("campaign", lambda r: named(r["campaign"], words)),
+            ("period", lambda r: text(r["period"])),
             *_counted("runs", "targeted", "holdout", "contacted", "returned"), *lifts,
         ], data["trend"], words),
         "runs": _table("runs", words["runs_title"], [
-            ("campaign", lambda r: text(r["campaign"])), ("day", lambda r: text(r["as_of"])),
+            ("campaign", lambda r: named(r["campaign"], words)),
+            ("day", lambda r: text(r["as_of"])),
             *_counted("targeted", "holdout", "contacted", "delivered", "reached", "booked",
                       "returned"),
             *lifts, ("revenue", lambda r: amount(r["revenue"])),
@@ -137,7 +155,8 @@ def tables(data: dict[str, Any], words: dict[str, str]) -> dict[str, Table]:
             ("declined", lambda r: count(r["declined"])), ("share", lambda r: percent(r["share"])),
         ], data["reasons"], words),
         "churn": _table("churn", words["churn_title"], [
-            ("campaign", lambda r: text(r["campaign"])), ("store", lambda r: text(r["store"])),
+            ("campaign", lambda r: named(r["campaign"], words)),
+            ("store", lambda r: text(r["store"])),
             ("reason", lambda r: text(words.get(f"reason:{r['reason']}", r["reason"]))),
             ("declined", lambda r: count(r["declined"])), ("share", lambda r: percent(r["share"])),
         ], data["churn"], words),
@@ -149,7 +168,7 @@ def tables(data: dict[str, Any], words: dict[str, str]) -> dict[str, Table]:
         ], data["staff"], words),
     }  # fmt: skip
     for by in UPSELL_GROUPS:
-        columns: list[Column] = [_col(by, text)]
+        columns: list[Column] = [_col(by, lambda value: grouped(value, words))]
         for key in UPSELL_KEYS:
             if key.endswith("rate"):
                 columns.append(_col(key, percent))

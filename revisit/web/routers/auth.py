@@ -20,7 +20,8 @@ from revisit.access.users import UserError, authenticate, change_password
 from revisit.campaigns.statuses import AuditAction, Role
 from revisit.web.csrf import csrf_token
 from revisit.web.deps import CurrentUser, EngineDep, SettingsDep
-from revisit.web.pages import local_time, page
+from revisit.web.i18n import zone_name
+from revisit.web.pages import language_of, local_time, page
 
 router = APIRouter(tags=["auth"])
 #: The session key a failed form leaves for its page: {"form", "status", "values"}.
@@ -77,7 +78,7 @@ def login(
     if wait is not None:
         minutes = max(1, math.ceil(wait.total_seconds() / 60))
         zone = settings.default_timezone
-        at = f"{local_time(now + wait, zone)[11:]} ({zone})"
+        at = f"{local_time(now + wait, zone)[11:]} ({zone_name(zone, language_of(request))})"
         return back_to_form(request, again, "login", 429, name=name,
                             error=["too_many", minutes, at])  # fmt: skip
     with engine.begin() as conn:

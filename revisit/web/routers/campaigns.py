@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from revisit.access.users import SignedIn
 from revisit.campaigns.config import CampaignDef
+from revisit.campaigns.labels import label
 from revisit.entry.clocks import check_launch_day
 from revisit.entry.holds import HoldError, lift_pause, pause
 from revisit.entry.scoped import (
@@ -39,7 +40,7 @@ from revisit.errors import NotFoundError, RevisitError
 from revisit.web.deps import EngineDep, LeadUser, SettingsDep
 from revisit.web.i18n import error_text, translate
 from revisit.web.launches import DONE, FAILED, RUNNING, Launcher
-from revisit.web.pages import language_of, page
+from revisit.web.pages import campaign_names, language_of, page
 
 router = APIRouter(tags=["campaigns"])
 
@@ -153,7 +154,7 @@ def campaign(
     context = {
         "preview": found, "day": as_of, "may_launch": may_launch(engine, user, definition),
         "run_id": runs_of_day(engine, as_of=as_of).get(definition.name),
-        "refusal": error_text(refusal, lang) if refusal else None,
+        "refusal": error_text(refusal, lang, campaign_names(request, lang)) if refusal else None,
         "run_days": run_days_note(definition, lang), "tz": settings.default_timezone,
     }  # fmt: skip
     return page(request, "campaign.html", context)
@@ -183,7 +184,8 @@ def launch_campaign(
     try:
         _launcher(request).start(engine, settings, name=definition.name, day=as_of, actor=user.name)
     except RevisitError as exc:
-        request.session["flash"] = ["problem", error_text(exc, language_of(request))]
+        lang = language_of(request)
+        request.session["flash"] = ["problem", error_text(exc, lang, campaign_names(request, lang))]
         return back
     return RedirectResponse(f"/campaigns/{definition.name}/{as_of}/run", status_code=303)
 
@@ -195,7 +197,8 @@ def _launch_state(request: Request, engine: EngineDep, name: str, as_of: dt.date
     return {
         "campaign": name, "as_of": as_of.isoformat(), "run_id": run_id,
         "state": found.state if found else (DONE if run_id else None),
-        "error": error_text(found.error, lang) if found and found.error else None,
+        "error": error_text(found.error, lang, campaign_names(request, lang))
+        if found and found.error else None,
         "flow_run": found.flow_run if found else None,
         "flow_state": found.flow_state if found else None,
     }  # fmt: skip
@@ -284,7 +287,8 @@ def resume_run(
     try:
         _launcher(request).start(engine, settings, name=ref.campaign, day=ref.as_of)
     except RevisitError as exc:
-        request.session["flash"] = ["problem", error_text(exc, language_of(request))]
+        lang = language_of(request)
+        request.session["flash"] = ["problem", error_text(exc, lang, campaign_names(request, lang))]
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 
@@ -298,5 +302,6 @@ def run_json(request: Request, run_id: int, user: LeadUser, engine: EngineDep) -
     launched = _launcher(request).state(view.campaign, view.as_of)
     flow_state = launched.flow_state if launched is not None else None
     return JSONResponse(
-        view.as_dict() | {"status_label": translate(view.status, lang), "flow_state": flow_state}
+        view.as_dict()
+        | {"status_label": label(view.status, lang, "run_status"), "flow_state": flow_state}
     )

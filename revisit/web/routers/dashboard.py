@@ -22,7 +22,7 @@ from revisit.errors import ConfigError
 from revisit.reports.dashboard import PERIODS, DashboardFilter, dashboard_data, scoped_stores
 from revisit.reports.page import render_dashboard_fragment, static_files
 from revisit.web.deps import EngineDep, ManagerUser, SettingsDep
-from revisit.web.pages import language_of, page
+from revisit.web.pages import campaign_names, language_of, page
 from revisit.web.security import CSP
 
 router = APIRouter(tags=["dashboard"])
@@ -74,6 +74,7 @@ def dashboard(
     fragment = render_dashboard_fragment(
         data, lang=language_of(request), static_url=STATIC_URL,
         choices={"stores": visible, "campaigns": campaigns},
+        campaign_names=campaign_names(request, language_of(request)),
     )  # fmt: skip
     response = page(request, "dashboard.html", {"fragment": fragment})
     response.headers["content-security-policy"] = DASHBOARD_CSP

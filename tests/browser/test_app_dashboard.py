@@ -1,0 +1,65 @@
+"""The app's ``/dashboard`` in Chromium, signed in as a manager: it loads with no console
+error and no request leaving the machine, draws every chart, and shows the numbers of
+``revisit report --format json`` for the same filters (all the manager's stores, then one),
+campaigns by their files' titles — the checks of the self-contained file report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from revisit.access.users import add_user, parse_role
+from revisit.cli import app as cli
+from revisit.entry.lookup import campaign_files
+from revisit.web import create_app
+from tests.browser_support import CHARTS, check_dashboard
+from tests.dashboard_support import two_store_dealer
+from tests.web_app_support import PASSWORD, web_settings
+from tests.web_support import serve_app
+
+
+def test_the_apps_dashboard_shows_the_json_reports_numbers(
+    checked_page: Any, engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    two_store_dealer(engine)
+    settings = web_settings(tmp_path)
+    with engine.begin() as conn:
+        once = add_user(conn, name="经理", role=parse_role("manager"), stores=["S1", "S2"],
+                        actor="test")  # fmt: skip
+    env = {"REVISIT_DATABASE_URL": db_url, "REVISIT_CAMPAIGNS_DIR": str(settings.campaigns_dir)}
+
+    def report(*args: str, store: str | None = None) -> list[dict[str, Any]]:
+        scope = ["--store", store] if store else []
+        done = CliRunner().invoke(cli, ["report", *args, *scope, "--format", "json"], env=env)
+        assert done.exit_code == 0, done.output
+        rows: list[dict[str, Any]] = json.loads(done.stdout)
+        return rows
+
+    names = {n: c.display_name("zh") for n, c in campaign_files(settings).campaigns.items()}
+    page = checked_page
+    with serve_app(lambda _url: create_app(settings, engine)) as url:
+        page.goto(f"{url}/dashboard")
+        page.wait_for_url("**/login?next=*")
+        page.fill("input[name=name]", "经理")
+        page.fill("input[name=password]", once)
+        page.click("main button[type=submit]")
+        page.wait_for_url("**/password")
+        page.fill("input[name=current]", once)
+        page.fill("input[name=new]", PASSWORD)
+        page.click("main button[type=submit]")
+        page.goto(f"{url}/dashboard")
+        page.wait_for_function(f"revisitDashboard.charts.length == {CHARTS}")
+        assert page.get_attribute("html", "lang") == "zh-CN"
+        check_dashboard(page, report, names)
+        drawn = page.evaluate("() => revisitDashboard.charts.map(c => c.getOption().series.length)")
+        assert len(drawn) == CHARTS and all(n > 0 for n in drawn), drawn
+        # the same checks for one store, through the page's filter form
+        page.uncheck("input[name=store][value=S1]")
+        page.click("#rv-filters button[type=submit]")
+        page.wait_for_url("**store=S2**")
+        page.wait_for_function(f"revisitDashboard.charts.length == {CHARTS}")
+        check_dashboard(page, lambda *args: report(*args, store="S2"), names)
