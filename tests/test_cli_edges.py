@@ -80,6 +80,11 @@ BAD: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["999999", "--code", "booked"], "unknown contact 999999"),
         (["1", "--code", "flying"], "unknown outcome 'flying'"),
     ],
+    ("outcome", "amend"): [
+        (["999999", "--code", "booked"], "unknown contact 999999"),
+        (["1", "--code", "flying"], "unknown outcome 'flying'"),
+        (["1", "--callback", "2026-13-45"], "'2026-13-45' is not a date"),
+    ],
     ("outcome", "import"): [(["{tmp}/nope.csv"], "nope.csv")],
     ("report",): [
         (["--campaign", "maintenance_du"], "unknown campaign 'maintenance_du'"),
@@ -191,6 +196,7 @@ USES_DB: dict[tuple[str, ...], list[str]] = {
     ("demo-day-after",): ["{tmp}/day", "--day", "2026-11-23"],
     ("attribute",): [],
     ("outcome", "log"): ["1", "--code", "booked"],
+    ("outcome", "amend"): ["1", "--code", "booked"],
     ("outcome", "import"): ["{tmp}/file.txt"],
     ("report",): [],
     ("report", "churn"): [],
@@ -215,6 +221,7 @@ LEAD: dict[tuple[str, ...], list[str]] = {
     ("import",): ["{tmp}/export"], ("demo-data",): ["{tmp}/demo"], ("cohort",): ["lapsed_12_24"],
     ("campaign", "preview"): ["maintenance_due"], ("campaign", "run"): ["maintenance_due"],
     ("demo-month-after",): ["{tmp}/month"], ("outcome", "log"): ["1", "--code", "booked"],
+    ("outcome", "amend"): ["1", "--code", "booked"],
     ("outcome", "import"): ["{tmp}/file.txt"], ("demo-day-after",): ["{tmp}/day"],
     ("optout", "import"): ["{tmp}/file.txt"],
     ("tickets", "show"): ["1"], ("tickets", "start"): ["1"],

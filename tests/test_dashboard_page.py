@@ -103,3 +103,29 @@ def test_echarts_missing_is_one_line(engine: Engine, db_url: str, tmp_path: Path
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "ECharts not found" in result.output and "REVISIT_ECHARTS_JS" in result.output
     assert not (tmp_path / "d.html").exists()
+
+
+def test_the_file_names_campaigns_by_their_files_titles(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """``revisit report --format html`` shows a campaign by its file's ``title`` in the page's
+    language, as the app's dashboard does; a run whose file is gone keeps its code."""
+    dealer = two_store_dealer(engine)
+    campaigns = tmp_path / "campaigns"
+    campaigns.mkdir()
+    shipped = Path(__file__).resolve().parent.parent / "campaigns" / "maintenance_due.yaml"
+    (campaigns / f"{dealer.sms_campaign}.yaml").write_text(
+        shipped.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    env = {"REVISIT_DATABASE_URL": db_url, "REVISIT_CAMPAIGNS_DIR": str(campaigns)}
+    for lang, title in (("zh", "定期保养提醒"), ("en", "Maintenance due")):
+        out = tmp_path / f"d.{lang}.html"
+        result = CliRunner().invoke(
+            app, ["report", "--format", "html", "--lang", lang, "--output", str(out)], env=env
+        )
+        assert result.exit_code == 0, result.output
+        found = ISLAND.search(out.read_text(encoding="utf-8"))
+        assert found is not None
+        shown = json.loads(found.group(1))["labels"]
+        assert title in json.dumps(shown, ensure_ascii=False), lang
+        assert dealer.call_campaign not in json.dumps(shown, ensure_ascii=False)

@@ -27,7 +27,7 @@ from revisit.campaigns.statuses import AuditAction
 from revisit.cli import app as cli
 from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES, RUNS, STORES
 from revisit.dms.phones import format_for_reading, mask_phone
-from revisit.web.i18n import translate
+from revisit.web.i18n import translate, zone_name
 from tests.web_app_support import ROOT, World, build_world, csrf_of, make_client, sign_in
 
 USERS = {"王芳": ("staff", ["S1"]), "张伟": ("staff", ["S1"]), "lead1": ("lead", ["S1"])}
@@ -160,7 +160,7 @@ def test_an_outcome_recorded_is_shown_and_amended_once_audited(
             OUTCOMES.c.contact_id == first, OUTCOMES.c.kind == "call")).scalar_one()  # fmt: skip
     # a form opened before (no amend field) that says something else is refused
     stale = _post(wang, first, code="booked")
-    assert stale.status_code == 400 and "already recorded" in stale.text
+    assert stale.status_code == 400 and "已记录过结果" in stale.text
     amended = _post(wang, first, code="booked", note="周六上午来", amend=str(outcome_id))
     assert amended.status_code == 303
     assert "已修改" in wang.get(amended.headers["location"]).text
@@ -176,7 +176,7 @@ def test_an_outcome_recorded_is_shown_and_amended_once_audited(
     assert audits[0]["detail"]["after"]["code"] == "booked"
     # an amendment that cannot be used is shown again at the sheet's address, nothing changes
     bad = _post(wang, first, code="declined", amend=str(outcome_id))
-    assert bad.status_code == 400 and "needs a reason" in bad.text
+    assert bad.status_code == 400 and "原因与结果不符" in bad.text
 
 
 def test_revisit_outcome_amend_is_the_same_function(
@@ -201,8 +201,8 @@ def test_revisit_outcome_amend_is_the_same_function(
 @pytest.mark.parametrize(
     ("form", "problem"),
     [
-        ({"code": "callback", "note": "出差"}, "a callback needs the day to call back"),
-        ({"code": "declined", "note": "不想来"}, "a declined call needs a reason"),
+        ({"code": "callback", "note": "出差"}, "回访日期:选“再联系”时必填"),
+        ({"code": "declined", "note": "不想来"}, "原因与结果不符"),
     ],
 )
 def test_a_failed_outcome_form_shows_at_the_sheets_address_with_the_input_kept(
@@ -280,5 +280,5 @@ def test_times_show_in_the_stores_zone_and_say_which(engine: Engine, world: Worl
         text = html.unescape(wang.get(url).text)
         assert "2026-11-28 18:30" in text, url  # the reply, 02:30 UTC
         assert f"{logged.astimezone(zone):%Y-%m-%d %H:%M}" in text, url
-        assert "America/Los_Angeles" in text, url
+        assert zone_name("America/Los_Angeles", "zh") in text, url  # UTC-8 (or -7 in summer)
         assert f"{at:%Y-%m-%d %H:%M}" not in text, url

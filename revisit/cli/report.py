@@ -18,7 +18,7 @@ from rich.table import Table
 from revisit.campaigns.outcome_codes import label
 from revisit.cli.app import app, console, engine_of, handles_errors, settings_of
 from revisit.cli.options import parse_day
-from revisit.entry.lookup import check_known
+from revisit.entry.lookup import campaign_titles, check_known
 from revisit.errors import RevisitError
 from revisit.reports.calls import CallFilter, churn_report, staff_report
 from revisit.reports.campaigns import (
@@ -268,7 +268,8 @@ def write_dashboard(
     with engine.connect() as conn:
         data = dashboard_data(conn, f)
     generated = dt.datetime.now(ZoneInfo(settings.default_timezone))
-    page = render_dashboard_file(data, lang=lang, echarts_js=echarts, generated=generated)
+    page = render_dashboard_file(data, lang=lang, echarts_js=echarts, generated=generated,
+                                 campaign_names=campaign_titles(settings, lang))  # fmt: skip
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(page, encoding="utf-8")
     console.print(f"dashboard of {len(data['runs'])} run(s) written to {output}")

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from revisit.campaigns.config import CampaignDef, CampaignFiles, read_campaigns
 from revisit.cohorts.select import COHORTS
 from revisit.db.tables import CAMPAIGNS, CUSTOMERS, STORES
-from revisit.errors import NotFoundError
+from revisit.errors import NotFoundError, RevisitError
 from revisit.settings import Settings
 
 
@@ -33,6 +33,17 @@ def campaign_files(settings: Settings) -> CampaignFiles:
 
     Raises :class:`~revisit.errors.ConfigError` when the folder does not exist."""
     return read_campaigns(settings.campaigns_dir)
+
+
+def campaign_titles(settings: Settings, lang: str) -> dict[str, str]:
+    """campaign file name → the name people read in ``lang`` (the file's ``title``), for
+    every campaign file that loads; {} when the folder cannot be read (reports of past runs
+    then show the names the runs were recorded under)."""
+    try:
+        files = campaign_files(settings)
+    except RevisitError:
+        return {}
+    return {name: c.display_name(lang) for name, c in files.campaigns.items()}
 
 
 def find_campaign(files: CampaignFiles, name: str) -> CampaignDef:

@@ -83,6 +83,7 @@ def amend_call_outcome(
     :class:`FieldProblem` naming the field that cannot be used (nothing is written)."""
     if not code.strip() and not reason.strip():
         raise FieldProblem("outcome", "give an outcome (or a reason that names it)")
+    parsed, detail, when = parse_outcome(code, reason, callback)  # what was typed, first
     contact = conn.execute(select(CONTACTS).where(CONTACTS.c.id == contact_id)).first()
     if contact is None:
         raise FieldProblem("contact_id", f"unknown contact {contact_id}")
@@ -91,7 +92,6 @@ def amend_call_outcome(
         raise FieldProblem("contact_id", f"contact {contact_id} has no outcome to amend; log one")
     if expected is not None and old["id"] != expected:
         raise FieldProblem("outcome", "another outcome was recorded meanwhile: check it first")
-    parsed, detail, when = parse_outcome(code, reason, callback)
     new = CallOutcome(contact_id=contact_id, code=parsed, detail=detail, callback_date=when,
                       staff=staff or old["staff"], note=(note or "").strip() or None)  # fmt: skip
     check_outcome(new, contact)

@@ -158,6 +158,18 @@ WORDS: dict[str, tuple[str, str]] = {
         "这位客户不在您的待拨名单上。",
         "This customer is not on your call list.",
     ),
+    "problem:already_recorded": (
+        "这位客户已记录过结果(见上方);如需更正,请在已记录的结果中修改。",
+        "An outcome is already recorded for this customer: amend it instead.",
+    ),
+    "problem:recorded_meanwhile": (
+        "刚才已有人记录了新的结果,请先查看再修改。",
+        "Another outcome was recorded meanwhile: check it first.",
+    ),
+    "problem:nothing_to_amend": (
+        "这位客户还没有记录结果,请直接记录。",
+        "No outcome is recorded for this customer yet: record one.",
+    ),
     "problem:current_password": ("当前密码不正确。", "current password: wrong"),
     "problem:new_password_short": ("新密码至少 10 位。", "new password: at least 10 characters"),
     "problem:new_password_same": ("新密码不能与当前密码相同。", "new password: must differ"),
@@ -227,27 +239,31 @@ def error_text(error: RevisitError, lang: str, names: Mapping[str, str] | None =
     return translate("failed_with", lang, what=str(error))
 
 
-#: Known messages of the product's expected errors (their English start) → words key.
+#: Known messages of the product's expected errors (words they hold) → words key; checked
+#: before a field's general words, so that a field with several problems says which.
 MESSAGES: tuple[tuple[str, str], ...] = (
     ("current password: wrong", "problem:current_password"),
     ("new password: at least", "problem:new_password_short"),
     ("new password: must differ", "problem:new_password_same"),
+    ("an outcome is already recorded", "problem:already_recorded"),
+    ("another outcome was recorded meanwhile", "problem:recorded_meanwhile"),
+    ("has no outcome to amend", "problem:nothing_to_amend"),
 )
 
 
 def problem_text(problem: object, lang: str) -> str:
-    """An expected error as the user reads it: in en its own message; in zh the words of
-    its field (an outcome form's :class:`~revisit.outcomes.calls.FieldProblem`) or of a
-    known message (:data:`MESSAGES`), else its message."""
+    """An expected error as the user reads it: in en its own message; in zh the words of a
+    known message (:data:`MESSAGES`), else of its field (an outcome form's
+    :class:`~revisit.outcomes.calls.FieldProblem`), else its message."""
     text = str(problem)
     if lang == "en":
         return text
+    for words, key in MESSAGES:
+        if words in text:
+            return translate(key, lang)
     field = getattr(problem, "field", None)
     if isinstance(field, str) and f"problem:{field}" in WORDS:
         return translate(f"problem:{field}", lang)
-    for start, key in MESSAGES:
-        if text.startswith(start):
-            return translate(key, lang)
     return text
 
 

@@ -19,8 +19,7 @@ from revisit.access.users import SignedIn
 from revisit.campaigns.labels import label
 from revisit.campaigns.statuses import Role
 from revisit.dms.phones import format_for_reading, mask_phone
-from revisit.entry.lookup import campaign_files
-from revisit.errors import RevisitError
+from revisit.entry.lookup import campaign_titles
 from revisit.web.csrf import FIELD, csrf_token
 from revisit.web.i18n import pick_language, problem_text, translate, zone_name
 
@@ -56,16 +55,10 @@ def language_of(request: Request) -> str:
 
 
 def campaign_names(request: Request, lang: str) -> dict[str, str]:
-    """campaign file name → the name people read in ``lang`` (the campaign file's ``title``),
-    for every campaign file that loads; {} when the folder cannot be read."""
+    """campaign file name → the name people read in ``lang``
+    (:func:`revisit.entry.lookup.campaign_titles` of the app's settings)."""
     settings = getattr(request.app.state, "settings", None)
-    if settings is None:
-        return {}
-    try:
-        files = campaign_files(settings)
-    except RevisitError:
-        return {}
-    return {name: c.display_name(lang) for name, c in files.campaigns.items()}
+    return {} if settings is None else campaign_titles(settings, lang)
 
 
 def page(

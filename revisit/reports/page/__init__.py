@@ -115,17 +115,23 @@ def render_dashboard_fragment(
 
 
 def render_dashboard_file(
-    data: dict[str, Any], *, lang: str = "zh", echarts_js: Path, generated: dt.datetime
+    data: dict[str, Any],
+    *,
+    lang: str = "zh",
+    echarts_js: Path,
+    generated: dt.datetime,
+    campaign_names: Mapping[str, str] | None = None,
 ) -> str:
     """The dashboard as one self-contained HTML page (``lang``: zh or en) with ECharts
     (``echarts_js``, see :func:`echarts_path`), our script and stylesheet inlined: opened
-    from a file it requests nothing. ``generated`` is printed under the title. Raises
-    ConfigError when ECharts is missing, ValueError for another language."""
+    from a file it requests nothing. ``generated`` is printed under the title;
+    ``campaign_names`` as in :func:`render_dashboard_fragment`. Raises ConfigError when
+    ECharts is missing, ValueError for another language."""
     inline = {
         "echarts": _inline_script(echarts_path(echarts_js).read_text(encoding="utf-8")),
         "script": _inline_script((HERE / "dashboard.js").read_text(encoding="utf-8")),
         "style": Markup((HERE / "dashboard.css").read_text(encoding="utf-8")),
     }
-    context = _context(data, lang, static_url="", choices=None, inline=inline,
+    context = _context(data, lang, campaign_names, static_url="", choices=None, inline=inline,
                        generated=generated.isoformat(timespec="minutes"))  # fmt: skip
     return _ENV.get_template("dashboard.html.j2").render(context)
