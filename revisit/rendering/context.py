@@ -90,8 +90,8 @@ def _load_history(
 ) -> dict[str, list[dict[str, Any]]]:
     """The latest visits of every VIN as history entries, newest first: one indexed read of
     the chunk's visits up to as_of (a vehicle has a handful), the first
-    ``HISTORY_PER_VEHICLE`` of each kept. Each row is read into its entry once (a row's
-    dates are converted each time they are read)."""
+    ``HISTORY_PER_VEHICLE`` of each kept. Each row is unpacked into its entry once (a
+    row's field read by name costs about a microsecond)."""
     v = VISITS.c
     columns = (v.visit_id, v.vin, v.date, v.type, v.mileage_km, v.amount, v.advisor)
     by_vin: dict[str, list[dict[str, Any]]] = defaultdict(list)
