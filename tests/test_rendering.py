@@ -147,6 +147,27 @@ def test_segments_hold_every_unit(text: str) -> None:
     assert (length.units == 0) == (length.segments == 0)
 
 
+@given(st.text(alphabet="a€{中😀 ", max_size=400))
+def test_segments_pack_units_greedily(text: str) -> None:
+    """Whatever path counts them, a text's segments are its units packed in order, a
+    two-unit character never cut (the escape pair of GSM-7, the surrogate pair of UCS-2)."""
+    length = sms_segments(text)
+    if length.encoding == GSM7:
+        costs = [2 if ch in "€{" else 1 for ch in text]
+        single, per_segment = 160, 153
+    else:
+        costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+        single, per_segment = 70, 67
+    assert length.units == sum(costs)
+    segments, used = (1 if costs else 0), 0
+    if sum(costs) > single:
+        for cost in costs:
+            if used + cost > per_segment:
+                segments, used = segments + 1, 0
+            used += cost
+    assert length.segments == segments
+
+
 # --- a realistic store, built with the factories -----------------------------------------------
 
 
@@ -540,6 +561,11 @@ def test_a_template_failing_on_one_member_fails_the_campaign(tmp_path: Path) -> 
         "{{ customer.__class__.__mro__ }}",
         "{{ cn_date.__globals__ }}",
         "{{ upsell_items.append(1) }}",
+        # a context's dicts: their own methods still go through the sandbox's checks
+        "{{ customer.clear() }}",
+        "{{ customer.update(name='x') }}",
+        "{{ customer.pop('name') }}",
+        "{{ customer.__init__ }}",
     ],
 )
 def test_sandbox_blocks_unsafe_access(tmp_path: Path, source: str) -> None:
@@ -548,6 +574,14 @@ def test_sandbox_blocks_unsafe_access(tmp_path: Path, source: str) -> None:
         r.render_sms("evil", "zh", _ctx("C1", cn_date=cn_date))
     assert err.value.where.endswith("evil.zh.j2:2")
     assert "unsafe" in str(err.value) or "undefined" in str(err.value)
+
+
+def test_a_missing_field_of_a_context_dict_fails_the_render(tmp_path: Path) -> None:
+    r = _templates(tmp_path, **{"sms__field.zh.j2": "{{ customer.name }}\n{{ customer.nickname }}"})
+    with pytest.raises(RenderFailure) as err:
+        r.render_sms("field", "zh", _ctx("C1"))
+    assert err.value.where.endswith("field.zh.j2:2")
+    assert "nickname" in str(err.value)
 
 
 def test_segment_cap_is_enforced(tmp_path: Path) -> None:

@@ -255,8 +255,8 @@ def _plan_rows(
         query = query.limit(batch)
     rows = []
     for row in session.execute(query):
-        entries = json.loads(row.details) or [{}]
-        members = tuple(_member(campaign.cohort, row, e) for e in entries)
+        kept = json.loads(row.details)
+        members = tuple(_member(campaign.cohort, row, e) for e in kept or [{}])
         status = PlanDecision(row.status)
         send_at = send(row.store_id) if status == PlanDecision.TO_CONTACT else None
         rows.append(
@@ -270,6 +270,7 @@ def _plan_rows(
                 send_at,
                 row.event_key,
                 row.last_useful_day,
+                [e for e in kept if e],  # what keep() wrote: PlanRow.details
             )
         )
     return rows

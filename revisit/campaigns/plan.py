@@ -62,6 +62,8 @@ class PlanRow:
     send_at: dt.datetime | None = None  # to_contact rows: now, or when the window opens
     event_key: str | None = None  # what the contact is about (revisit.cohorts.events)
     last_useful_day: dt.date | None = None  # past it the contact is expired (None: no limit)
+    # the details as a kept plan holds them (read back: revisit.campaigns.kept), else None
+    kept_details: list[dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def phone(self) -> str | None:
@@ -74,7 +76,10 @@ class PlanRow:
     @property
     def details(self) -> list[dict[str, Any]]:
         """What the contact keeps of its members (``contacts.details``): per vehicle, the
-        due date and why, and the cohort's own fields (see :meth:`CohortMember.details`)."""
+        due date and why, and the cohort's own fields (see :meth:`CohortMember.details`);
+        a row read back from a kept plan gives them as kept, without rebuilding them."""
+        if self.kept_details is not None:
+            return self.kept_details
         return [d for d in (m.details() for m in self.members) if d]
 
 

@@ -59,8 +59,19 @@ class _Generator(CodeGenerator):
         self.write("))")
 
 
+# What ``getattr`` finds on a plain dict: its methods (the sandbox vets those; every other
+# name of a dict is one of its keys).
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
 class NoneRefusingEnvironment(ImmutableSandboxedEnvironment):
-    """The sandboxed environment in which printing None is an error."""
+    """The sandboxed environment in which printing None is an error.
+
+    Render contexts are plain dicts, lists, strings, numbers and dates: ``x.name`` on a dict
+    reads its key directly, as the sandbox would after Python's attribute lookup failed —
+    without raising and catching that AttributeError for every field a template prints. A
+    dict's own attributes (``items``, ``__class__``, …) and every other object still go
+    through the sandbox's checks."""
 
     code_generator_class = _Generator
 
@@ -69,6 +80,14 @@ class NoneRefusingEnvironment(ImmutableSandboxedEnvironment):
 
     def printable(self, value: Any) -> Any:
         return printable(value)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
 
 def _guarded(name: str, fn: Any) -> Any:

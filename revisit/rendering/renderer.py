@@ -159,13 +159,13 @@ class Renderer:
         )
 
     def _render(self, name: str, context: Mapping[str, Any]) -> str:
-        path = str(self.templates_dir / name)
         try:
             template = self._compiled.get(name)
             if template is None:
                 template = self._compiled[name] = self.env.get_template(name)
             return template.render(**context)
         except (jinja2.TemplateError, ValueError, TypeError, LookupError, ArithmeticError) as exc:
+            path = str(self.templates_dir / name)
             raise RenderFailure(str(exc), _template_location(exc, path)) from exc
 
     def render_sms(

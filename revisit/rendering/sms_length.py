@@ -38,8 +38,11 @@ class SmsLength:
     segments: int
 
 
+GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    return GSM7_ALL.issuperset(text)
 
 
 def _unit_costs(text: str, encoding: str) -> list[int]:
@@ -50,12 +53,19 @@ def _unit_costs(text: str, encoding: str) -> list[int]:
 
 def sms_segments(text: str) -> SmsLength:
     """The encoding, length in units and number of segments of ``text`` (empty text: 0)."""
-    encoding = GSM7 if is_gsm7(text) else UCS2
+    chars = set(text)
+    encoding = GSM7 if GSM7_ALL.issuperset(chars) else UCS2
+    single, per_segment = _LIMITS[encoding]
+    if not text:
+        return SmsLength(encoding, 0, 0)
+    # a two-unit character: an extension one in GSM-7, one beyond the BMP in UCS-2
+    gsm7 = encoding == GSM7
+    double = not GSM7_EXTENSION.isdisjoint(chars) if gsm7 else max(chars) > "\uffff"
+    if not double:  # every character one unit: whole segments of per_segment units
+        units = len(text)
+        return SmsLength(encoding, units, 1 if units <= single else -(-units // per_segment))
     costs = _unit_costs(text, encoding)
     units = sum(costs)
-    single, per_segment = _LIMITS[encoding]
-    if units == 0:
-        return SmsLength(encoding, 0, 0)
     if units <= single:
         return SmsLength(encoding, units, 1)
     segments, used = 1, 0
