@@ -88,3 +88,11 @@ def test_the_apps_dashboard_shows_the_json_reports_numbers(
         page.wait_for_url("**store=S2**")
         page.wait_for_function(f"revisitDashboard.charts.length == {CHARTS}")
         check_dashboard(page, lambda *args: report(*args, store="S2"), names)
+        # a filter the form got wrong: the form again, what is wrong, and no numbers
+        page.goto(f"{url}/dashboard?since=2026-12-31&until=2026-01-01&period=week")
+        page.wait_for_function(f"revisitDashboard.charts.length == {CHARTS}")
+        assert "起始日期 2026-12-31 晚于截止日期 2026-01-01" in page.inner_text("#rv-problems")
+        assert page.input_value("#rv-filters input[name=since]") == "2026-12-31"
+        assert page.input_value("#rv-filters select[name=period]") == "week"
+        assert page.eval_on_selector("#rv-runs", "t => t.tBodies[0].rows.length") == 1  # 无数据
+        assert page.evaluate("() => revisitDashboard.tableCsv('runs')").count("\r\n") == 1
