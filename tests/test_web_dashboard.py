@@ -65,7 +65,9 @@ BAD_FILTERS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("params", "zh", "en"), BAD_FILTERS)
+@pytest.mark.parametrize(
+    ("params", "zh", "en"), BAD_FILTERS, ids=["from-after-to", "no-date", "no-day", "period"]
+)
 def test_a_bad_filter_shows_the_form_again_saying_what_is_wrong(
     engine: Engine, world: World, params: dict[str, str], zh: str, en: str
 ) -> None:
