@@ -129,3 +129,47 @@ def test_the_file_names_campaigns_by_their_files_titles(
         shown = json.loads(found.group(1))["labels"]
         assert title in json.dumps(shown, ensure_ascii=False), lang
         assert dealer.call_campaign not in json.dumps(shown, ensure_ascii=False)
+
+
+def test_every_tables_csv_holds_raw_values_codes_beside_their_labels(engine: Engine) -> None:
+    two_store_dealer(engine)
+    with engine.connect() as conn:
+        data = dashboard_data(conn, DashboardFilter())
+    page = render_dashboard_file(data, lang="zh", echarts_js=ECHARTS,
+                                 generated=dt.datetime(2026, 11, 30, 9, 0))  # fmt: skip
+    csv = json.loads(ISLAND.findall(page)[0])["csv"]
+    words = labels("zh")
+    assert sorted(csv) == sorted(["trend", "runs", "funnel", "reasons", "churn", "staff",
+                                  *(f"upsell_{by}" for by in ("month", "grade", "advisor",
+                                                              "team"))])  # fmt: skip
+    for id_, table in csv.items():
+        assert len(table["heads"]) == len(table["keys"]), id_
+        assert table["heads"] == [words[k] for k in table["keys"]], id_
+        for row in table["rows"]:
+            assert len(row) == len(table["keys"]), id_
+            # nothing shown-only: no dash for a missing value, no formatted number
+            assert not any(isinstance(v, str) and (v == "—" or "%" in v) for v in row), row
+    # the interval as two numbers in points and its verdict as a code beside its words
+    for id_, source in (("trend", data["trend"]), ("runs", data["runs"])):
+        rows = [dict(zip(csv[id_]["keys"], row, strict=True)) for row in csv[id_]["rows"]]
+        assert len(rows) == len(source) and any(r["lift_ci_low"] is not None for r in rows)
+        for row, expected in zip(rows, source, strict=True):
+            assert row["campaign"] == expected["campaign"]
+            assert row["campaign_label"] == words.get(f"campaign:{row['campaign']}",
+                                                      row["campaign"])  # fmt: skip
+            for key in ("lift", "lift_ci_low", "lift_ci_high"):
+                value = expected[key]
+                assert row[key] == (None if value is None else pytest.approx(value * 100))
+            if expected["lift_ci_low"] is None:
+                assert row["lift_ci_verdict"] is row["lift_ci_verdict_label"] is None
+            else:
+                assert row["lift_ci_verdict"] in ("significant", "not_yet")
+                assert row["lift_ci_verdict_label"] == words[row["lift_ci_verdict"]]
+            assert row["return_rate"] == expected["return_rate"]
+    for id_ in ("reasons", "churn"):  # codes, as the JSON report has them; labels beside
+        rows = [dict(zip(csv[id_]["keys"], row, strict=True)) for row in csv[id_]["rows"]]
+        assert rows and [r["reason"] for r in rows] == [r["reason"] for r in data[id_]]
+        assert all(r["reason_label"] == words[f"reason:{r['reason']}"] for r in rows)
+    stages = [dict(zip(csv["funnel"]["keys"], r, strict=True)) for r in csv["funnel"]["rows"]]
+    assert [s["stage"] for s in stages] == [s["stage"] for s in data["funnel"]]
+    assert [s["count"] for s in stages] == [s["count"] for s in data["funnel"]]

@@ -4,6 +4,7 @@ inline styles allowed on this page alone (ECharts styles its canvas; scripts sta
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -53,9 +54,50 @@ def test_another_store_and_unknown_ids_get_the_same_404(engine: Engine, world: W
     assert other.status_code == unknown.status_code == no_campaign.status_code == 404
     assert other.text == unknown.text
     assert _client(engine, world, "mgr12").get("/dashboard", params={"store": "S2"}).is_success
-    # a period whose start is after its end is the form's fault: 400, not an error page
-    empty = mgr1.get("/dashboard", params={"since": "2026-12-01", "until": "2026-11-01"})
-    assert empty.status_code == 400
+
+
+BAD_FILTERS = [
+    ({"since": "2026-12-31", "until": "2026-01-01"},
+     "起始日期 2026-12-31 晚于截止日期 2026-01-01", "From 2026-12-31 is after To 2026-01-01"),
+    ({"since": "garbage"}, "“起”不是日期：'garbage'", "From is not a date: 'garbage'"),
+    ({"until": "2026-02-30"}, "“止”不是日期：'2026-02-30'", "To is not a date: '2026-02-30'"),
+    ({"period": "year"}, "未知周期：'year'", "unknown period 'year'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("params", "zh", "en"), BAD_FILTERS, ids=["from-after-to", "no-date", "no-day", "period"]
+)
+def test_a_bad_filter_shows_the_form_again_saying_what_is_wrong(
+    engine: Engine, world: World, params: dict[str, str], zh: str, en: str
+) -> None:
+    mgr = _client(engine, world, "mgr12")
+    good = _data(mgr.get("/dashboard").text)["data"]
+    assert good["runs"], "the world has runs, so that no data below means something"
+    for lang, message in (("zh-CN", zh), ("en", en)):
+        answer = mgr.get("/dashboard", params={**params, "campaign": world_campaign(good)},
+                         headers={"accept-language": lang})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        alert = re.search(r'<div class="rv-problems".*?</div>', answer.text, re.S)
+        assert alert and message in html.unescape(alert.group(0)), (lang, answer.text[:2000])
+        form = re.search(r'<form class="rv-filters".*?</form>', answer.text, re.S)
+        assert form, "the filter form, shown again"
+        for name, value in params.items():  # the user's values, as typed
+            assert re.search(rf'name="{name}"[^>]*value="{re.escape(value)}"', form.group(0)) or (
+                re.search(rf'value="{re.escape(value)}" selected', form.group(0))
+            ), name
+        assert f'value="{world_campaign(good)}" selected' in form.group(0)
+        data = _data(answer.text)["data"]  # no data: not numbers for other filters
+        assert data["runs"] == data["trend"] == data["funnel"] == data["staff"] == []
+        assert all(rows == [] for rows in data["upsell"].values())
+    ok = mgr.get("/dashboard", params={"since": "2026-01-01", "until": "2026-12-31"})
+    assert ok.status_code == 200 and 'class="rv-problems"' not in ok.text
+
+
+def world_campaign(data: dict) -> str:
+    """A campaign the dashboard's runs have."""
+    name: str = data["runs"][0]["campaign"]
+    return name
 
 
 def test_the_chart_files_are_served_behind_sign_in_and_leads_see_no_dashboard(

@@ -121,6 +121,28 @@ def reasons(churn: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"reason": r, "declined": n, "share": n / total} for r, n in ordered]
 
 
+def empty_data(
+    stores: frozenset[str] | None,
+    campaign: str | None,
+    since: str | None,
+    until: str | None,
+    period: str,
+) -> dict[str, Any]:
+    """The dashboard with no data (every list empty) for filters that could not be read: the
+    ``filter`` holds them as given (text, so a form can show them back)."""
+    return {
+        "filter": {
+            "stores": None if stores is None else sorted(stores),
+            "campaign": campaign,
+            "since": since or None,
+            "until": until or None,
+            "period": period,
+        },
+        **{key: [] for key in ("runs", "trend", "funnel", "churn", "reasons", "staff")},
+        "upsell": {by: [] for by in UPSELL_GROUPS},
+    }
+
+
 def dashboard_data(conn: Connection, f: DashboardFilter | None = None) -> dict[str, Any]:
     """The dashboard (see the module doc) as a JSON-ready dict with the keys ``filter``,
     ``runs``, ``trend``, ``funnel``, ``churn``, ``reasons``, ``staff`` and ``upsell`` (a dict

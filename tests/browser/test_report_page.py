@@ -76,22 +76,46 @@ def test_every_table_downloads_as_csv(
     assert download.value.suggested_filename == "runs.csv"
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     head, *rows = list(csv.reader(io.StringIO(text)))
-    assert head[:3] == ["Campaign", "Day", "Targeted"]
+    assert head[:4] == ["Campaign", "Campaign name", "Day", "Targeted"]
     runs = cli_json(dealer_db)
     assert len(rows) == len(runs)
     for row, expected in zip(rows, runs, strict=True):
         values = dict(zip(head, row, strict=True))
+        assert values["Campaign"] == expected["campaign"]  # the code; its name beside it
+        assert values["Day"] == expected["as_of"]
         assert int(values["Targeted"]) == expected["targeted"]
         assert int(values["Returned"]) == expected["returned"]
         assert float(values["Return rate"]) == expected["return_rate"]
-        lift = expected["lift"]
-        assert values["Lift (pp)"] == ("" if lift is None else repr(lift))
+        assert float(values["Revenue"]) == expected["revenue"]
+        for column, key in (("Lift (pp)", "lift"), ("95% interval low (pp)", "lift_ci_low"),
+                            ("95% interval high (pp)", "lift_ci_high")):  # fmt: skip
+            value = expected[key]
+            if value is None:
+                assert values[column] == "", column
+            else:
+                assert float(values[column]) == pytest.approx(value * 100), column
+        assert values["Verdict"] in (("",) if expected["lift_ci_low"] is None
+                                     else ("significant", "not_yet"))  # fmt: skip
+        assert values["Verdict name"] == {"": "", "significant": "significant",
+                                          "not_yet": "not yet"}[values["Verdict"]]  # fmt: skip
+    assert any(r["lift_ci_low"] is not None for r in runs), "an interval to compare"
     # every other table downloads too (ten downloads in all: Chromium holds back an 11th
-    # in a row from one page)
+    # in a row from one page), raw values only: the churn's reasons as codes
+    churn = cli_json(dealer_db, "churn")
+    assert churn, "declines to compare"
     for table in (t for t in tables if t != "rv-runs"):
         with page.expect_download() as download:
             page.click(f"button[data-table={table}]")
         assert download.value.suggested_filename == table.removeprefix("rv-") + ".csv"
+        text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+        head, *rows = list(csv.reader(io.StringIO(text)))
+        assert all("—" not in v and not v.endswith("%") for row in rows for v in row), table
+        if table == "rv-churn":
+            got = [dict(zip(head, row, strict=True)) for row in rows]
+            assert [(r["Campaign"], r["Store"], r["Reason"], int(r["Declined"])) for r in got] == [
+                (r["campaign"], r["store"], r["reason"], r["declined"]) for r in churn
+            ]
+            assert all(float(r["Share"]) == e["share"] for r, e in zip(got, churn, strict=True))
 
 
 def test_a_store_scoped_report_and_a_phone_screen(

@@ -4,8 +4,9 @@ One Jinja template (``_dashboard.html.j2``, zh or en, a phone's width or a desk'
 the tables; the charts are drawn by Apache ECharts from a JSON island
 (``<script type="application/json" id="rv-dashboard-data">``) that our ``dashboard.js`` reads,
 so no page carries an inline script and the app can keep ``script-src 'self'``. Every table
-has a button that downloads it as CSV (built in the browser from the table; formula cells
-neutralised as :mod:`revisit.sheets` does).
+has a button that downloads it as CSV (built in the browser from the island's raw values,
+:meth:`revisit.reports.page.tables.Table.csv`; formula cells neutralised as
+:mod:`revisit.sheets` does).
 
 - :func:`render_dashboard_file`: one self-contained page (``revisit report --format html``):
   ECharts, our script and stylesheet inlined; it requests nothing, from anywhere.
@@ -69,12 +70,19 @@ def static_files(echarts_js: Path) -> dict[str, Path]:
     }
 
 
-def island(data: dict[str, Any], lang: str, words: dict[str, str] | None = None) -> Markup:
-    """The JSON island's text: the dashboard data and the words of ``lang`` (``words``, else
-    :func:`labels`), with ``<``, ``>`` and ``&`` escaped so that no value can close the
-    script element."""
+def island(
+    data: dict[str, Any],
+    lang: str,
+    words: dict[str, str] | None = None,
+    csv: dict[str, dict[str, Any]] | None = None,
+) -> Markup:
+    """The JSON island's text: the dashboard data, the words of ``lang`` (``words``, else
+    :func:`labels`) and each table's CSV download by table id (``csv``, from
+    :meth:`revisit.reports.page.tables.Table.csv`), with ``<``, ``>`` and ``&`` escaped so
+    that no value can close the script element."""
     words = labels(lang) if words is None else words
-    text = json.dumps({"lang": lang, "labels": words, "data": data}, ensure_ascii=False)
+    content = {"lang": lang, "labels": words, "data": data, "csv": csv or {}}
+    text = json.dumps(content, ensure_ascii=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text)
 
@@ -90,8 +98,10 @@ def _context(
     if lang not in LANGUAGES:
         raise ValueError(f"lang: unknown language {lang!r}; use {', '.join(LANGUAGES)}")
     words = labels(lang, names)
-    return {"lang": lang, "t": words, "data": data, "tables": tables(data, words),
-            "island": island(data, lang, words), **extra}  # fmt: skip
+    shown = tables(data, words)
+    csv = {id_: table.csv() for id_, table in shown.items()}
+    return {"lang": lang, "t": words, "data": data, "tables": shown,
+            "island": island(data, lang, words, csv), **extra}  # fmt: skip
 
 
 def render_dashboard_fragment(
@@ -101,16 +111,18 @@ def render_dashboard_fragment(
     static_url: str = "/static",
     choices: dict[str, Sequence[str]] | None = None,
     campaign_names: Mapping[str, str] | None = None,
+    problems: Sequence[str] = (),
 ) -> Markup:
     """The dashboard as an HTML fragment for a page of the app (``lang``: zh or en), its
     stylesheet and scripts linked from ``static_url`` (where :func:`static_files` are
     served). With ``choices`` (``{"stores": [...], "campaigns": [...]}``, the stores the user
     may see) it carries a GET filter form (fields ``store`` (repeated), ``campaign``,
     ``since``, ``until``, ``period``). ``campaign_names`` (name → display name, from the
-    campaign files) shows campaigns by the names people read. Raises ValueError for another
+    campaign files) shows campaigns by the names people read. ``problems`` (what is wrong
+    with the filters, in ``lang``) are shown above the form. Raises ValueError for another
     language."""
     context = _context(data, lang, campaign_names, static_url=static_url.rstrip("/"),
-                       choices=choices, inline=None)  # fmt: skip
+                       choices=choices, inline=None, problems=list(problems))  # fmt: skip
     return Markup(_ENV.get_template("_dashboard.html.j2").render(context))
 
 
@@ -133,5 +145,5 @@ def render_dashboard_file(
         "style": Markup((HERE / "dashboard.css").read_text(encoding="utf-8")),
     }
     context = _context(data, lang, campaign_names, static_url="", choices=None, inline=inline,
-                       generated=generated.isoformat(timespec="minutes"))  # fmt: skip
+                       problems=[], generated=generated.isoformat(timespec="minutes"))  # fmt: skip
     return _ENV.get_template("dashboard.html.j2").render(context)

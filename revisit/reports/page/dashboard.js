@@ -1,7 +1,8 @@
 /* The manager's dashboard: draws its charts with Apache ECharts from the JSON island
  * #rv-dashboard-data (no inline script, so the app keeps CSP script-src 'self'), and makes
- * every table downloadable as CSV, built here from the table (UTF-8 with a BOM for Excel;
- * a text cell starting with = + - @ gets a leading ' so that it never runs as a formula). */
+ * every table downloadable as CSV, built here from the raw values the island carries per
+ * table (revisit/reports/page/tables.py: numbers as numbers, codes beside their labels;
+ * UTF-8 with a BOM for Excel). */
 (function () {
   "use strict";
   var node = document.getElementById("rv-dashboard-data");
@@ -160,29 +161,31 @@
     });
   }
 
-  function csvCell(cell) {
-    var numeric = cell.tagName === "TD" && cell.classList.contains("rv-n");
-    var value = cell.hasAttribute("data-value") ? cell.getAttribute("data-value")
-      : (numeric ? "" : cell.textContent.trim());
-    if (!(numeric && value !== "") && /^[=+\-@\t\r]/.test(value)) { value = "'" + value; }
+  /* One CSV field: a number as it is, null as nothing, text quoted when it must be (a text
+   * starting with = + - @ gets a leading ' so that it never runs as a formula). */
+  function csvField(value) {
+    if (value === null || value === undefined) { return ""; }
+    if (typeof value === "number") { return String(value); }
+    value = String(value);
+    if (/^[=+\-@\t\r]/.test(value)) { value = "'" + value; }
     if (/[",\r\n]/.test(value)) { value = "\"" + value.replace(/"/g, "\"\"") + "\""; }
     return value;
   }
 
-  /* The table as CSV text: its heads, then every row (the raw values of numeric cells). */
-  function tableCsv(table) {
-    var lines = [];
-    Array.prototype.forEach.call(table.rows, function (row) {
-      if (row.querySelector(".rv-empty")) { return; }
-      lines.push(Array.prototype.map.call(row.cells, csvCell).join(","));
+  /* A table's CSV text from the island's raw values (not from the cells shown): its heads,
+   * then every row. */
+  function tableCsv(id) {
+    var table = island.csv[id];
+    var lines = [table.heads].concat(table.rows).map(function (row) {
+      return row.map(csvField).join(",");
     });
     return lines.join("\r\n") + "\r\n";
   }
 
   function download(event) {
     var button = event.currentTarget;
-    var table = document.getElementById(button.getAttribute("data-table"));
-    var blob = new Blob(["\ufeff" + tableCsv(table)], { type: "text/csv;charset=utf-8" });
+    var text = tableCsv(button.getAttribute("data-csv"));
+    var blob = new Blob(["\ufeff" + text], { type: "text/csv;charset=utf-8" });
     var link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
     link.download = button.getAttribute("data-file");

@@ -85,6 +85,25 @@ _WORDS: dict[str, tuple[str, str]] = {
     "accepted": ("接受项目", "Accepted"),
     "upsell_success_rate": ("增修成功率", "增修成功率 (success rate)"),
     "accepted_amount": ("接受金额", "Accepted amount"),
+    # the CSV's columns beside the table's (revisit.reports.page.tables)
+    "campaign_label": ("活动名称", "Campaign name"),
+    "stage_label": ("环节名称", "Stage name"),
+    "reason_label": ("原因名称", "Reason name"),
+    "lift_ci_low": ("95% 区间下限（百分点）", "95% interval low (pp)"),
+    "lift_ci_high": ("95% 区间上限（百分点）", "95% interval high (pp)"),
+    "lift_ci_verdict": ("显著性", "Verdict"),
+    "lift_ci_verdict_label": ("显著性名称", "Verdict name"),
+    # the filter form's problems (revisit.web.routers.dashboard)
+    "bad_filter": ("筛选条件有误，未显示数据：", "The filters are not valid; no data shown:"),
+    "bad_date": (
+        "“{field}”不是日期：{value!r}（请用 年-月-日，如 2026-11-01）",
+        "{field} is not a date: {value!r} (use year-month-day, e.g. 2026-11-01)",
+    ),
+    "bad_range": ("起始日期 {since} 晚于截止日期 {until}", "From {since} is after To {until}"),
+    "bad_period": (
+        "未知周期：{value!r}（请选 月 或 周）",
+        "unknown period {value!r} (choose month or week)",
+    ),
     "by_month": ("按月", "by month"),
     "by_grade": ("按级别", "by grade"),
     "by_advisor": ("按服务顾问", "by advisor"),

@@ -3,9 +3,12 @@
 script served from ``/dashboard/static/`` (signed in too).
 
 A store the user does not see, a store or campaign that does not exist: 404, the same
-answer for each, so the dashboard tells nothing about other stores. ECharts styles its
-tooltips and canvas with style attributes, so this page alone allows inline styles; scripts
-stay ``'self'`` only."""
+answer for each, so the dashboard tells nothing about other stores. A filter the form can get
+wrong (a day that is not a date, From after To, an unknown period) answers 200 with the filter
+form again, the user's values in it and what is wrong in the user's language, and no data
+(empty tables and charts): numbers for filters other than the ones asked would be misread.
+ECharts styles its tooltips and canvas with style attributes, so this page alone allows
+inline styles; scripts stay ``'self'`` only."""
 
 from __future__ import annotations
 
@@ -19,8 +22,15 @@ from sqlalchemy import select
 
 from revisit.db.tables import CAMPAIGNS, CUSTOMERS
 from revisit.errors import ConfigError
-from revisit.reports.dashboard import PERIODS, DashboardFilter, dashboard_data, scoped_stores
+from revisit.reports.dashboard import (
+    PERIODS,
+    DashboardFilter,
+    dashboard_data,
+    empty_data,
+    scoped_stores,
+)
 from revisit.reports.page import render_dashboard_fragment, static_files
+from revisit.reports.page.labels import labels
 from revisit.web.deps import EngineDep, ManagerUser, SettingsDep
 from revisit.web.pages import campaign_names, language_of, page
 from revisit.web.security import CSP
@@ -31,13 +41,26 @@ STATIC_URL = "/dashboard/static"
 DASHBOARD_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
-def _day(text: str | None) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(400, f"not a date: {text!r}") from None
+def _problems(
+    since: str | None, until: str | None, period: str, words: dict[str, str]
+) -> tuple[list[str], dt.date | None, dt.date | None]:
+    """What is wrong with the form's days and period, in ``words``' language (none: []), and
+    the days read."""
+    problems: list[str] = []
+    days: dict[str, dt.date | None] = {"since": None, "until": None}
+    for field, value in (("since", since), ("until", until)):
+        if not value:
+            continue
+        try:
+            days[field] = dt.date.fromisoformat(value)
+        except ValueError:
+            problems.append(words["bad_date"].format(field=words[field], value=value))
+    first, last = days["since"], days["until"]
+    if first is not None and last is not None and first > last:
+        problems.append(words["bad_range"].format(since=first, until=last))
+    if period not in PERIODS:
+        problems.append(words["bad_period"].format(value=period))
+    return problems, first, last
 
 
 @router.get("/dashboard")
@@ -61,20 +84,19 @@ def dashboard(
             raise HTTPException(404)
         if campaign and campaign not in campaigns:
             raise HTTPException(404)
-        if period not in PERIODS:
-            raise HTTPException(400, f"unknown period {period!r}")
-        try:
-            wanted = DashboardFilter(
-                stores=scoped_stores(store or None, user.store_ids), campaign=campaign or None,
-                since=_day(since), until=_day(until), period=period,
-            )  # fmt: skip
+        lang = language_of(request)
+        problems, first, last = _problems(since, until, period, labels(lang))
+        stores_seen = scoped_stores(store or None, user.store_ids)
+        if problems:
+            data = empty_data(stores_seen, campaign or None, since, until, period)
+        else:
+            wanted = DashboardFilter(stores=stores_seen, campaign=campaign or None,
+                                     since=first, until=last, period=period)  # fmt: skip
             data = dashboard_data(conn, wanted)
-        except (ValueError, ConfigError) as exc:  # an empty period, say: the form's fault
-            raise HTTPException(400, str(exc)) from None
     fragment = render_dashboard_fragment(
-        data, lang=language_of(request), static_url=STATIC_URL,
+        data, lang=lang, static_url=STATIC_URL,
         choices={"stores": visible, "campaigns": campaigns},
-        campaign_names=campaign_names(request, language_of(request)),
+        campaign_names=campaign_names(request, lang), problems=problems,
     )  # fmt: skip
     response = page(request, "dashboard.html", {"fragment": fragment})
     response.headers["content-security-policy"] = DASHBOARD_CSP
