@@ -137,8 +137,11 @@ def test_the_fifth_wrong_password_is_wrong_and_the_sixth_try_waits_until_a_named
     # 5th failure (01:00:40 UTC + 15 min = 09:15 in Asia/Shanghai), and says so
     status, _, text = _try(client, "王芳", "a-long-password-1")
     assert status == 429 and "尝试次数过多" in text and "09:15 (北京时间)" in text
-    # the same address trying another name is refused too
-    assert _try(client, "李娜", world.passwords["李娜"])[0] == 429
+    # a colleague at the same address (one office, one IP) signs in with her own password
+    colleague = _client(engine, world)
+    colleague.app.state.throttle = client.app.state.throttle  # type: ignore[attr-defined]
+    status, where, _ = _try(colleague, "李娜", world.passwords["李娜"])
+    assert where == "/password" and status == 200
     now[0] += dt.timedelta(minutes=14)
     assert _try(client, "王芳", "a-long-password-1")[0] == 429
     now[0] += dt.timedelta(minutes=1)  # the window has passed since the last failure
@@ -361,3 +364,22 @@ def test_a_browsers_own_requests_before_sign_in_leave_the_form_valid(
         data={"name": "root", "password": world.passwords["root"], "csrf_token": token},
     )  # fmt: skip
     assert done.status_code == 303, done.text
+
+
+def test_many_names_guessed_from_one_address_wait_but_a_name_alone_waits_after_five(
+    engine: Engine, world: World
+) -> None:
+    client = _client(engine, world)
+    throttle = client.app.state.throttle  # type: ignore[attr-defined]
+    throttle.max_address_failures = 12
+    now = [dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)]
+    throttle.clock = lambda: now[0]
+    for guess in range(12):  # four tries each of three made-up names: none reaches five
+        status, _, text = _try(client, f"nobody{guess % 3}", "guess")
+        assert status == 401 and "尝试次数过多" not in text
+        now[0] += dt.timedelta(seconds=5)
+    # the address has reached its limit: every name waits, a real one with her password too
+    status, _, text = _try(client, "李娜", world.passwords["李娜"])
+    assert status == 429 and "尝试次数过多" in text
+    now[0] += dt.timedelta(minutes=15, seconds=1)
+    assert _try(client, "李娜", world.passwords["李娜"])[1] == "/password"

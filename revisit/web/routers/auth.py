@@ -1,9 +1,10 @@
 """Signing in and out, choosing a password, and the home page (which sends each role to
 its first page). Sign-in is throttled (:mod:`revisit.access.throttle`): after five wrong
-passwords for a name or from an address, the next tries are refused for a while, the page
-saying until when. A form that fails (a wrong password, a refused try, a password that
-cannot be used) is posted, then redirected back to its own page (303), which shows the
-problem once with what was typed (never a password): a reload does not post it again."""
+passwords for a name, that name's next tries are refused for a while (an address is refused
+only after many more, across names), the page saying until when. A form that fails (a
+wrong password, a refused try, a password that cannot be used) is posted, then redirected
+back to its own page (303), which shows the problem once with what was typed (never a
+password): a reload does not post it again."""
 
 from __future__ import annotations
 
