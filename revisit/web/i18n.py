@@ -75,6 +75,10 @@ WORDS: dict[str, tuple[str, str]] = {
         "将向 {n} 位客户发送短信,仅在发送时段 {start}–{end} 内发出。",
         "{n} SMS will be sent, only inside the send window {start}–{end}.",
     ),
+    "sms_console": (
+        "不会发到客户手机 — 短信写入 {dir}(未配置短信服务商)。",
+        "Not sent to phones — written to {dir} (no SMS provider set up).",
+    ),
     "will_list_calls": (
         "将生成 {n} 条电话任务,进入回访员的今日待拨。",
         "{n} call entries will go to the callers' lists of today's calls.",
