@@ -27,7 +27,7 @@ from revisit.campaigns.statuses import AuditAction
 from revisit.cli import app as cli
 from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES, RUNS, STORES
 from revisit.dms.phones import format_for_reading, mask_phone
-from revisit.web.i18n import translate, zone_name
+from revisit.web.i18n import WORDS, translate, zone_name
 from tests.web_app_support import ROOT, World, build_world, csrf_of, make_client, sign_in
 
 USERS = {"王芳": ("staff", ["S1"]), "张伟": ("staff", ["S1"]), "lead1": ("lead", ["S1"])}
@@ -282,3 +282,22 @@ def test_times_show_in_the_stores_zone_and_say_which(engine: Engine, world: Worl
         assert f"{logged.astimezone(zone):%Y-%m-%d %H:%M}" in text, url
         assert zone_name("America/Los_Angeles", "zh") in text, url  # UTC-8 (or -7 in summer)
         assert f"{at:%Y-%m-%d %H:%M}" not in text, url
+
+
+def test_a_zone_is_named_once_in_every_line_that_names_it(engine: Engine, world: World) -> None:
+    # every words entry that takes a zone reads naturally with each way a zone is named
+    for key, (zh, _) in WORDS.items():
+        for slot in re.findall(r"\{(zone|tz)\}", zh):
+            for zone in ("Asia/Shanghai", "America/Los_Angeles"):
+                text = translate(key, "zh", **{slot: zone_name(zone, "zh")})
+                assert not re.search(r"时间\s*时间|时区\s*时区", text), (key, text)
+    wang = _client(engine, world, "王芳")
+    first = world.calls["S1"][0]
+    with engine.connect() as conn:
+        customer = conn.execute(
+            select(CONTACTS.c.customer_id).where(CONTACTS.c.id == first)
+        ).scalar_one()
+    assert _post(wang, first, code="booked").status_code == 303
+    for url in (f"/customers/{customer}", f"/calls/{first}"):
+        text = html.unescape(wang.get(url).text)
+        assert "时间均为北京时间" in text and not re.search(r"北京时间\s*时间", text), url

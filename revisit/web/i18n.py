@@ -195,7 +195,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "amend": ("修改结果", "Amend the outcome"),
     "amended": ("已修改:{what}", "Amended: {what}"),
     "unchanged": ("结果未变:{what}", "Nothing changed: {what}"),
-    "times_in": ("时间均为 {zone} 时间", "Times in {zone}"),
+    "times_in": ("时间均为{zone}", "Times in {zone}"),
 }
 
 
