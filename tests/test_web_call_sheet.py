@@ -301,3 +301,36 @@ def test_a_zone_is_named_once_in_every_line_that_names_it(engine: Engine, world:
     for url in (f"/customers/{customer}", f"/calls/{first}"):
         text = html.unescape(wang.get(url).text)
         assert "时间均为北京时间" in text and not re.search(r"北京时间\s*时间", text), url
+
+
+def test_an_amended_outcome_says_who_amended_it_and_when(
+    engine: Engine, world: World, db_url: str
+) -> None:
+    wang = _client(engine, world, "王芳")
+    first = world.calls["S1"][0]
+    assert _post(wang, first, code="not_reached", reason="busy").status_code == 303
+    assert 'class="amended-by"' not in wang.get(f"/calls/{first}").text  # recorded, not amended
+    with engine.connect() as conn:
+        outcome_id = conn.execute(select(OUTCOMES.c.id).where(
+            OUTCOMES.c.contact_id == first, OUTCOMES.c.kind == "call")).scalar_one()  # fmt: skip
+    assert _post(wang, first, code="booked", amend=str(outcome_id)).status_code == 303
+
+    def amended_at() -> str:
+        with engine.connect() as conn:
+            at = audit_rows(conn, action=AuditAction.OUTCOME_AMENDED)[-1]["at"]
+        at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at
+        return f"{at.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M}"
+
+    page = html.unescape(wang.get(f"/calls/{first}").text)
+    assert f"王芳 修改于 {amended_at()} (北京时间)" in page and "王芳 记录于" in page
+    # amended again from the command line: the sheet names the newest amendment, in en too
+    env = {"REVISIT_DATABASE_URL": db_url}
+    done = CliRunner().invoke(cli, ["outcome", "amend", str(first), "--code", "declined",
+                                    "--reason", "price"], env=env)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    en = html.unescape(wang.get(f"/calls/{first}", headers={"Accept-Language": "en"}).text)
+    with engine.connect() as conn:
+        actor = audit_rows(conn, action=AuditAction.OUTCOME_AMENDED)[-1]["actor"]
+    assert actor != "王芳"
+    shown = re.findall(r'<p class="amended-by">([^<]*)</p>', en)
+    assert shown == [f"amended by {actor} at {amended_at()} (Asia/Shanghai)"]

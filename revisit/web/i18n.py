@@ -192,6 +192,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "why_other_caller": ("在 {caller} 的名单上", "on {caller}'s list"),
     "recorded": ("已记录的结果", "Outcome recorded"),
     "recorded_by": ("{who} 记录于 {when}", "by {who} at {when}"),
+    "amended_by": ("{who} 修改于 {when}", "amended by {who} at {when}"),
     "amend": ("修改结果", "Amend the outcome"),
     "amended": ("已修改:{what}", "Amended: {what}"),
     "unchanged": ("结果未变:{what}", "Nothing changed: {what}"),
