@@ -94,7 +94,7 @@ def test_every_state_changing_route_refuses_a_request_without_its_csrf_token(
     for path in posts:
         url = fill(path, values)
         form = {"code": "booked", "day": world.today.isoformat(), "name": "root",
-                "password": "x", "current": "x", "new": "y" * 12}  # fmt: skip
+                "password": "x", "current": "x", "new": "y" * 12, "repeat": "y" * 12}  # fmt: skip
         for token in (None, "forged-token"):
             data = form | ({"csrf_token": token} if token else {})
             answer = client.post(url, data=data, follow_redirects=False)
@@ -260,9 +260,10 @@ def test_a_one_time_password_leads_to_the_password_page_first(engine: Engine, wo
     assert client.get("/calls", follow_redirects=False).headers["location"] == "/password"
     form = csrf_of(client.get("/password").text)
     short = client.post("/password", data={"current": world.passwords["李娜"], "new": "short",
-                                            "csrf_token": form})  # fmt: skip
+                                            "repeat": "short", "csrf_token": form})  # fmt: skip
     assert short.status_code == 400 and "新密码至少 10 位" in short.text  # zh, as the page
-    chosen = {"current": one_time, "new": "her-own-password", "csrf_token": form}
+    chosen = {"current": one_time, "new": "her-own-password", "repeat": "her-own-password",
+              "csrf_token": form}  # fmt: skip
     ok = client.post("/password", follow_redirects=False, data=chosen)
     assert ok.status_code == 303
     assert client.get("/calls").status_code == 200

@@ -22,13 +22,22 @@ from sqlalchemy.engine import Connection, Engine
 from typer.testing import CliRunner
 
 from revisit.access.audit import audit_rows
+from revisit.access.users import authenticate
 from revisit.campaigns.outcome_codes import LABELS, CallCode, canonical, label
 from revisit.campaigns.statuses import AuditAction
 from revisit.cli import app as cli
 from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES, RUNS, STORES
 from revisit.dms.phones import format_for_reading, mask_phone
 from revisit.web.i18n import WORDS, translate, zone_name
-from tests.web_app_support import ROOT, World, build_world, csrf_of, make_client, sign_in
+from tests.web_app_support import (
+    PASSWORD,
+    ROOT,
+    World,
+    build_world,
+    csrf_of,
+    make_client,
+    sign_in,
+)
 
 USERS = {"王芳": ("staff", ["S1"]), "张伟": ("staff", ["S1"]), "lead1": ("lead", ["S1"])}
 
@@ -227,7 +236,8 @@ def test_a_failed_password_change_is_shown_on_its_own_page_once(
     wang = _client(engine, world, "王芳")
     token = csrf_of(wang.get("/password").text)
     posted = wang.post("/password", data={"current": "wrong", "new": "another-long-one-2",
-                                          "csrf_token": token}, follow_redirects=False)  # fmt: skip
+                                          "repeat": "another-long-one-2", "csrf_token": token},
+                       follow_redirects=False)  # fmt: skip
     assert posted.status_code == 303 and posted.headers["location"] == "/password"
     shown = wang.get("/password")
     assert shown.status_code == 400 and 'class="problem"' in shown.text
@@ -334,3 +344,27 @@ def test_an_amended_outcome_says_who_amended_it_and_when(
     assert actor != "王芳"
     shown = re.findall(r'<p class="amended-by">([^<]*)</p>', en)
     assert shown == [f"amended by {actor} at {amended_at()} (Asia/Shanghai)"]
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [("zh-CN", "两次输入的新密码不一致"), ("en", "new password: the two entries differ")],
+)
+def test_a_new_password_typed_differently_twice_is_a_problem_on_the_form(
+    engine: Engine, world: World, language: str, says: str
+) -> None:
+    wang = _client(engine, world, "王芳")
+    form = wang.get("/password", headers={"Accept-Language": language}).text
+    assert 'name="new"' in form and 'name="repeat"' in form
+    mismatch = {"current": PASSWORD, "new": "another-long-one-2", "repeat": "another-long-one-3"}
+    posted = wang.post("/password", data=mismatch | {"csrf_token": csrf_of(form)},
+                       headers={"Accept-Language": language}, follow_redirects=False)  # fmt: skip
+    assert posted.status_code == 303 and posted.headers["location"] == "/password"
+    shown = wang.get("/password", headers={"Accept-Language": language})
+    assert shown.status_code == 400 and says in html.unescape(shown.text)
+    with engine.connect() as conn:  # nothing changed: her password is the one she had
+        assert authenticate(conn, name="王芳", password=PASSWORD) is not None
+    same = mismatch | {"repeat": "another-long-one-2", "csrf_token": csrf_of(shown.text)}
+    assert wang.post("/password", data=same, follow_redirects=False).headers["location"] == "/"
+    with engine.connect() as conn:
+        assert authenticate(conn, name="王芳", password="another-long-one-2") is not None
