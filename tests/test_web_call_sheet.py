@@ -26,7 +26,7 @@ from revisit.access.users import authenticate
 from revisit.campaigns.outcome_codes import LABELS, CallCode, canonical, label
 from revisit.campaigns.statuses import AuditAction
 from revisit.cli import app as cli
-from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES, RUNS, STORES
+from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES, RUNS, STORES, VEHICLES, VISITS
 from revisit.dms.phones import format_for_reading, mask_phone
 from revisit.web.i18n import WORDS, translate, zone_name
 from tests.web_app_support import (
@@ -368,3 +368,39 @@ def test_a_new_password_typed_differently_twice_is_a_problem_on_the_form(
     assert wang.post("/password", data=same, follow_redirects=False).headers["location"] == "/"
     with engine.connect() as conn:
         assert authenticate(conn, name="王芳", password="another-long-one-2") is not None
+
+
+#: visit type → how the follow-up sheet says what the customer came for (zh, en); a type
+#: without its own words (other, one not known) is left unsaid.
+CAME_FOR = {
+    "first_service": ("来店做了首保,", " for the first service;"),
+    "maintenance": ("来店做了保养,", " for a service;"),
+    "repair": ("来店做了维修,", " for a repair;"),
+    "bodywork": ("来店做了钣喷,", " for bodywork;"),
+    "warranty": ("来店做了保修维修,", " for a warranty repair;"),
+    "other": ("来店,", ";"),
+    "inspection": ("来店,", ";"),
+}
+
+
+@pytest.mark.parametrize("visit_type", sorted(CAME_FOR))
+def test_the_follow_up_sheet_says_what_the_customer_came_for_for_every_visit_type(
+    engine: Engine, world: World, visit_type: str
+) -> None:
+    wang = _client(engine, world, "王芳")
+    first = world.calls["S1"][0]
+    customer = world.customers["S1"][0]
+    with engine.begin() as conn:
+        vins = select(VEHICLES.c.vin).where(VEHICLES.c.customer_id == customer)
+        conn.execute(update(VISITS).where(VISITS.c.vin.in_(vins)).values(type=visit_type))
+        day = conn.execute(select(VISITS.c.date).where(VISITS.c.vin.in_(vins))).scalar_one()
+    zh, en = CAME_FOR[visit_type]
+    sheet = html.unescape(wang.get(f"/calls/{first}").text)
+    assert f"“您{day.year}年{day.month}月{day.day}日{zh}我们做个简短回访。”" in sheet
+    assert "做了其他" not in sheet and f"做了{visit_type}" not in sheet
+    with engine.begin() as conn:  # the sheet speaks the customer's language
+        conn.execute(update(CUSTOMERS).where(CUSTOMERS.c.customer_id == customer)
+                     .values(language="en"))  # fmt: skip
+    sheet = html.unescape(wang.get(f"/calls/{first}").text)
+    said = f'"You were in with us on {day.day} {day:%b} {day.year}{en} may I ask'
+    assert said in sheet and "You had other" not in sheet
