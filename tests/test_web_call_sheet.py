@@ -22,13 +22,22 @@ from sqlalchemy.engine import Connection, Engine
 from typer.testing import CliRunner
 
 from revisit.access.audit import audit_rows
+from revisit.access.users import authenticate
 from revisit.campaigns.outcome_codes import LABELS, CallCode, canonical, label
 from revisit.campaigns.statuses import AuditAction
 from revisit.cli import app as cli
-from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES, RUNS, STORES
+from revisit.db.tables import CONTACTS, CUSTOMERS, OUTCOMES, RUNS, STORES, VEHICLES, VISITS
 from revisit.dms.phones import format_for_reading, mask_phone
-from revisit.web.i18n import translate, zone_name
-from tests.web_app_support import ROOT, World, build_world, csrf_of, make_client, sign_in
+from revisit.web.i18n import WORDS, translate, zone_name
+from tests.web_app_support import (
+    PASSWORD,
+    ROOT,
+    World,
+    build_world,
+    csrf_of,
+    make_client,
+    sign_in,
+)
 
 USERS = {"王芳": ("staff", ["S1"]), "张伟": ("staff", ["S1"]), "lead1": ("lead", ["S1"])}
 
@@ -227,7 +236,8 @@ def test_a_failed_password_change_is_shown_on_its_own_page_once(
     wang = _client(engine, world, "王芳")
     token = csrf_of(wang.get("/password").text)
     posted = wang.post("/password", data={"current": "wrong", "new": "another-long-one-2",
-                                          "csrf_token": token}, follow_redirects=False)  # fmt: skip
+                                          "repeat": "another-long-one-2", "csrf_token": token},
+                       follow_redirects=False)  # fmt: skip
     assert posted.status_code == 303 and posted.headers["location"] == "/password"
     shown = wang.get("/password")
     assert shown.status_code == 400 and 'class="problem"' in shown.text
@@ -282,3 +292,115 @@ def test_times_show_in_the_stores_zone_and_say_which(engine: Engine, world: Worl
         assert f"{logged.astimezone(zone):%Y-%m-%d %H:%M}" in text, url
         assert zone_name("America/Los_Angeles", "zh") in text, url  # UTC-8 (or -7 in summer)
         assert f"{at:%Y-%m-%d %H:%M}" not in text, url
+
+
+def test_a_zone_is_named_once_in_every_line_that_names_it(engine: Engine, world: World) -> None:
+    # every words entry that takes a zone reads naturally with each way a zone is named
+    for key, (zh, _) in WORDS.items():
+        for slot in re.findall(r"\{(zone|tz)\}", zh):
+            for zone in ("Asia/Shanghai", "America/Los_Angeles"):
+                text = translate(key, "zh", **{slot: zone_name(zone, "zh")})
+                assert not re.search(r"时间\s*时间|时区\s*时区", text), (key, text)
+    wang = _client(engine, world, "王芳")
+    first = world.calls["S1"][0]
+    with engine.connect() as conn:
+        customer = conn.execute(
+            select(CONTACTS.c.customer_id).where(CONTACTS.c.id == first)
+        ).scalar_one()
+    assert _post(wang, first, code="booked").status_code == 303
+    for url in (f"/customers/{customer}", f"/calls/{first}"):
+        text = html.unescape(wang.get(url).text)
+        assert "时间均为北京时间" in text and not re.search(r"北京时间\s*时间", text), url
+
+
+def test_an_amended_outcome_says_who_amended_it_and_when(
+    engine: Engine, world: World, db_url: str
+) -> None:
+    wang = _client(engine, world, "王芳")
+    first = world.calls["S1"][0]
+    assert _post(wang, first, code="not_reached", reason="busy").status_code == 303
+    assert 'class="amended-by"' not in wang.get(f"/calls/{first}").text  # recorded, not amended
+    with engine.connect() as conn:
+        outcome_id = conn.execute(select(OUTCOMES.c.id).where(
+            OUTCOMES.c.contact_id == first, OUTCOMES.c.kind == "call")).scalar_one()  # fmt: skip
+    assert _post(wang, first, code="booked", amend=str(outcome_id)).status_code == 303
+
+    def amended_at() -> str:
+        with engine.connect() as conn:
+            at = audit_rows(conn, action=AuditAction.OUTCOME_AMENDED)[-1]["at"]
+        at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at
+        return f"{at.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M}"
+
+    page = html.unescape(wang.get(f"/calls/{first}").text)
+    assert f"王芳 修改于 {amended_at()} (北京时间)" in page and "王芳 记录于" in page
+    # amended again from the command line: the sheet names the newest amendment, in en too
+    env = {"REVISIT_DATABASE_URL": db_url}
+    done = CliRunner().invoke(cli, ["outcome", "amend", str(first), "--code", "declined",
+                                    "--reason", "price"], env=env)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    en = html.unescape(wang.get(f"/calls/{first}", headers={"Accept-Language": "en"}).text)
+    with engine.connect() as conn:
+        actor = audit_rows(conn, action=AuditAction.OUTCOME_AMENDED)[-1]["actor"]
+    assert actor != "王芳"
+    shown = re.findall(r'<p class="amended-by">([^<]*)</p>', en)
+    assert shown == [f"amended by {actor} at {amended_at()} (Asia/Shanghai)"]
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [("zh-CN", "两次输入的新密码不一致"), ("en", "new password: the two entries differ")],
+)
+def test_a_new_password_typed_differently_twice_is_a_problem_on_the_form(
+    engine: Engine, world: World, language: str, says: str
+) -> None:
+    wang = _client(engine, world, "王芳")
+    form = wang.get("/password", headers={"Accept-Language": language}).text
+    assert 'name="new"' in form and 'name="repeat"' in form
+    mismatch = {"current": PASSWORD, "new": "another-long-one-2", "repeat": "another-long-one-3"}
+    posted = wang.post("/password", data=mismatch | {"csrf_token": csrf_of(form)},
+                       headers={"Accept-Language": language}, follow_redirects=False)  # fmt: skip
+    assert posted.status_code == 303 and posted.headers["location"] == "/password"
+    shown = wang.get("/password", headers={"Accept-Language": language})
+    assert shown.status_code == 400 and says in html.unescape(shown.text)
+    with engine.connect() as conn:  # nothing changed: her password is the one she had
+        assert authenticate(conn, name="王芳", password=PASSWORD) is not None
+    same = mismatch | {"repeat": "another-long-one-2", "csrf_token": csrf_of(shown.text)}
+    assert wang.post("/password", data=same, follow_redirects=False).headers["location"] == "/"
+    with engine.connect() as conn:
+        assert authenticate(conn, name="王芳", password="another-long-one-2") is not None
+
+
+#: visit type → how the follow-up sheet says what the customer came for (zh, en); a type
+#: without its own words (other, one not known) is left unsaid.
+CAME_FOR = {
+    "first_service": ("来店做了首保,", " for the first service;"),
+    "maintenance": ("来店做了保养,", " for a service;"),
+    "repair": ("来店做了维修,", " for a repair;"),
+    "bodywork": ("来店做了钣喷,", " for bodywork;"),
+    "warranty": ("来店做了保修维修,", " for a warranty repair;"),
+    "other": ("来店,", ";"),
+    "inspection": ("来店,", ";"),
+}
+
+
+@pytest.mark.parametrize("visit_type", sorted(CAME_FOR))
+def test_the_follow_up_sheet_says_what_the_customer_came_for_for_every_visit_type(
+    engine: Engine, world: World, visit_type: str
+) -> None:
+    wang = _client(engine, world, "王芳")
+    first = world.calls["S1"][0]
+    customer = world.customers["S1"][0]
+    with engine.begin() as conn:
+        vins = select(VEHICLES.c.vin).where(VEHICLES.c.customer_id == customer)
+        conn.execute(update(VISITS).where(VISITS.c.vin.in_(vins)).values(type=visit_type))
+        day = conn.execute(select(VISITS.c.date).where(VISITS.c.vin.in_(vins))).scalar_one()
+    zh, en = CAME_FOR[visit_type]
+    sheet = html.unescape(wang.get(f"/calls/{first}").text)
+    assert f"“您{day.year}年{day.month}月{day.day}日{zh}我们做个简短回访。”" in sheet
+    assert "做了其他" not in sheet and f"做了{visit_type}" not in sheet
+    with engine.begin() as conn:  # the sheet speaks the customer's language
+        conn.execute(update(CUSTOMERS).where(CUSTOMERS.c.customer_id == customer)
+                     .values(language="en"))  # fmt: skip
+    sheet = html.unescape(wang.get(f"/calls/{first}").text)
+    said = f'"You were in with us on {day.day} {day:%b} {day.year}{en} may I ask'
+    assert said in sheet and "You had other" not in sheet

@@ -4,11 +4,13 @@ run's progress, and pausing and resuming a run (the web app and the CLI)."""
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
@@ -17,9 +19,18 @@ from revisit.access.audit import audit_rows
 from revisit.campaigns.statuses import AuditAction, ContactStatus
 from revisit.cli import app as cli
 from revisit.db.tables import CONTACTS, RUNS
+from revisit.delivery.channels import console_sms_dir
 from revisit.delivery.outbox import status_counts
 from revisit.web.launches import ThreadLauncher
-from tests.web_app_support import World, build_world, csrf_of, make_client, run_at, sign_in
+from tests.web_app_support import (
+    PASSWORD,
+    World,
+    build_world,
+    csrf_of,
+    make_client,
+    run_at,
+    sign_in,
+)
 
 USERS = {"lead1": ("lead", ["S1"]), "lead12": ("lead", ["S1", "S2"]), "root": ("admin", [])}
 
@@ -172,3 +183,34 @@ def test_a_broken_template_is_a_page_naming_the_problem_not_a_crash(
     assert answer.status_code == 409, answer.text[:500]
     assert "maintenance_due.zh.j2" in answer.text and "Traceback" not in answer.text
     assert "无法完成" in answer.text
+
+
+def _text(page: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_every_page_that_speaks_of_sending_says_when_sms_go_to_a_folder_not_to_phones(
+    engine: Engine, world: World
+) -> None:
+    folder = str(world.settings.output_dir / "sms")
+    day = world.today.isoformat()
+    lead = _client(engine, world, "lead12")
+    sms_pages = ["/campaigns", f"/campaigns/maintenance_due?day={day}", f"/runs/{world.sms_run}"]
+    for url in sms_pages:
+        zh = _text(lead.get(url).text)
+        assert f"不会发到客户手机 — 短信写入 {folder}(未配置短信服务商)" in zh, url
+        en = _text(lead.get(url, headers={"Accept-Language": "en"}).text)
+        assert f"Not sent to phones — written to {folder} (no SMS provider set up)" in en, url
+    # a call campaign sends no SMS: its pages say nothing of it
+    for url in [f"/campaigns/post_service_followup?day={day}", f"/runs/{world.call_run}"]:
+        assert 'class="sms-console"' not in lead.get(url).text, url
+    # with an SMS provider set up, the same pages say nothing of a folder
+    twilio = world.settings.model_copy(
+        update={"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": SecretStr("token"),
+                "twilio_from": "+15005550006"}
+    )  # fmt: skip
+    assert console_sms_dir(twilio) is None and console_sms_dir(world.settings) is not None
+    with_provider = sign_in(make_client(engine, twilio), "lead12", PASSWORD, new="unused-pass-2")
+    for url in sms_pages:
+        page = with_provider.get(url)
+        assert page.status_code == 200 and 'class="sms-console"' not in page.text, url

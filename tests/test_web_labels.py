@@ -47,7 +47,8 @@ ALLOWED_WORDS = {"CSV", "KPI", "SMS", "UTC", "Sedan"}  # Sedan: the test data's 
 
 
 class _Text(HTMLParser):
-    """The text a person sees on a page: no script, style or attribute."""
+    """The text a person sees on a page: no script, style or attribute; a file path shown
+    (``<code class="path">``) is a name, not words."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,11 +56,11 @@ class _Text(HTMLParser):
         self._hidden = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
+        if tag in ("script", "style") or (tag == "code" and ("class", "path") in attrs):
             self._hidden += 1
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
+        if tag in ("script", "style") or (tag == "code" and self._hidden):
             self._hidden -= 1
 
     def handle_data(self, data: str) -> None:
@@ -187,8 +188,8 @@ def test_every_page_in_zh_shows_labels_not_codes(
         for form in ({"code": "declined"}, {"code": "callback"}, {"code": "flying"}):
             failed = client.post(f"/calls/{first}/outcome", data=form | {"csrf_token": token})
             seen[f"{role} outcome {form}"] = problems(visible_text(failed.text), codes)
-        wrong = client.post("/password", data={"current": "x" * 12, "new": "y" * 12,
-                                               "csrf_token": token})  # fmt: skip
+        typed = {"current": "x" * 12, "new": "y" * 12, "repeat": "y" * 12, "csrf_token": token}
+        wrong = client.post("/password", data=typed)
         seen[f"{role} password"] = problems(visible_text(wrong.text), codes)
     assert {where: found for where, found in seen.items() if found} == {}
 

@@ -149,7 +149,8 @@ def sign_in(client: TestClient, name: str, password: str, new: str = PASSWORD) -
         form = client.get("/password")
         changed = client.post(
             "/password", follow_redirects=False,
-            data={"current": password, "new": new, "csrf_token": csrf_of(form.text)},
+            data={"current": password, "new": new, "repeat": new,
+                  "csrf_token": csrf_of(form.text)},
         )  # fmt: skip
         assert changed.status_code == 303, changed.text
     return client

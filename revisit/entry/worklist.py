@@ -30,6 +30,7 @@ from revisit.campaigns.outcome_codes import OutcomeKind
 from revisit.campaigns.statuses import ChannelKind, ContactStatus, ReplyCode, RunStatus
 from revisit.db.tables import CAMPAIGNS, CONTACTS, CUSTOMERS, OUTCOMES, RUNS, STORES
 from revisit.delivery.calls import REASONS
+from revisit.outcomes.amend import Amendment, last_amendment
 from revisit.rendering import Renderer, load_contexts, refs_from_details
 from revisit.settings import DEFAULT_TIMEZONE, Settings
 
@@ -221,14 +222,16 @@ def why_not_callable(
 class CallSheet:
     """A contact to call: its call-list item, the rendered call sheet (HTML, from the
     campaign's templates in the customer's language), the customer's record, why the asking
-    caller may not call it (None when they may; see :func:`why_not_callable`) and the call
-    outcome already recorded for it (the newest; None when there is none)."""
+    caller may not call it (None when they may; see :func:`why_not_callable`), the call
+    outcome already recorded for it (the newest; None when there is none) and who last
+    amended that outcome, when (None when nobody did)."""
 
     item: CallItem
     sheet_html: str
     record: CustomerRecord
     blocked: Blocked | None = None
     recorded: dict[str, Any] | None = None
+    amended: Amendment | None = None
 
 
 def _campaign_of(conn: Connection, name: str) -> CampaignDef:
@@ -287,5 +290,9 @@ def call_sheet(
                                caller=caller, day=day)  # fmt: skip
     recorded = next((o for o in record.outcomes if o["contact_id"] == contact_id
                      and o["kind"] == OutcomeKind.CALL.value), None)  # fmt: skip
+    amended = None
+    if recorded is not None:
+        with engine.connect() as conn:
+            amended = last_amendment(conn, contact_id=contact_id, outcome_id=recorded["id"])
     return CallSheet(item=item, sheet_html=sheet, record=record, blocked=blocked,
-                     recorded=recorded)  # fmt: skip
+                     recorded=recorded, amended=amended)  # fmt: skip

@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
 from revisit.access.audit import audit
 from revisit.campaigns.outcome_codes import CallCode
 from revisit.campaigns.statuses import AuditAction
-from revisit.db.tables import CONTACTS
+from revisit.db.tables import AUDIT, CONTACTS
 from revisit.delivery.outbox import withdraw_callback
 from revisit.outcomes.calls import (
     CallOutcome,
@@ -116,6 +116,30 @@ def amend_call_outcome(
           entity_id=contact_id, detail={"outcome_id": old["id"], "before": _shown(old),
                                         "after": _shown(after_row(new))})  # fmt: skip
     return Amended(old["id"], before, after, True, withdrawn, added, opened)
+
+
+@dataclass(frozen=True)
+class Amendment:
+    """Who last amended an outcome (the audit row's actor) and when (UTC, as kept)."""
+
+    who: str
+    at: dt.datetime
+
+
+def last_amendment(conn: Connection, *, contact_id: int, outcome_id: int) -> Amendment | None:
+    """The newest amendment of outcome ``outcome_id`` of ``contact_id``, read from the audit
+    row :func:`amend_call_outcome` wrote, or None when it was never amended."""
+    a = AUDIT.c
+    rows = conn.execute(
+        select(a.actor, a.at, a.detail)
+        .where(and_(a.action == AuditAction.OUTCOME_AMENDED.value, a.entity == "contact",
+                    a.entity_id == str(contact_id)))
+        .order_by(a.id.desc())
+    )  # fmt: skip
+    for actor, at, detail in rows:
+        if isinstance(detail, Mapping) and detail.get("outcome_id") == outcome_id:
+            return Amendment(who=str(actor), at=at)
+    return None
 
 
 def after_row(outcome: CallOutcome) -> dict[str, Any]:

@@ -28,6 +28,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "must_change": ("首次登录请设置自己的密码。", "Choose your own password to go on."),
     "current_password": ("当前密码", "Current password"),
     "new_password": ("新密码(至少 10 位)", "New password (10 characters or more)"),
+    "repeat_password": ("再次输入新密码", "New password again"),
     "save": ("保存", "Save"),
     "password_saved": ("密码已修改。", "Password changed."),
     "todays_calls": ("今日待拨", "Today's calls"),
@@ -74,6 +75,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "will_send_sms": (
         "将向 {n} 位客户发送短信,仅在发送时段 {start}–{end} 内发出。",
         "{n} SMS will be sent, only inside the send window {start}–{end}.",
+    ),
+    "sms_console": (
+        "不会发到客户手机 — 短信写入 {dir}(未配置短信服务商)。",
+        "Not sent to phones — written to {dir} (no SMS provider set up).",
     ),
     "will_list_calls": (
         "将生成 {n} 条电话任务,进入回访员的今日待拨。",
@@ -173,6 +178,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "problem:current_password": ("当前密码不正确。", "current password: wrong"),
     "problem:new_password_short": ("新密码至少 10 位。", "new password: at least 10 characters"),
     "problem:new_password_same": ("新密码不能与当前密码相同。", "new password: must differ"),
+    "problem:new_password_differs": (
+        "两次输入的新密码不一致。",
+        "new password: the two entries differ",
+    ),
     "problem": ("{what}", "{what}"),
     "paused_by": ("已由 {who} 暂停", "Paused by {who}"),
     # the call sheet: a contact not to call, an outcome already recorded, times' zone
@@ -188,10 +197,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "why_other_caller": ("在 {caller} 的名单上", "on {caller}'s list"),
     "recorded": ("已记录的结果", "Outcome recorded"),
     "recorded_by": ("{who} 记录于 {when}", "by {who} at {when}"),
+    "amended_by": ("{who} 修改于 {when}", "amended by {who} at {when}"),
     "amend": ("修改结果", "Amend the outcome"),
     "amended": ("已修改:{what}", "Amended: {what}"),
     "unchanged": ("结果未变:{what}", "Nothing changed: {what}"),
-    "times_in": ("时间均为 {zone} 时间", "Times in {zone}"),
+    "times_in": ("时间均为{zone}", "Times in {zone}"),
 }
 
 
@@ -245,6 +255,7 @@ MESSAGES: tuple[tuple[str, str], ...] = (
     ("current password: wrong", "problem:current_password"),
     ("new password: at least", "problem:new_password_short"),
     ("new password: must differ", "problem:new_password_same"),
+    ("new password: the two entries differ", "problem:new_password_differs"),
     ("an outcome is already recorded", "problem:already_recorded"),
     ("another outcome was recorded meanwhile", "problem:recorded_meanwhile"),
     ("has no outcome to amend", "problem:nothing_to_amend"),

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from revisit.access.users import SignedIn
 from revisit.campaigns.labels import label
 from revisit.campaigns.statuses import Role
+from revisit.delivery.channels.providers import console_sms_dir
 from revisit.dms.phones import format_for_reading, mask_phone
 from revisit.entry.lookup import campaign_titles
 from revisit.web.csrf import FIELD, csrf_token
@@ -68,13 +69,17 @@ def page(
     the page's language), ``label`` (a code's label: ``label(value, kind)``, see
     :func:`revisit.campaigns.labels.label`), ``campaign_name`` (a campaign's display name),
     ``problem_text`` (an expected error in the page's language), ``zone_name`` (a time
-    zone as staff read it), ``csrf_field``,
+    zone as staff read it), ``sms_console`` (the folder SMS are written to when no SMS
+    provider is set up, else None: :func:`revisit.delivery.channels.console_sms_dir`;
+    ``_sms_console.html`` says it on every page that speaks of sending), ``csrf_field``,
     ``csrf_token`` and ``flash`` (the one-line message a redirect left in the session:
     [words key, text]) besides ``context``."""
     lang = language_of(request)
     has_session = "session" in request.scope
     flash = request.session.pop("flash", None) if has_session else None
     names: dict[str, str] = {}
+    settings = getattr(request.app.state, "settings", None)
+    console = console_sms_dir(settings) if settings is not None else None
 
     def campaign_name(name: str) -> str:
         if not names:
@@ -87,6 +92,7 @@ def page(
         "campaign_name": campaign_name,
         "problem_text": lambda problem: problem_text(problem, lang),
         "zone_name": lambda zone: zone_name(zone, lang),
+        "sms_console": str(console) if console is not None else None,
         "csrf_field": FIELD,
         "csrf_token": csrf_token(request) if has_session else "",
         "flash": flash if isinstance(flash, list) and len(flash) == 2 else None,

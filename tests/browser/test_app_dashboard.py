@@ -53,6 +53,7 @@ def test_the_apps_dashboard_shows_the_json_reports_numbers(
         page.wait_for_url("**/password")
         page.fill("input[name=current]", once)
         page.fill("input[name=new]", PASSWORD)
+        page.fill("input[name=repeat]", PASSWORD)
         page.click("main button[type=submit]")
         page.goto(f"{url}/dashboard")
         page.wait_for_function(f"revisitDashboard.charts.length == {CHARTS}")

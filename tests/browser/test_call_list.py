@@ -37,6 +37,7 @@ def test_a_caller_works_todays_calls_in_chromium(
         page.wait_for_url("**/password")
         page.fill("input[name=current]", world.passwords["王芳"])
         page.fill("input[name=new]", PASSWORD)
+        page.fill("input[name=repeat]", PASSWORD)
         page.click("main button[type=submit]")
         page.wait_for_url("**/calls")
         assert page.locator("a.open-call").count() == 3

@@ -33,6 +33,7 @@ def test_a_failed_outcome_stays_on_its_sheet_and_a_saved_one_is_amended_in_chrom
         page.wait_for_url("**/password")
         page.fill("input[name=current]", world.passwords["王芳"])
         page.fill("input[name=new]", PASSWORD)
+        page.fill("input[name=repeat]", PASSWORD)
         page.click("main button[type=submit]")
         page.wait_for_url("**/calls")
         page.goto(f"{url}/calls/{first}")

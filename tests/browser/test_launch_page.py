@@ -29,6 +29,7 @@ def _sign_in(page: Any, url: str, name: str, password: str) -> None:
     page.wait_for_url("**/password")
     page.fill("input[name=current]", password)
     page.fill("input[name=new]", PASSWORD)
+    page.fill("input[name=repeat]", PASSWORD)
     page.click("main button[type=submit]")
     page.wait_for_url("**/campaigns")
 

@@ -6,7 +6,8 @@ campaign's channel; nothing else branches on it):
 
 - SMS (:mod:`.sms`): the dispatcher sends each contact through an SMS provider, itself
   behind the small :class:`.base.Channel` interface (Twilio, or the console when no
-  credentials are set: :func:`.providers.open_sms_channel`);
+  credentials are set: :func:`.providers.open_sms_channel`, which asks
+  :func:`.providers.console_sms_dir`);
 - calls (:mod:`.calls`): the contacts go on the call lists of the store's callers
   (:mod:`revisit.delivery.calls`) and are marked listed.
 """
@@ -26,7 +27,7 @@ from revisit.delivery.channels.base import (
     SendResult,
     classify_error,
 )
-from revisit.delivery.channels.providers import open_sms_channel
+from revisit.delivery.channels.providers import console_sms_dir, open_sms_channel
 from revisit.delivery.channels.run import Delivered, RunChannel
 from revisit.settings import Settings
 
@@ -44,6 +45,7 @@ __all__ = [
     "RunChannel",
     "SendResult",
     "classify_error",
+    "console_sms_dir",
     "open_channel",
     "open_sms_channel",
 ]

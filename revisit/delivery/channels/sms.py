@@ -18,7 +18,7 @@ from revisit.campaigns.statuses import WAITING_STATUSES, ChannelKind
 from revisit.db.tables import utcnow
 from revisit.delivery import outbox
 from revisit.delivery.channels.base import reaches_phones
-from revisit.delivery.channels.providers import open_sms_channel
+from revisit.delivery.channels.providers import console_sms_dir, open_sms_channel
 from revisit.delivery.channels.run import Delivered
 from revisit.delivery.dispatch import DispatchSummary, dispatch_run
 from revisit.settings import Settings
@@ -48,7 +48,7 @@ class SmsChannel:
     ) -> None:
         self.campaign, self.settings, self.as_of, self.clock = campaign, settings, as_of, clock
         self.wall_clock = wall_clock or utcnow
-        self.rate = rate or (TWILIO_RATE if settings.has_twilio else CONSOLE_RATE)
+        self.rate = rate or (CONSOLE_RATE if console_sms_dir(settings) else TWILIO_RATE)
         self.concurrency, self.progress = concurrency, progress
         self._console: TextIO | None = None
         self._console_path: str | None = None
@@ -84,11 +84,11 @@ class SmsChannel:
 
     def _console_stream(self) -> TextIO | None:
         """Without Twilio credentials the texts go to ``<output>/sms/<campaign>_<as_of>.txt``."""
-        if self.settings.has_twilio:
+        folder = console_sms_dir(self.settings)
+        if folder is None:
             return None
         if self._console is None:
-            name = f"{self.campaign.name}_{self.as_of}.txt"
-            path = self.settings.output_dir / "sms" / name
+            path = folder / f"{self.campaign.name}_{self.as_of}.txt"
             path.parent.mkdir(parents=True, exist_ok=True)
             self._console, self._console_path = path.open("a", encoding="utf-8"), str(path)
         return self._console

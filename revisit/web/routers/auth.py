@@ -1,9 +1,10 @@
 """Signing in and out, choosing a password, and the home page (which sends each role to
 its first page). Sign-in is throttled (:mod:`revisit.access.throttle`): after five wrong
-passwords for a name or from an address, the next tries are refused for a while, the page
-saying until when. A form that fails (a wrong password, a refused try, a password that
-cannot be used) is posted, then redirected back to its own page (303), which shows the
-problem once with what was typed (never a password): a reload does not post it again."""
+passwords for a name, that name's next tries are refused for a while (an address is refused
+only after many more, across names), the page saying until when. A form that fails (a
+wrong password, a refused try, a password that cannot be used) is posted, then redirected
+back to its own page (303), which shows the problem once with what was typed (never a
+password): a reload does not post it again."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from revisit.web.pages import language_of, local_time, page
 router = APIRouter(tags=["auth"])
 #: The session key a failed form leaves for its page: {"form", "status", "values"}.
 FAILED = "failed_form"
+#: The problem of a password form whose new password was typed differently twice.
+PASSWORDS_DIFFER = "new password: the two entries differ"
 
 
 def back_to_form(request: Request, url: str, form: str, status: int, **values: Any) -> Response:
@@ -120,9 +123,13 @@ def set_password(
     engine: EngineDep,
     current: Annotated[str, Form(max_length=200)],
     new: Annotated[str, Form(max_length=200)],
+    repeat: Annotated[str, Form(max_length=200)],
 ) -> Response:
     """Change the password; the session carries on with the new one (others end). One
-    that cannot be used: 303 back to the form, which says why."""
+    that cannot be used, or typed differently the second time (``repeat``): 303 back to
+    the form, which says why."""
+    if new != repeat:
+        return back_to_form(request, "/password", "password", 400, problem=PASSWORDS_DIFFER)
     try:
         with engine.begin() as conn:
             changed = change_password(conn, user=user, current=current, new=new)
