@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from revisit.campaigns.statuses import ContactStatus
 from revisit.delivery import outbox
 from revisit.delivery.channels.base import OutgoingSms, SendResult
 from revisit.delivery.channels.console import ConsoleChannel
 from revisit.delivery.dispatch import dispatch_run
-from revisit.delivery.run_state import Tuning
+from revisit.delivery.run_state import Tuning, recorded
 from tests.dispatch_support import contact_statuses, make_run, utcnow
 
 
@@ -118,3 +119,25 @@ def test_a_fault_in_a_sender_stops_the_run_and_its_contact_is_never_resent(
     again = outbox.claim_for_reconcile(engine, run_id=run_id, worker="w2", now=later,
                                        lease_until=later, limit=10)  # fmt: skip
     assert [c.status for c in again] == ["sending"]
+
+
+def test_a_worker_never_reconciles_its_own_contacts_in_flight(engine: Engine) -> None:
+    """A lease renewal that came late lets a claim's lease expire while its worker still
+    holds it: that worker must not ask the provider about it (the request may not be
+    recorded there yet, and a "not found" would send it again); another worker may, as
+    it does a dead worker's. Its own settled ``unknown`` rows it reconciles itself."""
+    run_id = make_run(engine, 6)
+    now = dt.datetime.now(dt.UTC)
+    held = outbox.claim(engine, run_id=run_id, worker="w1", now=now,
+                        lease_until=now + dt.timedelta(seconds=1), limit=4)  # fmt: skip
+    assert len(held) == 4
+    outbox.record(engine, outcomes=[recorded(held[0], ContactStatus.UNKNOWN, None,
+                                             settle_until=now)],
+                  worker="w1", provider="console", now=now)  # fmt: skip
+    later = now + dt.timedelta(minutes=5)
+    own = outbox.claim_for_reconcile(engine, run_id=run_id, worker="w1", now=later,
+                                     lease_until=later, limit=10)  # fmt: skip
+    assert [c.id for c in own] == [held[0].id]  # its settled unknown only
+    other = outbox.claim_for_reconcile(engine, run_id=run_id, worker="w2", now=later,
+                                       lease_until=later, limit=10)  # fmt: skip
+    assert sorted(c.id for c in other) == sorted(c.id for c in held[1:])

@@ -240,11 +240,19 @@ def claim_for_reconcile(
     limit: int,
 ) -> list[Claimed]:
     """Take ``sending``/``unknown`` contacts whose lease has expired (their worker died, or
-    the unknown outcome has settled) so that this worker asks the provider about them."""
+    the unknown outcome has settled) so that this worker asks the provider about them.
+
+    Never this worker's own ``sending`` rows: they are in its queue or in flight, and a
+    renewal that came late (a loaded machine) must not let it ask the provider about a
+    request the provider has not recorded yet and send the text again. Another worker takes
+    them once the lease has expired, as it does a dead worker's."""
+    c = CONTACTS.c
+    not_own_in_flight = c.claimed_by.is_distinct_from(worker) | (c.status != ContactStatus.SENDING)
     where = (
-        (CONTACTS.c.run_id == run_id)
-        & CONTACTS.c.status.in_(IN_FLIGHT_STATUSES)
-        & ((CONTACTS.c.lease_until.is_(None)) | (CONTACTS.c.lease_until < now))
+        (c.run_id == run_id)
+        & c.status.in_(IN_FLIGHT_STATUSES)
+        & ((c.lease_until.is_(None)) | (c.lease_until < now))
+        & not_own_in_flight
     )
     with engine.begin() as conn:
         return _claim(conn, where, {"claimed_by": worker, "lease_until": lease_until}, limit)
